@@ -1,0 +1,167 @@
+//! `apply`: a mutation plus the state it applies to gives one write batch, deterministically.
+//! It reads the store only for what the mutation replaces (old words of rewritten nodes, the
+//! nodes of a deleted document), and during replay the store holds exactly the state the
+//! mutation was planned against, because every batch records its LSN atomically with its data.
+
+use crate::codec::{decode, encode, encode_u64};
+use crate::keys;
+use crate::model::*;
+use crate::mutation::{DocCommit, Mutation, XrefSide};
+use crate::store::{KvRead, WriteBatch};
+use crate::view::{read_head, DocView};
+use crate::words::node_words;
+use crate::Result;
+
+pub fn apply(store: &dyn KvRead, m: &Mutation, lsn: u64) -> Result<WriteBatch> {
+    let mut b = WriteBatch::default();
+    match m {
+        Mutation::Commit(c) => apply_commit(store, c, &mut b)?,
+        Mutation::DeleteDocument { doc_id, deleted_at } => {
+            apply_delete(store, doc_id, *deleted_at, &mut b)?
+        }
+        Mutation::PutXref { key, side, value } => {
+            let k = match side {
+                XrefSide::Out => keys::xref_out(key),
+                XrefSide::In => keys::xref_in(key),
+            };
+            b.put(k, encode(value)?);
+        }
+        Mutation::RemoveXref { key, side } => b.delete(match side {
+            XrefSide::Out => keys::xref_out(key),
+            XrefSide::In => keys::xref_in(key),
+        }),
+        Mutation::PutToolResult { tool, args, record } => {
+            b.put(keys::tool(tool, args), encode(record)?)
+        }
+        Mutation::RemoveToolResults { keys: doomed } => {
+            for (tool, args) in doomed {
+                b.delete(keys::tool(tool, args));
+            }
+        }
+    }
+    b.put(keys::APPLIED_LSN.to_vec(), encode_u64(lsn));
+    Ok(b)
+}
+
+/// The newest stored record of a node (the state `apply` replaces).
+fn latest_node(store: &dyn KvRead, doc: &str, id: &str) -> Result<Option<NodeRecord>> {
+    let scope = keys::node_scope(doc, id);
+    match store.first(&scope, &keys::prefix_end(&scope))? {
+        Some((_, v)) => decode::<Option<NodeRecord>>(&v),
+        None => Ok(None),
+    }
+}
+
+fn apply_commit(store: &dyn KvRead, c: &DocCommit, b: &mut WriteBatch) -> Result<()> {
+    let doc = c.doc_id.as_str();
+    let old = read_head(store, doc)?;
+    let created_at = match (&old, c.created_at) {
+        (_, Some(t)) => t,
+        (Some(h), None) => h.created_at,
+        (None, None) => c.commit_time,
+    };
+    let head = DocHead {
+        version: c.version,
+        node_count: c.node_count,
+        created_at,
+        updated_at: c.commit_time,
+        last_commit_time: c.commit_time,
+        deleted: false,
+    };
+    b.put(keys::head(doc), encode(&head)?);
+    if let Some(h) = &c.header {
+        b.put(keys::header(doc, c.version), encode(h)?);
+    }
+    for (id, rec) in &c.nodes {
+        let before = latest_node(store, doc, id)?;
+        let old_words = before
+            .as_ref()
+            .map(|r| node_words(&r.content))
+            .unwrap_or_default();
+        let new_words = rec
+            .as_ref()
+            .map(|r| node_words(&r.content))
+            .unwrap_or_default();
+        for w in old_words.keys() {
+            if !new_words.contains_key(w) {
+                b.delete(keys::word(w, doc, id));
+            }
+        }
+        for (w, n) in &new_words {
+            if old_words.get(w) != Some(n) {
+                b.put(keys::word(w, doc, id), n.to_be_bytes().to_vec());
+            }
+        }
+        b.put(keys::node(doc, id, c.version), encode(rec)?);
+        if rec.is_none() {
+            // Links live with the latest state: a removed node takes its links with it.
+            for tag in [keys::XREF_OUT, keys::XREF_IN] {
+                let s = keys::xref_scope(tag, doc, Some(id));
+                b.delete_range(s.clone(), keys::prefix_end(&s));
+            }
+        }
+    }
+    let info = VersionInfo {
+        version: c.version,
+        commit_time: c.commit_time,
+        effective_time: c.effective_time,
+        message: c.message.clone(),
+        changed: c.nodes.iter().map(|(id, _)| id.clone()).collect(),
+        header_changed: c.header.is_some(),
+        node_count: c.node_count,
+    };
+    b.put(keys::version(doc, c.version), encode(&info)?);
+    b.put(
+        keys::time_index(keys::COMMIT, doc, c.commit_time, c.version),
+        vec![],
+    );
+    b.put(
+        keys::time_index(keys::EFFECTIVE, doc, c.effective_time, c.version),
+        vec![],
+    );
+    Ok(())
+}
+
+fn apply_delete(
+    store: &dyn KvRead,
+    doc: &str,
+    deleted_at: Micros,
+    b: &mut WriteBatch,
+) -> Result<()> {
+    let Some(mut head) = read_head(store, doc)? else {
+        return Ok(());
+    };
+    if head.deleted {
+        return Ok(());
+    }
+    let view = DocView {
+        store,
+        doc,
+        version: head.version,
+        overlay: None,
+    };
+    for id in view.all_ids()? {
+        if let Some(rec) = view.node(&id)? {
+            for w in node_words(&rec.content).keys() {
+                b.delete(keys::word(w, doc, &id));
+            }
+        }
+    }
+    for s in [
+        keys::header_scope(doc),
+        keys::doc_nodes_scope(doc),
+        keys::version_scope(doc),
+        keys::time_index_scope(keys::COMMIT, doc),
+        keys::time_index_scope(keys::EFFECTIVE, doc),
+        keys::xref_scope(keys::XREF_OUT, doc, None),
+        keys::xref_scope(keys::XREF_IN, doc, None),
+    ] {
+        let end = keys::prefix_end(&s);
+        b.delete_range(s, end);
+    }
+    head.deleted = true;
+    head.node_count = 0;
+    head.updated_at = deleted_at;
+    b.put(keys::head(doc), encode(&head)?);
+    Ok(())
+}

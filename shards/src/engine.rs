@@ -1,0 +1,783 @@
+//! The engine: every shard behind one `ShardRouter`, plus what spans shards: placement,
+//! fan-out and merge of lists and searches, cross references whose two ends live on different
+//! shards, and tool results that depend on documents anywhere.
+//!
+//! Cross-reference invariant: the outgoing entry (on the source document's shard) is the link;
+//! the incoming entry (on the target's shard) is an index to it. Adding writes the index first,
+//! removing deletes the link first, and incoming reads keep only entries whose link exists, so a
+//! crash between the two writes, or a delete on one side, never shows a link that is not there.
+
+use crate::model::*;
+use crate::mutation::XrefSide;
+use crate::placement::{shard_of, shard_of_tool};
+use crate::request::{Request, Response, ShardStats, WriteOpts};
+use crate::shard::txn_shard;
+use crate::{Error, Result};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub type ShardFuture = Pin<Box<dyn Future<Output = Result<Response>> + Send>>;
+
+/// How requests reach shards: in this process (executors with inboxes, or direct calls in
+/// tests), or in another process later.
+pub trait ShardRouter: Send + Sync + 'static {
+    fn shard_count(&self) -> usize;
+    fn call(&self, shard: usize, req: Request) -> ShardFuture;
+}
+
+pub fn now_micros() -> Micros {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as Micros)
+        .unwrap_or(0)
+}
+
+/// Compact JSON with object keys sorted at every level: equal arguments give equal keys.
+pub fn canonical_json(text: &str) -> Result<String> {
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Error::invalid("args_json", format!("not valid JSON: {e}")))?;
+    fn write(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String((*k).clone()).to_string());
+                    out.push(':');
+                    write(&m[k.as_str()], out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(x, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(&v, &mut out);
+    Ok(out)
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub total: ShardStats,
+    pub per_shard: Vec<ShardStats>,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+}
+
+pub struct Engine<R: ShardRouter> {
+    router: Arc<R>,
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    ids: AtomicU64,
+    /// Default lifetime of a cached tool result.
+    pub default_ttl_seconds: u64,
+}
+
+fn unexpected(r: Response) -> Error {
+    Error::Internal(format!("shard answered with an unexpected response: {r:?}"))
+}
+
+macro_rules! expect {
+    ($resp:expr, $pat:pat => $out:expr) => {
+        match $resp {
+            $pat => Ok($out),
+            other => Err(unexpected(other)),
+        }
+    };
+}
+
+/// Result of a write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteResult {
+    pub version: Option<Version>,
+    pub removed_nodes: u64,
+}
+
+/// One page of a list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+impl<R: ShardRouter> Engine<R> {
+    pub fn new(router: Arc<R>) -> Self {
+        Engine {
+            router,
+            cache_hits: AtomicU64::new(0),
+            cache_misses: AtomicU64::new(0),
+            ids: AtomicU64::new(0),
+            default_ttl_seconds: 3600,
+        }
+    }
+
+    pub fn router(&self) -> &Arc<R> {
+        &self.router
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.router.shard_count()
+    }
+
+    pub fn shard_for(&self, doc_id: &str) -> usize {
+        shard_of(doc_id, self.shard_count())
+    }
+
+    async fn on_doc(&self, doc_id: &str, req: Request) -> Result<Response> {
+        self.router.call(self.shard_for(doc_id), req).await
+    }
+
+    async fn on_all(&self, make: impl Fn() -> Request) -> Result<Vec<Response>> {
+        let futs: Vec<ShardFuture> = (0..self.shard_count())
+            .map(|s| self.router.call(s, make()))
+            .collect();
+        let mut out = Vec::with_capacity(futs.len());
+        for f in futs {
+            out.push(f.await?);
+        }
+        Ok(out)
+    }
+
+    async fn write(&self, doc_id: &str, req: Request) -> Result<WriteResult> {
+        let (version, removed_links, removed_nodes) = expect!(self.on_doc(doc_id, req).await?, Response::Written { version, removed_links, removed_nodes } => (version, removed_links, removed_nodes))?;
+        self.clean_peers(removed_links).await;
+        Ok(WriteResult {
+            version,
+            removed_nodes,
+        })
+    }
+
+    /// Removes the other side of links that left with a deleted node or document. Best effort:
+    /// reads verify links (see the module comment), so a failure here leaves garbage, never a
+    /// wrong answer.
+    async fn clean_peers(&self, removed: Vec<(XrefKey, XrefSide)>) {
+        for (key, gone) in removed {
+            let (peer, side) = match gone {
+                XrefSide::Out => (key.to_doc.clone(), XrefSide::In),
+                XrefSide::In => (key.from_doc.clone(), XrefSide::Out),
+            };
+            if let Err(e) = self.on_doc(&peer, Request::RemoveXref { key, side }).await {
+                tracing::warn!(error = %e, "could not remove the far side of a link; reads filter it");
+            }
+        }
+    }
+
+    fn new_doc_id(&self) -> String {
+        let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        let t = now_micros();
+        let salt = xxhash_rust::xxh3::xxh3_64(
+            format!("{t}-{n}-{:?}", std::thread::current().id()).as_bytes(),
+        );
+        format!("doc-{t:x}-{:08x}", salt as u32)
+    }
+
+    /// Creates or replaces a document; returns its id (generated when `doc.doc_id` is empty).
+    pub async fn put_document(
+        &self,
+        mut doc: DocumentInput,
+        write: WriteOpts,
+    ) -> Result<(String, WriteResult)> {
+        if doc.doc_id.is_empty() {
+            if write.txn.is_some() {
+                return Err(Error::invalid("doc_id", "is required inside a transaction"));
+            }
+            doc.doc_id = self.new_doc_id();
+        }
+        let id = doc.doc_id.clone();
+        let r = self
+            .write(&id.clone(), Request::PutDocument { doc, write })
+            .await?;
+        Ok((id, r))
+    }
+
+    pub async fn get_document(
+        &self,
+        doc_id: &str,
+        at: ReadAt,
+        txn: Option<String>,
+    ) -> Result<Document> {
+        expect!(self.on_doc(doc_id, Request::GetDocument { doc_id: doc_id.into(), at, txn }).await?, Response::Document(d) => d)
+    }
+
+    pub async fn list_documents(
+        &self,
+        id_prefix: &str,
+        metadata: BTreeMap<String, String>,
+        page_token: Option<String>,
+        page_size: usize,
+        max_page: usize,
+    ) -> Result<Page<Document>> {
+        let limit = if page_size == 0 { 100 } else { page_size }.min(max_page);
+        let resps = self
+            .on_all(|| Request::ListDocuments {
+                id_prefix: id_prefix.into(),
+                metadata: metadata.clone(),
+                after: page_token.clone(),
+                limit,
+            })
+            .await?;
+        let mut all = vec![];
+        for r in resps {
+            all.extend(expect!(r, Response::Documents(d) => d)?);
+        }
+        all.sort_by(|a, b| a.doc_id.cmp(&b.doc_id));
+        let more = all.len() > limit;
+        all.truncate(limit);
+        let next = if more || all.len() == limit {
+            all.last().map(|d| d.doc_id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items: all, next })
+    }
+
+    pub async fn delete_document(&self, doc_id: &str) -> Result<WriteResult> {
+        self.write(
+            doc_id,
+            Request::DeleteDocument {
+                doc_id: doc_id.into(),
+            },
+        )
+        .await
+    }
+
+    pub async fn list_versions(
+        &self,
+        doc_id: &str,
+        after: Option<VersionNo>,
+        limit: usize,
+    ) -> Result<Vec<Version>> {
+        expect!(self.on_doc(doc_id, Request::ListVersions { doc_id: doc_id.into(), after, limit }).await?, Response::Versions(v) => v)
+    }
+
+    pub async fn version_as_of(
+        &self,
+        doc_id: &str,
+        time: Micros,
+        axis: TimeAxis,
+    ) -> Result<Version> {
+        expect!(self.on_doc(doc_id, Request::VersionAsOf { doc_id: doc_id.into(), time, axis }).await?, Response::Version(v) => v)
+    }
+
+    pub async fn diff(&self, doc_id: &str, from: VersionNo, to: VersionNo) -> Result<Diff> {
+        expect!(self.on_doc(doc_id, Request::Diff { doc_id: doc_id.into(), from, to }).await?, Response::Diff(d) => d)
+    }
+
+    pub async fn get_node(
+        &self,
+        doc_id: &str,
+        node_id: &str,
+        at: ReadAt,
+        include_text: bool,
+        txn: Option<String>,
+    ) -> Result<NodeView> {
+        let req = Request::GetNode {
+            doc_id: doc_id.into(),
+            node_id: node_id.into(),
+            at,
+            include_text,
+            txn,
+        };
+        expect!(self.on_doc(doc_id, req).await?, Response::Node(n) => n)
+    }
+
+    pub async fn get_children(
+        &self,
+        doc_id: &str,
+        node_id: Option<String>,
+        at: ReadAt,
+        include_text: bool,
+        txn: Option<String>,
+    ) -> Result<Vec<NodeView>> {
+        let req = Request::GetChildren {
+            doc_id: doc_id.into(),
+            node_id,
+            at,
+            include_text,
+            txn,
+        };
+        expect!(self.on_doc(doc_id, req).await?, Response::Nodes(n) => n)
+    }
+
+    pub async fn get_subtree(
+        &self,
+        doc_id: &str,
+        node_id: Option<String>,
+        max_depth: usize,
+        include_text: bool,
+        at: ReadAt,
+        txn: Option<String>,
+    ) -> Result<Vec<NodeView>> {
+        let req = Request::GetSubtree {
+            doc_id: doc_id.into(),
+            node_id,
+            max_depth,
+            include_text,
+            at,
+            txn,
+        };
+        expect!(self.on_doc(doc_id, req).await?, Response::Nodes(n) => n)
+    }
+
+    pub async fn get_ancestors(
+        &self,
+        doc_id: &str,
+        node_id: &str,
+        at: ReadAt,
+        include_text: bool,
+        txn: Option<String>,
+    ) -> Result<Vec<NodeView>> {
+        let req = Request::GetAncestors {
+            doc_id: doc_id.into(),
+            node_id: node_id.into(),
+            at,
+            include_text,
+            txn,
+        };
+        expect!(self.on_doc(doc_id, req).await?, Response::Nodes(n) => n)
+    }
+
+    pub async fn insert_node(
+        &self,
+        doc_id: &str,
+        parent: Option<String>,
+        position: Option<u32>,
+        node: NodeInput,
+        write: WriteOpts,
+    ) -> Result<WriteResult> {
+        self.write(
+            doc_id,
+            Request::InsertNode {
+                doc_id: doc_id.into(),
+                parent,
+                position,
+                node,
+                write,
+            },
+        )
+        .await
+    }
+
+    pub async fn update_node(
+        &self,
+        doc_id: &str,
+        node_id: &str,
+        content: NodeContent,
+        mask: FieldMask,
+        write: WriteOpts,
+    ) -> Result<WriteResult> {
+        self.write(
+            doc_id,
+            Request::UpdateNode {
+                doc_id: doc_id.into(),
+                node_id: node_id.into(),
+                content,
+                mask,
+                write,
+            },
+        )
+        .await
+    }
+
+    pub async fn move_node(
+        &self,
+        doc_id: &str,
+        node_id: &str,
+        new_parent: Option<String>,
+        position: Option<u32>,
+        write: WriteOpts,
+    ) -> Result<WriteResult> {
+        self.write(
+            doc_id,
+            Request::MoveNode {
+                doc_id: doc_id.into(),
+                node_id: node_id.into(),
+                new_parent,
+                position,
+                write,
+            },
+        )
+        .await
+    }
+
+    pub async fn delete_node(
+        &self,
+        doc_id: &str,
+        node_id: &str,
+        write: WriteOpts,
+    ) -> Result<WriteResult> {
+        self.write(
+            doc_id,
+            Request::DeleteNode {
+                doc_id: doc_id.into(),
+                node_id: node_id.into(),
+                write,
+            },
+        )
+        .await
+    }
+
+    /// Nodes holding every word of `query`, ordered by (document, node); `page_token` resumes.
+    pub async fn search(
+        &self,
+        query: &str,
+        doc_id: Option<String>,
+        at: ReadAt,
+        page_token: Option<String>,
+        limit: usize,
+    ) -> Result<Page<SearchHit>> {
+        let mut words: Vec<String> = crate::words::words(query).collect();
+        words.dedup();
+        if words.is_empty() {
+            return Err(Error::invalid("query", "has no words"));
+        }
+        let limit = if limit == 0 { 20 } else { limit };
+        let after = match &page_token {
+            None => None,
+            Some(t) => Some(
+                t.split_once('\u{1}')
+                    .map(|(d, n)| (d.to_string(), n.to_string()))
+                    .ok_or_else(|| Error::invalid("page_token", "malformed"))?,
+            ),
+        };
+        let make = || Request::Search {
+            words: words.clone(),
+            doc_id: doc_id.clone(),
+            at,
+            after: after.clone(),
+            limit,
+        };
+        let resps = match &doc_id {
+            Some(d) => vec![self.on_doc(d, make()).await?],
+            None => self.on_all(make).await?,
+        };
+        let mut hits = vec![];
+        for r in resps {
+            hits.extend(expect!(r, Response::Hits(h) => h)?);
+        }
+        hits.sort_by(|a, b| (&a.doc_id, &a.node_id).cmp(&(&b.doc_id, &b.node_id)));
+        hits.truncate(limit);
+        let next = (hits.len() == limit)
+            .then(|| {
+                hits.last()
+                    .map(|h| format!("{}\u{1}{}", h.doc_id, h.node_id))
+            })
+            .flatten();
+        Ok(Page { items: hits, next })
+    }
+
+    pub async fn add_xref(&self, key: XrefKey, label: String) -> Result<()> {
+        let exists = self
+            .nodes_exist(vec![(key.from_doc.clone(), key.from_node.clone())])
+            .await?;
+        if exists != [true] {
+            return Err(Error::not_found(
+                "node",
+                format!("{}/{}", key.from_doc, key.from_node),
+            ));
+        }
+        let created_at = now_micros();
+        let req = |side| Request::PutXref {
+            key: key.clone(),
+            side,
+            label: label.clone(),
+            created_at,
+        };
+        expect!(self.on_doc(&key.to_doc, req(XrefSide::In)).await?, Response::Done => ())?;
+        expect!(self.on_doc(&key.from_doc, req(XrefSide::Out)).await?, Response::Done => ())
+    }
+
+    pub async fn remove_xref(&self, key: XrefKey) -> Result<()> {
+        let req = |side| Request::RemoveXref {
+            key: key.clone(),
+            side,
+        };
+        expect!(self.on_doc(&key.from_doc, req(XrefSide::Out)).await?, Response::Done => ())?;
+        expect!(self.on_doc(&key.to_doc, req(XrefSide::In)).await?, Response::Done => ())
+    }
+
+    async fn nodes_exist(&self, nodes: Vec<(String, String)>) -> Result<Vec<bool>> {
+        let mut by_shard: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, (d, _)) in nodes.iter().enumerate() {
+            by_shard.entry(self.shard_for(d)).or_default().push(i);
+        }
+        let mut out = vec![false; nodes.len()];
+        for (shard, idx) in by_shard {
+            let ask = idx.iter().map(|&i| nodes[i].clone()).collect();
+            let got = expect!(self.router.call(shard, Request::NodesExist { nodes: ask }).await?, Response::Bools(b) => b)?;
+            for (i, b) in idx.into_iter().zip(got) {
+                out[i] = b;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn links_exist(&self, keys: &[XrefKey]) -> Result<Vec<bool>> {
+        let mut by_shard: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            by_shard
+                .entry(self.shard_for(&k.from_doc))
+                .or_default()
+                .push(i);
+        }
+        let mut out = vec![false; keys.len()];
+        for (shard, idx) in by_shard {
+            let ask = idx.iter().map(|&i| keys[i].clone()).collect();
+            let got = expect!(self.router.call(shard, Request::XrefsExist { keys: ask }).await?, Response::Bools(b) => b)?;
+            for (i, b) in idx.into_iter().zip(got) {
+                out[i] = b;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Links of one node, in one direction, verified against the other side.
+    async fn links_of(
+        &self,
+        doc: &str,
+        node: &str,
+        side: XrefSide,
+        kind: Option<&str>,
+    ) -> Result<Vec<CrossReference>> {
+        let req = Request::ListXrefs {
+            doc_id: doc.into(),
+            node_id: Some(node.into()),
+            side,
+            kind: kind.map(str::to_string),
+        };
+        let links = expect!(self.on_doc(doc, req).await?, Response::Xrefs(x) => x)?;
+        let keep = match side {
+            XrefSide::Out => {
+                self.nodes_exist(
+                    links
+                        .iter()
+                        .map(|l| (l.key.to_doc.clone(), l.key.to_node.clone()))
+                        .collect(),
+                )
+                .await?
+            }
+            XrefSide::In => {
+                self.links_exist(&links.iter().map(|l| l.key.clone()).collect::<Vec<_>>())
+                    .await?
+            }
+        };
+        Ok(links
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(l, _)| l)
+            .collect())
+    }
+
+    /// Links from, to, or both of a node, following them up to `max_hops` away.
+    pub async fn get_xrefs(
+        &self,
+        doc: &str,
+        node: &str,
+        direction: Direction,
+        max_hops: u32,
+        kind: Option<String>,
+    ) -> Result<Vec<CrossReference>> {
+        let max_hops = max_hops.max(1);
+        let sides: &[XrefSide] = match direction {
+            Direction::Outgoing => &[XrefSide::Out],
+            Direction::Incoming => &[XrefSide::In],
+            Direction::Both => &[XrefSide::Out, XrefSide::In],
+        };
+        let mut out = vec![];
+        let mut seen_links = HashSet::new();
+        for &side in sides {
+            let mut visited: HashSet<(String, String)> =
+                HashSet::from([(doc.to_string(), node.to_string())]);
+            let mut frontier = vec![(doc.to_string(), node.to_string())];
+            for hop in 1..=max_hops {
+                let mut next = vec![];
+                for (d, n) in &frontier {
+                    for mut l in self.links_of(d, n, side, kind.as_deref()).await? {
+                        let far = match side {
+                            XrefSide::Out => (l.key.to_doc.clone(), l.key.to_node.clone()),
+                            XrefSide::In => (l.key.from_doc.clone(), l.key.from_node.clone()),
+                        };
+                        if visited.insert(far.clone()) {
+                            next.push(far);
+                        }
+                        if seen_links.insert(l.key.clone()) {
+                            l.hops = hop;
+                            out.push(l);
+                        }
+                    }
+                }
+                if next.is_empty() {
+                    break;
+                }
+                frontier = next;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn doc_versions(&self, docs: &[String]) -> Result<Vec<Option<VersionNo>>> {
+        let mut out = Vec::with_capacity(docs.len());
+        for d in docs {
+            let v = expect!(self.on_doc(d, Request::DocVersions { doc_ids: vec![d.clone()] }).await?, Response::DocVersions(v) => v)?;
+            out.push(v.into_iter().next().flatten());
+        }
+        Ok(out)
+    }
+
+    /// Caches `result_json` for `tool` and `args_json` (canonicalised). `depends_on` versions of 0
+    /// mean "the document's current version".
+    pub async fn store_tool_result(
+        &self,
+        tool: &str,
+        args_json: &str,
+        result_json: &str,
+        ttl_seconds: u64,
+        depends_on: Vec<DocRef>,
+    ) -> Result<ToolResultRecord> {
+        let args = canonical_json(args_json)?;
+        serde_json::from_str::<serde_json::Value>(result_json)
+            .map_err(|e| Error::invalid("result_json", format!("not valid JSON: {e}")))?;
+        let current = self
+            .doc_versions(
+                &depends_on
+                    .iter()
+                    .map(|d| d.doc_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .await?;
+        let mut deps = vec![];
+        for (d, cur) in depends_on.into_iter().zip(current) {
+            let Some(cur) = cur else {
+                return Err(Error::not_found("document", d.doc_id));
+            };
+            deps.push(DocRef {
+                version: if d.version == 0 { cur } else { d.version },
+                doc_id: d.doc_id,
+            });
+        }
+        let ttl_seconds = if ttl_seconds == 0 {
+            self.default_ttl_seconds
+        } else {
+            ttl_seconds
+        };
+        let shard = shard_of_tool(tool, &args, self.shard_count());
+        let req = Request::PutToolResult {
+            tool: tool.into(),
+            args,
+            result_json: result_json.to_string(),
+            ttl_seconds,
+            depends_on: deps,
+        };
+        expect!(self.router.call(shard, req).await?, Response::ToolResult(ToolLookup::Hit(r)) => r)
+    }
+
+    pub async fn get_tool_result(&self, tool: &str, args_json: &str) -> Result<ToolLookup> {
+        let args = canonical_json(args_json)?;
+        let shard = shard_of_tool(tool, &args, self.shard_count());
+        let req = Request::GetToolResult {
+            tool: tool.into(),
+            args,
+        };
+        let mut found = expect!(self.router.call(shard, req).await?, Response::ToolResult(t) => t)?;
+        if let ToolLookup::Hit(rec) = &found {
+            let docs: Vec<String> = rec.depends_on.iter().map(|d| d.doc_id.clone()).collect();
+            let current = self.doc_versions(&docs).await?;
+            if rec
+                .depends_on
+                .iter()
+                .zip(current)
+                .any(|(d, cur)| cur != Some(d.version))
+            {
+                found = ToolLookup::Miss(MissReason::Stale);
+            }
+        }
+        let counter = if matches!(found, ToolLookup::Hit(_)) {
+            &self.cache_hits
+        } else {
+            &self.cache_misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(found)
+    }
+
+    pub async fn begin(
+        &self,
+        doc_id: &str,
+        timeout_ms: Option<u64>,
+    ) -> Result<(String, VersionNo)> {
+        expect!(self.on_doc(doc_id, Request::Begin { doc_id: doc_id.into(), timeout_ms }).await?, Response::Began { txn, snapshot_version } => (txn, snapshot_version))
+    }
+
+    fn txn_route(&self, txn: &str) -> Result<usize> {
+        txn_shard(txn)
+            .filter(|s| *s < self.shard_count())
+            .ok_or_else(|| Error::not_found("transaction", txn))
+    }
+
+    pub async fn commit(
+        &self,
+        txn: &str,
+        effective_time: Option<Micros>,
+        message: String,
+    ) -> Result<WriteResult> {
+        let shard = self.txn_route(txn)?;
+        let resp = self
+            .router
+            .call(
+                shard,
+                Request::Commit {
+                    txn: txn.into(),
+                    effective_time,
+                    message,
+                },
+            )
+            .await?;
+        let (version, removed_links, removed_nodes) = expect!(resp, Response::Written { version, removed_links, removed_nodes } => (version, removed_links, removed_nodes))?;
+        self.clean_peers(removed_links).await;
+        Ok(WriteResult {
+            version,
+            removed_nodes,
+        })
+    }
+
+    pub async fn rollback(&self, txn: &str) -> Result<()> {
+        let shard = self.txn_route(txn)?;
+        expect!(self.router.call(shard, Request::Rollback { txn: txn.into() }).await?, Response::Done => ())
+    }
+
+    pub async fn stats(&self) -> Result<Stats> {
+        let mut s = Stats {
+            cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            cache_misses: self.cache_misses.load(Ordering::Relaxed),
+            ..Default::default()
+        };
+        for r in self.on_all(|| Request::Stats).await? {
+            let x = expect!(r, Response::Stats(x) => x)?;
+            s.total.documents += x.documents;
+            s.total.nodes += x.nodes;
+            s.total.versions += x.versions;
+            s.total.active_transactions += x.active_transactions;
+            s.total.tool_results += x.tool_results;
+            s.per_shard.push(x);
+        }
+        Ok(s)
+    }
+}

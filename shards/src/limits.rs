@@ -1,0 +1,111 @@
+//! Size limits on what callers send, and the validation of ids and fields against them.
+//! Every check names the offending field so the caller can fix the request.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Longest document id, node id, tool name, cross-reference kind (bytes).
+    pub max_id_bytes: usize,
+    /// Longest title, name, label, metadata key or value (bytes).
+    pub max_short_field_bytes: usize,
+    /// Longest summary, description, extra_json (bytes).
+    pub max_field_bytes: usize,
+    /// Longest node text or tool result (bytes).
+    pub max_text_bytes: usize,
+    /// Deepest tree: a top-level node has depth 1.
+    pub max_depth: usize,
+    /// Most nodes one document may hold.
+    pub max_nodes_per_document: usize,
+    /// Most metadata entries of one document.
+    pub max_metadata_entries: usize,
+    /// Largest page a list or search returns.
+    pub max_page_size: usize,
+    /// Most words in one search query.
+    pub max_query_words: usize,
+    /// Most hops of a transitive cross-reference query.
+    pub max_hops: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_id_bytes: 256,
+            max_short_field_bytes: 4 << 10,
+            max_field_bytes: 256 << 10,
+            max_text_bytes: 4 << 20,
+            max_depth: 64,
+            max_nodes_per_document: 200_000,
+            max_metadata_entries: 128,
+            max_page_size: 1000,
+            max_query_words: 16,
+            max_hops: 8,
+        }
+    }
+}
+
+impl Limits {
+    /// An id: 1..=max_id_bytes bytes of UTF-8 without control characters (so 0x00, the key
+    /// separator, never occurs in one).
+    pub fn check_id(&self, field: &str, id: &str) -> Result<()> {
+        if id.is_empty() {
+            return Err(Error::invalid(field, "must not be empty"));
+        }
+        if id.len() > self.max_id_bytes {
+            return Err(Error::invalid(
+                field,
+                format!("is {} bytes; the limit is {}", id.len(), self.max_id_bytes),
+            ));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(Error::invalid(field, "must not contain control characters"));
+        }
+        Ok(())
+    }
+
+    pub fn check_len(&self, field: &str, value: &str, limit: usize) -> Result<()> {
+        if value.len() > limit {
+            return Err(Error::invalid(
+                field,
+                format!("is {} bytes; the limit is {limit}", value.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn check_short(&self, field: &str, value: &str) -> Result<()> {
+        self.check_len(field, value, self.max_short_field_bytes)
+    }
+
+    pub fn check_content(&self, c: &crate::NodeContent) -> Result<()> {
+        self.check_short("title", &c.title)?;
+        if let Some(s) = &c.summary {
+            self.check_len("summary", s, self.max_field_bytes)?;
+        }
+        if let Some(t) = &c.text {
+            self.check_len("text", t, self.max_text_bytes)?;
+        }
+        self.check_len("extra_json", &c.extra_json, self.max_field_bytes)?;
+        if !c.extra_json.is_empty() {
+            match serde_json::from_str::<serde_json::Value>(&c.extra_json) {
+                Ok(serde_json::Value::Object(_)) => {}
+                _ => {
+                    return Err(Error::invalid(
+                        "extra_json",
+                        "must be a JSON object or empty",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn page_size(&self, requested: usize, default: usize) -> usize {
+        match requested {
+            0 => default.min(self.max_page_size),
+            n => n.min(self.max_page_size),
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Typed mutation records: every change to a shard is one `Mutation`, fully resolved (versions,
+//! timestamps and after-images decided) before it is logged. `apply.rs` turns a mutation into one
+//! write batch deterministically, so replaying the log reproduces the state exactly.
+//! The encoding is the WAL payload: changing it needs a data-directory format version bump.
+
+use crate::codec;
+use crate::model::*;
+use crate::Result;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocCommit {
+    pub doc_id: String,
+    pub version: VersionNo,
+    pub commit_time: Micros,
+    pub effective_time: Micros,
+    pub message: String,
+    /// Set when this commit creates the document (first version, or first after a delete).
+    pub created_at: Option<Micros>,
+    /// The new header, when it changed.
+    pub header: Option<DocHeader>,
+    /// After-images of the nodes this version writes; `None` removes the node.
+    pub nodes: Vec<(String, Option<NodeRecord>)>,
+    pub node_count: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum XrefSide {
+    /// The link as stored with its source node (authoritative).
+    Out,
+    /// The index entry stored with its target node, for incoming lookups.
+    In,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XrefValue {
+    pub label: String,
+    pub created_at: Micros,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mutation {
+    Commit(DocCommit),
+    DeleteDocument {
+        doc_id: String,
+        deleted_at: Micros,
+    },
+    PutXref {
+        key: XrefKey,
+        side: XrefSide,
+        value: XrefValue,
+    },
+    RemoveXref {
+        key: XrefKey,
+        side: XrefSide,
+    },
+    PutToolResult {
+        tool: String,
+        args: String,
+        record: ToolResultRecord,
+    },
+    RemoveToolResults {
+        keys: Vec<(String, String)>,
+    },
+}
+
+impl Mutation {
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        codec::encode(self)
+    }
+    pub fn decode(bytes: &[u8]) -> Result<Mutation> {
+        codec::decode(bytes)
+    }
+}

@@ -1,0 +1,420 @@
+//! Read-only queries over one shard's store that span more than one document view: listing
+//! documents and versions, diffs, search, links, tool results and statistics.
+
+use crate::codec::decode;
+use crate::keys;
+use crate::model::*;
+use crate::mutation::{XrefSide, XrefValue};
+use crate::request::ShardStats;
+use crate::store::KvRead;
+use crate::view::{live_head, read_head, read_version_info, resolve, DocView};
+use crate::words::node_words;
+use crate::{Error, Result};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub fn list_documents(
+    store: &dyn KvRead,
+    id_prefix: &str,
+    metadata: &BTreeMap<String, String>,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Document>> {
+    let scope = keys::head_prefix(id_prefix);
+    let start = match after {
+        Some(a) if keys::head(a) >= scope => {
+            let mut k = keys::head(a);
+            k.push(0);
+            k
+        }
+        _ => scope.clone(),
+    };
+    let mut out = vec![];
+    let mut err = None;
+    store.scan(&start, &keys::prefix_end(&scope), &mut |k, v| {
+        let head: DocHead = decode(v)?;
+        if head.deleted {
+            return Ok(true);
+        }
+        let doc = String::from_utf8_lossy(keys::doc_from_head(k)).into_owned();
+        let view = DocView {
+            store,
+            doc: &doc,
+            version: head.version,
+            overlay: None,
+        };
+        match view.document(&head) {
+            Ok(d) => {
+                if metadata
+                    .iter()
+                    .all(|(mk, mv)| d.metadata.get(mk) == Some(mv))
+                {
+                    out.push(d);
+                }
+            }
+            Err(e) => {
+                err = Some(e);
+                return Ok(false);
+            }
+        }
+        Ok(out.len() < limit)
+    })?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+pub fn list_versions(
+    store: &dyn KvRead,
+    doc: &str,
+    after: Option<VersionNo>,
+    limit: usize,
+) -> Result<Vec<Version>> {
+    live_head(store, doc)?;
+    let scope = keys::version_scope(doc);
+    let start = keys::version(doc, after.map(|a| a.saturating_add(1)).unwrap_or(0));
+    let mut out = vec![];
+    store.scan(&start, &keys::prefix_end(&scope), &mut |_, v| {
+        let info: VersionInfo = decode(v)?;
+        out.push(Version::from(&info));
+        Ok(out.len() < limit)
+    })?;
+    Ok(out)
+}
+
+pub fn version(store: &dyn KvRead, doc: &str, v: VersionNo) -> Result<Version> {
+    read_version_info(store, doc, v)?
+        .map(|i| Version::from(&i))
+        .ok_or_else(|| Error::not_found("version", format!("{doc}@{v}")))
+}
+
+/// Differences between two versions. Costs the versions in between (their change lists) plus one
+/// read of each changed node at both ends.
+pub fn diff(store: &dyn KvRead, doc: &str, from: VersionNo, to: VersionNo) -> Result<Diff> {
+    let (_, from) = resolve(store, doc, ReadAt::Version(from))?;
+    let (_, to) = resolve(store, doc, ReadAt::Version(to))?;
+    let (lo, hi) = (from.min(to), from.max(to));
+    let mut touched = BTreeSet::new();
+    let mut header_changed = false;
+    store.scan(
+        &keys::version(doc, lo + 1),
+        &keys::version(doc, hi.saturating_add(1)),
+        &mut |_, v| {
+            let info: VersionInfo = decode(v)?;
+            touched.extend(info.changed);
+            header_changed |= info.header_changed;
+            Ok(true)
+        },
+    )?;
+    let a = DocView {
+        store,
+        doc,
+        version: from,
+        overlay: None,
+    };
+    let b = DocView {
+        store,
+        doc,
+        version: to,
+        overlay: None,
+    };
+    let mut d = Diff {
+        from_version: from,
+        to_version: to,
+        ..Default::default()
+    };
+    for id in touched {
+        match (a.node(&id)?, b.node(&id)?) {
+            (None, None) => {}
+            (None, Some(_)) => d.added.push(id),
+            (Some(_), None) => d.removed.push(id),
+            (Some(x), Some(y)) => {
+                let fields = changed_fields(&x.content, &y.content);
+                if !fields.is_empty() {
+                    d.changed.push((id.clone(), fields));
+                }
+                let (px, py) = (a.position(&id, &x)?, b.position(&id, &y)?);
+                if x.parent != y.parent || px != py {
+                    d.moved.push(MovedNode {
+                        node_id: id,
+                        old_parent: x.parent,
+                        old_position: px,
+                        new_parent: y.parent,
+                        new_position: py,
+                    });
+                }
+            }
+        }
+    }
+    let _ = header_changed;
+    Ok(d)
+}
+
+fn changed_fields(a: &NodeContent, b: &NodeContent) -> Vec<String> {
+    let mut f = vec![];
+    let mut check = |name: &str, same: bool| {
+        if !same {
+            f.push(name.to_string());
+        }
+    };
+    check("title", a.title == b.title);
+    check("summary", a.summary == b.summary);
+    check("text", a.text == b.text);
+    check("start_page", a.start_page == b.start_page);
+    check("end_page", a.end_page == b.end_page);
+    check("line_num", a.line_num == b.line_num);
+    check("extra_json", a.extra_json == b.extra_json);
+    f
+}
+
+/// Nodes holding every word. At the latest version the word index answers (cost: the postings
+/// of the first word); at an older version the document's nodes at that version are read.
+pub fn search(
+    store: &dyn KvRead,
+    words: &[String],
+    doc: Option<&str>,
+    at: ReadAt,
+    after: Option<(&str, &str)>,
+    limit: usize,
+) -> Result<Vec<SearchHit>> {
+    if words.is_empty() {
+        return Err(Error::invalid("query", "has no words"));
+    }
+    if at != ReadAt::Latest {
+        let Some(doc) = doc else {
+            return Err(Error::invalid(
+                "read_at",
+                "a search at a version needs doc_id",
+            ));
+        };
+        return search_at_version(store, words, doc, at, after, limit);
+    }
+    if let Some(d) = doc {
+        live_head(store, d)?;
+    }
+    let first = &words[0];
+    let scope = keys::word_scope(first, doc);
+    let start = match after {
+        Some((d, n)) => {
+            let mut k = keys::word(first, d, n);
+            k.push(0);
+            k.max(scope.clone())
+        }
+        None => scope.clone(),
+    };
+    let mut hits = vec![];
+    let mut err = None;
+    store.scan(&start, &keys::prefix_end(&scope), &mut |k, v| {
+        let parts = keys::split(k);
+        if parts.len() != 3 {
+            return Ok(true);
+        }
+        let (d, n) = (
+            String::from_utf8_lossy(parts[1]).into_owned(),
+            String::from_utf8_lossy(parts[2]).into_owned(),
+        );
+        let mut score = u32::from_be_bytes(v.try_into().unwrap_or([0; 4]));
+        for w in &words[1..] {
+            match store.get(&keys::word(w, &d, &n)) {
+                Ok(Some(c)) => {
+                    score += u32::from_be_bytes(c.as_slice().try_into().unwrap_or([0; 4]))
+                }
+                Ok(None) => return Ok(true),
+                Err(e) => {
+                    err = Some(e);
+                    return Ok(false);
+                }
+            }
+        }
+        match title_of(store, &d, &n) {
+            Ok(title) => hits.push(SearchHit {
+                doc_id: d,
+                node_id: n,
+                title,
+                score,
+            }),
+            Err(e) => {
+                err = Some(e);
+                return Ok(false);
+            }
+        }
+        Ok(hits.len() < limit)
+    })?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(hits),
+    }
+}
+
+fn title_of(store: &dyn KvRead, doc: &str, node: &str) -> Result<String> {
+    let head = live_head(store, doc)?;
+    let view = DocView {
+        store,
+        doc,
+        version: head.version,
+        overlay: None,
+    };
+    Ok(view
+        .node(node)?
+        .map(|r| r.content.title)
+        .unwrap_or_default())
+}
+
+fn search_at_version(
+    store: &dyn KvRead,
+    words: &[String],
+    doc: &str,
+    at: ReadAt,
+    after: Option<(&str, &str)>,
+    limit: usize,
+) -> Result<Vec<SearchHit>> {
+    let (_, v) = resolve(store, doc, at)?;
+    let view = DocView {
+        store,
+        doc,
+        version: v,
+        overlay: None,
+    };
+    let mut ids = view.all_ids()?;
+    ids.sort();
+    let mut hits = vec![];
+    for id in ids {
+        if let Some((ad, an)) = after {
+            if (doc, id.as_str()) <= (ad, an) {
+                continue;
+            }
+        }
+        let Some(rec) = view.node(&id)? else { continue };
+        let counts = node_words(&rec.content);
+        let score: Option<u32> = words.iter().map(|w| counts.get(w).copied()).sum();
+        if let Some(score) = score {
+            hits.push(SearchHit {
+                doc_id: doc.to_string(),
+                node_id: id,
+                title: rec.content.title,
+                score,
+            });
+            if hits.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(hits)
+}
+
+pub fn list_xrefs(
+    store: &dyn KvRead,
+    doc: &str,
+    node: Option<&str>,
+    side: XrefSide,
+    kind: Option<&str>,
+) -> Result<Vec<CrossReference>> {
+    let tag = match side {
+        XrefSide::Out => keys::XREF_OUT,
+        XrefSide::In => keys::XREF_IN,
+    };
+    let scope = keys::xref_scope(tag, doc, node);
+    let mut out = vec![];
+    store.scan(&scope, &keys::prefix_end(&scope), &mut |k, v| {
+        let Some(key) = keys::xref_from_key(k) else {
+            return Ok(true);
+        };
+        if kind.is_some_and(|kd| kd != key.kind) {
+            return Ok(true);
+        }
+        let val: XrefValue = decode(v)?;
+        out.push(CrossReference {
+            key,
+            label: val.label,
+            created_at: val.created_at,
+            hops: 1,
+        });
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+pub fn node_exists(store: &dyn KvRead, doc: &str, node: &str) -> Result<bool> {
+    match read_head(store, doc)? {
+        Some(h) if !h.deleted => {
+            let view = DocView {
+                store,
+                doc,
+                version: h.version,
+                overlay: None,
+            };
+            Ok(view.node(node)?.is_some())
+        }
+        _ => Ok(false),
+    }
+}
+
+pub fn doc_version(store: &dyn KvRead, doc: &str) -> Result<Option<VersionNo>> {
+    Ok(read_head(store, doc)?
+        .filter(|h| !h.deleted)
+        .map(|h| h.version))
+}
+
+pub fn get_tool_result(
+    store: &dyn KvRead,
+    tool: &str,
+    args: &str,
+    now: Micros,
+) -> Result<ToolLookup> {
+    match store.get(&keys::tool(tool, args))? {
+        None => Ok(ToolLookup::Miss(MissReason::NotFound)),
+        Some(b) => {
+            let rec: ToolResultRecord = decode(&b)?;
+            if rec.expires_at <= now {
+                Ok(ToolLookup::Miss(MissReason::Expired))
+            } else {
+                Ok(ToolLookup::Hit(rec))
+            }
+        }
+    }
+}
+
+/// Expired tool results, at most `limit`, for a sweep.
+pub fn expired_tool_results(
+    store: &dyn KvRead,
+    now: Micros,
+    limit: usize,
+) -> Result<Vec<(String, String)>> {
+    let scope = keys::tool_scope();
+    let mut out = vec![];
+    store.scan(&scope, &keys::prefix_end(&scope), &mut |k, v| {
+        let rec: ToolResultRecord = decode(v)?;
+        if rec.expires_at <= now {
+            let parts: Vec<&[u8]> = k[1..].splitn(2, |b| *b == 0).collect();
+            if parts.len() == 2 {
+                out.push((
+                    String::from_utf8_lossy(parts[0]).into_owned(),
+                    String::from_utf8_lossy(parts[1]).into_owned(),
+                ));
+            }
+        }
+        Ok(out.len() < limit)
+    })?;
+    Ok(out)
+}
+
+pub fn stats(store: &dyn KvRead) -> Result<ShardStats> {
+    let mut s = ShardStats::default();
+    let scope = vec![keys::HEAD];
+    store.scan(&scope, &keys::prefix_end(&scope), &mut |_, v| {
+        let h: DocHead = decode(v)?;
+        if !h.deleted {
+            s.documents += 1;
+            s.nodes += h.node_count;
+            s.versions += h.version;
+        }
+        Ok(true)
+    })?;
+    let scope = keys::tool_scope();
+    store.scan(&scope, &keys::prefix_end(&scope), &mut |_, _| {
+        s.tool_results += 1;
+        Ok(true)
+    })?;
+    s.applied_lsn = crate::view::decode_applied_lsn(store)?;
+    Ok(s)
+}

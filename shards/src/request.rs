@@ -1,0 +1,216 @@
+//! What a shard is asked and what it answers. This enum pair is the routing interface: the router
+//! sends a `Request` to the shard that owns its document and gets one `Response` back, whether the
+//! shard runs on an executor in this process or, later, in another one.
+
+use crate::model::*;
+use crate::mutation::XrefSide;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Options of a write: the explicit transaction it belongs to (None = its own implicit
+/// transaction) and, when it commits, its effective time and message.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOpts {
+    pub txn: Option<String>,
+    pub effective_time: Option<Micros>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    PutDocument {
+        doc: DocumentInput,
+        write: WriteOpts,
+    },
+    GetDocument {
+        doc_id: String,
+        at: ReadAt,
+        txn: Option<String>,
+    },
+    ListDocuments {
+        id_prefix: String,
+        metadata: BTreeMap<String, String>,
+        after: Option<String>,
+        limit: usize,
+    },
+    DeleteDocument {
+        doc_id: String,
+    },
+    ListVersions {
+        doc_id: String,
+        after: Option<VersionNo>,
+        limit: usize,
+    },
+    VersionAsOf {
+        doc_id: String,
+        time: Micros,
+        axis: TimeAxis,
+    },
+    Diff {
+        doc_id: String,
+        from: VersionNo,
+        to: VersionNo,
+    },
+
+    GetNode {
+        doc_id: String,
+        node_id: String,
+        at: ReadAt,
+        include_text: bool,
+        txn: Option<String>,
+    },
+    GetChildren {
+        doc_id: String,
+        node_id: Option<String>,
+        at: ReadAt,
+        include_text: bool,
+        txn: Option<String>,
+    },
+    GetSubtree {
+        doc_id: String,
+        node_id: Option<String>,
+        max_depth: usize,
+        include_text: bool,
+        at: ReadAt,
+        txn: Option<String>,
+    },
+    GetAncestors {
+        doc_id: String,
+        node_id: String,
+        at: ReadAt,
+        include_text: bool,
+        txn: Option<String>,
+    },
+    InsertNode {
+        doc_id: String,
+        parent: Option<String>,
+        position: Option<u32>,
+        node: NodeInput,
+        write: WriteOpts,
+    },
+    UpdateNode {
+        doc_id: String,
+        node_id: String,
+        content: NodeContent,
+        mask: FieldMask,
+        write: WriteOpts,
+    },
+    MoveNode {
+        doc_id: String,
+        node_id: String,
+        new_parent: Option<String>,
+        position: Option<u32>,
+        write: WriteOpts,
+    },
+    DeleteNode {
+        doc_id: String,
+        node_id: String,
+        write: WriteOpts,
+    },
+    /// Nodes containing every word; `after` resumes after a (doc, node) of an earlier page.
+    Search {
+        words: Vec<String>,
+        doc_id: Option<String>,
+        at: ReadAt,
+        after: Option<(String, String)>,
+        limit: usize,
+    },
+
+    PutXref {
+        key: XrefKey,
+        side: XrefSide,
+        label: String,
+        created_at: Micros,
+    },
+    RemoveXref {
+        key: XrefKey,
+        side: XrefSide,
+    },
+    /// Links stored on this shard under `side` for a document or one node of it.
+    ListXrefs {
+        doc_id: String,
+        node_id: Option<String>,
+        side: XrefSide,
+        kind: Option<String>,
+    },
+    /// Whether each link's authoritative (outgoing) entry exists.
+    XrefsExist {
+        keys: Vec<XrefKey>,
+    },
+    /// Whether each (document, node) exists at the latest version.
+    NodesExist {
+        nodes: Vec<(String, String)>,
+    },
+    /// Latest version of each document; None when missing or deleted.
+    DocVersions {
+        doc_ids: Vec<String>,
+    },
+
+    /// Stored with `stored_at` = the shard's clock and `expires_at` = that + `ttl_seconds`.
+    PutToolResult {
+        tool: String,
+        args: String,
+        result_json: String,
+        ttl_seconds: u64,
+        depends_on: Vec<DocRef>,
+    },
+    GetToolResult {
+        tool: String,
+        args: String,
+    },
+
+    Begin {
+        doc_id: String,
+        timeout_ms: Option<u64>,
+    },
+    Commit {
+        txn: String,
+        effective_time: Option<Micros>,
+        message: String,
+    },
+    Rollback {
+        txn: String,
+    },
+
+    Stats,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardStats {
+    pub documents: u64,
+    pub nodes: u64,
+    pub versions: u64,
+    pub active_transactions: u64,
+    pub tool_results: u64,
+    pub applied_lsn: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    Document(Document),
+    Documents(Vec<Document>),
+    /// A write's result: the version it created (None inside a transaction or when nothing
+    /// changed) and the link entries its removed nodes took with them, with the side removed
+    /// (for the router to remove the other side).
+    Written {
+        version: Option<Version>,
+        removed_links: Vec<(XrefKey, XrefSide)>,
+        removed_nodes: u64,
+    },
+    Versions(Vec<Version>),
+    Version(Version),
+    Diff(Diff),
+    Node(NodeView),
+    Nodes(Vec<NodeView>),
+    Hits(Vec<SearchHit>),
+    Xrefs(Vec<CrossReference>),
+    Bools(Vec<bool>),
+    DocVersions(Vec<Option<VersionNo>>),
+    ToolResult(ToolLookup),
+    Began {
+        txn: String,
+        snapshot_version: VersionNo,
+    },
+    Done,
+    Stats(ShardStats),
+}

@@ -1,0 +1,713 @@
+//! One shard's logic as plain code over state: `Shard::handle` answers a request, and for a
+//! write returns the `Mutation` to log; `Shard::apply` then writes it. No executor, no I/O but the
+//! store: the runtime (`runtime.rs`) decides when the log is synced and when to answer.
+//!
+//! Sequencing contract for callers: after `handle` returns a mutation, call `apply` with it before
+//! the next `handle`, so every plan sees the state of all earlier mutations.
+
+use crate::apply::apply;
+use crate::draft::{CommitStamp, Draft};
+use crate::keys;
+use crate::limits::Limits;
+use crate::model::*;
+use crate::mutation::{DocCommit, Mutation, XrefSide, XrefValue};
+use crate::queries;
+use crate::request::{Request, Response, WriteOpts};
+use crate::store::{KvRead, KvStore, WriteBatch};
+use crate::view::{latest_write, live_head, read_head, resolve, DocView, Overlay};
+use crate::{Error, Result};
+use std::collections::HashMap;
+
+/// What handling a request gives: the answer, and for a write the mutation to log and apply.
+#[derive(Debug)]
+pub struct Outcome {
+    pub response: Response,
+    pub mutation: Option<Mutation>,
+}
+
+impl Outcome {
+    fn read(response: Response) -> Result<Outcome> {
+        Ok(Outcome {
+            response,
+            mutation: None,
+        })
+    }
+}
+
+struct Txn {
+    doc: String,
+    /// Version the transaction reads from; 0 when the document did not exist at begin.
+    base: VersionNo,
+    /// `created_at` of the document at begin: a delete and re-create in between is a conflict.
+    base_created_at: Option<Micros>,
+    base_node_count: u64,
+    overlay: Overlay,
+    last_used: Micros,
+    timeout: Micros,
+}
+
+pub struct ShardConfig {
+    pub limits: Limits,
+    /// Idle transactions are rolled back after this long.
+    pub txn_timeout_ms: u64,
+    /// Longest timeout a transaction may ask for.
+    pub max_txn_timeout_ms: u64,
+    /// Most open transactions per shard.
+    pub max_transactions: usize,
+}
+
+impl Default for ShardConfig {
+    fn default() -> Self {
+        ShardConfig {
+            limits: Limits::default(),
+            txn_timeout_ms: 30_000,
+            max_txn_timeout_ms: 600_000,
+            max_transactions: 10_000,
+        }
+    }
+}
+
+pub struct Shard<S: KvStore> {
+    pub id: usize,
+    pub store: S,
+    pub config: ShardConfig,
+    txns: HashMap<String, Txn>,
+    /// Distinguishes transaction ids across restarts (transactions do not survive one).
+    txn_epoch: u64,
+    next_txn: u64,
+    last_sweep: Micros,
+}
+
+fn ms(m: u64) -> Micros {
+    (m as i64).saturating_mul(1000)
+}
+
+/// The shard a transaction id belongs to (ids are `t{shard}-{epoch}-{n}`).
+pub fn txn_shard(txn: &str) -> Option<usize> {
+    txn.strip_prefix('t')?.split('-').next()?.parse().ok()
+}
+
+impl<S: KvStore> Shard<S> {
+    pub fn new(id: usize, store: S, config: ShardConfig, epoch: u64) -> Self {
+        Shard {
+            id,
+            store,
+            config,
+            txns: HashMap::new(),
+            txn_epoch: epoch,
+            next_txn: 1,
+            last_sweep: 0,
+        }
+    }
+
+    pub fn applied_lsn(&self) -> Result<u64> {
+        crate::view::decode_applied_lsn(&self.store)
+    }
+
+    pub fn active_transactions(&self) -> usize {
+        self.txns.len()
+    }
+
+    /// Writes a mutation logged at `lsn` (its batch records `lsn` as the applied LSN).
+    pub fn apply(&self, m: &Mutation, lsn: u64) -> Result<()> {
+        let batch = self.batch_for(m, lsn)?;
+        self.store.write(batch)
+    }
+
+    pub fn batch_for(&self, m: &Mutation, lsn: u64) -> Result<WriteBatch> {
+        apply(&self.store, m, lsn)
+    }
+
+    fn sweep_txns(&mut self, now: Micros) {
+        if now - self.last_sweep < 1_000_000 {
+            return;
+        }
+        self.last_sweep = now;
+        self.txns.retain(|_, t| now - t.last_used < t.timeout);
+    }
+
+    pub fn handle(&mut self, req: Request, now: Micros) -> Result<Outcome> {
+        self.sweep_txns(now);
+        let lim = &self.config.limits;
+        let st: &dyn KvRead = &self.store;
+        match req {
+            Request::PutDocument { doc, write } => {
+                lim.check_id("doc_id", &doc.doc_id)?;
+                let id = doc.doc_id.clone();
+                self.write(&id, write, now, true, |d| d.put_tree(&doc).map(|_| 0))
+            }
+            Request::GetDocument { doc_id, at, txn } => {
+                let (head, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
+                Outcome::read(Response::Document(view.document(&head)?))
+            }
+            Request::ListDocuments {
+                id_prefix,
+                metadata,
+                after,
+                limit,
+            } => {
+                let limit = lim.page_size(limit, 100);
+                Outcome::read(Response::Documents(queries::list_documents(
+                    st,
+                    &id_prefix,
+                    &metadata,
+                    after.as_deref(),
+                    limit,
+                )?))
+            }
+            Request::DeleteDocument { doc_id } => {
+                lim.check_id("doc_id", &doc_id)?;
+                let head = live_head(st, &doc_id)?;
+                let mut removed_links = vec![];
+                for tag in [keys::XREF_OUT, keys::XREF_IN] {
+                    let side = if tag == keys::XREF_OUT {
+                        XrefSide::Out
+                    } else {
+                        XrefSide::In
+                    };
+                    removed_links.extend(
+                        queries::list_xrefs(st, &doc_id, None, side, None)?
+                            .into_iter()
+                            .map(|x| (x.key, side)),
+                    );
+                }
+                Ok(Outcome {
+                    response: Response::Written {
+                        version: None,
+                        removed_links,
+                        removed_nodes: head.node_count,
+                    },
+                    mutation: Some(Mutation::DeleteDocument {
+                        doc_id,
+                        deleted_at: now,
+                    }),
+                })
+            }
+            Request::ListVersions {
+                doc_id,
+                after,
+                limit,
+            } => {
+                let limit = lim.page_size(limit, 100);
+                Outcome::read(Response::Versions(queries::list_versions(
+                    st, &doc_id, after, limit,
+                )?))
+            }
+            Request::VersionAsOf { doc_id, time, axis } => {
+                let (_, v) = resolve(st, &doc_id, ReadAt::AsOf { time, axis })?;
+                Outcome::read(Response::Version(queries::version(st, &doc_id, v)?))
+            }
+            Request::Diff { doc_id, from, to } => {
+                Outcome::read(Response::Diff(queries::diff(st, &doc_id, from, to)?))
+            }
+            Request::GetNode {
+                doc_id,
+                node_id,
+                at,
+                include_text,
+                txn,
+            } => {
+                let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
+                Outcome::read(Response::Node(view.node_view(&node_id, include_text)?))
+            }
+            Request::GetChildren {
+                doc_id,
+                node_id,
+                at,
+                include_text,
+                txn,
+            } => {
+                let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
+                Outcome::read(Response::Nodes(
+                    view.children(node_id.as_deref(), include_text)?,
+                ))
+            }
+            Request::GetSubtree {
+                doc_id,
+                node_id,
+                max_depth,
+                include_text,
+                at,
+                txn,
+            } => {
+                let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
+                Outcome::read(Response::Nodes(view.subtree(
+                    node_id.as_deref(),
+                    max_depth,
+                    include_text,
+                )?))
+            }
+            Request::GetAncestors {
+                doc_id,
+                node_id,
+                at,
+                include_text,
+                txn,
+            } => {
+                let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
+                Outcome::read(Response::Nodes(view.ancestors(&node_id, include_text)?))
+            }
+            Request::InsertNode {
+                doc_id,
+                parent,
+                position,
+                node,
+                write,
+            } => self.write(&doc_id, write, now, false, |d| {
+                d.insert(parent.as_deref(), position, &node).map(|_| 0)
+            }),
+            Request::UpdateNode {
+                doc_id,
+                node_id,
+                content,
+                mask,
+                write,
+            } => self.write(&doc_id, write, now, false, |d| {
+                d.update(&node_id, &content, &mask).map(|_| 0)
+            }),
+            Request::MoveNode {
+                doc_id,
+                node_id,
+                new_parent,
+                position,
+                write,
+            } => self.write(&doc_id, write, now, false, |d| {
+                d.move_node(&node_id, new_parent.as_deref(), position)
+                    .map(|_| 0)
+            }),
+            Request::DeleteNode {
+                doc_id,
+                node_id,
+                write,
+            } => self.write(&doc_id, write, now, false, |d| {
+                d.delete(&node_id).map(|ids| ids.len() as u64)
+            }),
+            Request::Search {
+                words,
+                doc_id,
+                at,
+                after,
+                limit,
+            } => {
+                if words.len() > lim.max_query_words {
+                    return Err(Error::invalid(
+                        "query",
+                        format!("more than {} words", lim.max_query_words),
+                    ));
+                }
+                let limit = lim.page_size(limit, 20);
+                let after = after.as_ref().map(|(d, n)| (d.as_str(), n.as_str()));
+                Outcome::read(Response::Hits(queries::search(
+                    st,
+                    &words,
+                    doc_id.as_deref(),
+                    at,
+                    after,
+                    limit,
+                )?))
+            }
+            Request::PutXref {
+                key,
+                side,
+                label,
+                created_at,
+            } => {
+                check_xref(lim, &key)?;
+                lim.check_short("label", &label)?;
+                let (doc, node) = match side {
+                    XrefSide::Out => (&key.from_doc, &key.from_node),
+                    XrefSide::In => (&key.to_doc, &key.to_node),
+                };
+                if !queries::node_exists(st, doc, node)? {
+                    return Err(Error::not_found("node", format!("{doc}/{node}")));
+                }
+                Ok(Outcome {
+                    response: Response::Done,
+                    mutation: Some(Mutation::PutXref {
+                        key,
+                        side,
+                        value: XrefValue { label, created_at },
+                    }),
+                })
+            }
+            Request::RemoveXref { key, side } => {
+                check_xref(lim, &key)?;
+                Ok(Outcome {
+                    response: Response::Done,
+                    mutation: Some(Mutation::RemoveXref { key, side }),
+                })
+            }
+            Request::ListXrefs {
+                doc_id,
+                node_id,
+                side,
+                kind,
+            } => Outcome::read(Response::Xrefs(queries::list_xrefs(
+                st,
+                &doc_id,
+                node_id.as_deref(),
+                side,
+                kind.as_deref(),
+            )?)),
+            Request::XrefsExist { keys: ks } => {
+                let mut out = Vec::with_capacity(ks.len());
+                for k in &ks {
+                    out.push(st.get(&keys::xref_out(k))?.is_some());
+                }
+                Outcome::read(Response::Bools(out))
+            }
+            Request::NodesExist { nodes } => {
+                let mut out = Vec::with_capacity(nodes.len());
+                for (d, n) in &nodes {
+                    out.push(queries::node_exists(st, d, n)?);
+                }
+                Outcome::read(Response::Bools(out))
+            }
+            Request::DocVersions { doc_ids } => {
+                let mut out = Vec::with_capacity(doc_ids.len());
+                for d in &doc_ids {
+                    out.push(queries::doc_version(st, d)?);
+                }
+                Outcome::read(Response::DocVersions(out))
+            }
+            Request::PutToolResult {
+                tool,
+                args,
+                result_json,
+                ttl_seconds,
+                depends_on,
+            } => {
+                lim.check_id("tool_name", &tool)?;
+                lim.check_len("args_json", &args, lim.max_field_bytes)?;
+                lim.check_len("result_json", &result_json, lim.max_text_bytes)?;
+                let ttl = (ttl_seconds.min(100 * 365 * 86_400) as i64) * 1_000_000;
+                let record = ToolResultRecord {
+                    result_json,
+                    stored_at: now,
+                    expires_at: now.saturating_add(ttl),
+                    depends_on,
+                };
+                Ok(Outcome {
+                    response: Response::ToolResult(ToolLookup::Hit(record.clone())),
+                    mutation: Some(Mutation::PutToolResult { tool, args, record }),
+                })
+            }
+            Request::GetToolResult { tool, args } => {
+                lim.check_id("tool_name", &tool)?;
+                Outcome::read(Response::ToolResult(queries::get_tool_result(
+                    st, &tool, &args, now,
+                )?))
+            }
+            Request::Begin { doc_id, timeout_ms } => self.begin(doc_id, timeout_ms, now),
+            Request::Commit {
+                txn,
+                effective_time,
+                message,
+            } => {
+                let t = self.take_txn(&txn, now)?;
+                self.commit_txn(
+                    t,
+                    WriteOpts {
+                        txn: None,
+                        effective_time,
+                        message,
+                    },
+                    now,
+                )
+            }
+            Request::Rollback { txn } => {
+                self.take_txn(&txn, now)?;
+                Outcome::read(Response::Done)
+            }
+            Request::Stats => {
+                let mut s = queries::stats(st)?;
+                s.active_transactions = self.txns.len() as u64;
+                Outcome::read(Response::Stats(s))
+            }
+        }
+    }
+
+    /// A view of `doc` at `at`, or through transaction `txn` (which reads its snapshot plus its
+    /// own writes).
+    fn view<'a>(
+        &'a mut self,
+        doc: &'a str,
+        at: ReadAt,
+        txn: Option<&str>,
+        now: Micros,
+    ) -> Result<(DocHead, DocView<'a>)> {
+        self.config.limits.check_id("doc_id", doc)?;
+        if let Some(id) = txn {
+            if at != ReadAt::Latest {
+                return Err(Error::invalid(
+                    "read_at",
+                    "cannot be combined with transaction_id",
+                ));
+            }
+            let t = self
+                .txns
+                .get_mut(id)
+                .ok_or_else(|| Error::not_found("transaction", id))?;
+            if t.doc != doc {
+                return Err(Error::invalid(
+                    "doc_id",
+                    format!("transaction {id} is on document {}", t.doc),
+                ));
+            }
+            t.last_used = now;
+            let t = &self.txns[id];
+            let head = DocHead {
+                version: t.base,
+                node_count: t.overlay.node_count.unwrap_or(t.base_node_count),
+                created_at: t.base_created_at.unwrap_or(now),
+                updated_at: now,
+                last_commit_time: now,
+                deleted: false,
+            };
+            if t.base == 0 && t.overlay.is_empty() {
+                return Err(Error::not_found("document", doc));
+            }
+            return Ok((
+                head,
+                DocView {
+                    store: &self.store,
+                    doc: &t.doc,
+                    version: t.base,
+                    overlay: Some(&t.overlay),
+                },
+            ));
+        }
+        let (head, v) = resolve(&self.store, doc, at)?;
+        Ok((
+            head,
+            DocView {
+                store: &self.store,
+                doc,
+                version: v,
+                overlay: None,
+            },
+        ))
+    }
+
+    fn begin(&mut self, doc_id: String, timeout_ms: Option<u64>, now: Micros) -> Result<Outcome> {
+        self.config.limits.check_id("doc_id", &doc_id)?;
+        if self.txns.len() >= self.config.max_transactions {
+            return Err(Error::ResourceExhausted(format!(
+                "shard {} has {} open transactions (the limit)",
+                self.id, self.config.max_transactions
+            )));
+        }
+        let timeout = match timeout_ms {
+            None | Some(0) => self.config.txn_timeout_ms,
+            Some(t) if t > self.config.max_txn_timeout_ms => {
+                return Err(Error::invalid(
+                    "timeout_ms",
+                    format!("the limit is {}", self.config.max_txn_timeout_ms),
+                ))
+            }
+            Some(t) => t,
+        };
+        let head = read_head(&self.store, &doc_id)?.filter(|h| !h.deleted);
+        let id = format!("t{}-{:x}-{}", self.id, self.txn_epoch, self.next_txn);
+        self.next_txn += 1;
+        let base = head.as_ref().map(|h| h.version).unwrap_or(0);
+        let mut overlay = Overlay::default();
+        if base == 0 {
+            overlay.node_count = Some(0);
+        }
+        self.txns.insert(
+            id.clone(),
+            Txn {
+                doc: doc_id,
+                base,
+                base_created_at: head.as_ref().map(|h| h.created_at),
+                base_node_count: head.as_ref().map(|h| h.node_count).unwrap_or(0),
+                overlay,
+                last_used: now,
+                timeout: ms(timeout),
+            },
+        );
+        Outcome::read(Response::Began {
+            txn: id,
+            snapshot_version: base,
+        })
+    }
+
+    fn take_txn(&mut self, id: &str, now: Micros) -> Result<Txn> {
+        let t = self
+            .txns
+            .remove(id)
+            .ok_or_else(|| Error::not_found("transaction", id))?;
+        if now - t.last_used >= t.timeout {
+            return Err(Error::not_found("transaction", format!("{id} (expired)")));
+        }
+        Ok(t)
+    }
+
+    /// Runs `op` on a draft of `doc` (`creates`: the op may create the document): inside the named transaction (staged, nothing logged), or
+    /// as its own implicit transaction (committed at once).
+    fn write(
+        &mut self,
+        doc: &str,
+        opts: WriteOpts,
+        now: Micros,
+        creates: bool,
+        op: impl FnOnce(&mut Draft) -> Result<u64>,
+    ) -> Result<Outcome> {
+        self.config.limits.check_id("doc_id", doc)?;
+        self.config.limits.check_short("message", &opts.message)?;
+        if let Some(id) = &opts.txn {
+            let t = self
+                .txns
+                .get_mut(id)
+                .ok_or_else(|| Error::not_found("transaction", id.as_str()))?;
+            if t.doc != doc {
+                return Err(Error::invalid(
+                    "doc_id",
+                    format!("transaction {id} is on document {}", t.doc),
+                ));
+            }
+            if now - t.last_used >= t.timeout {
+                self.txns.remove(id);
+                return Err(Error::not_found("transaction", format!("{id} (expired)")));
+            }
+            let t = self
+                .txns
+                .get_mut(id)
+                .ok_or_else(|| Error::not_found("transaction", id.as_str()))?;
+            if t.base == 0 && t.overlay.header.is_none() && !creates {
+                return Err(Error::not_found("document", doc));
+            }
+            let mut draft = Draft::new(&self.store, doc, t.base, &self.config.limits);
+            // The draft works on a copy: a failed operation leaves the transaction as it was.
+            draft.overlay = t.overlay.clone();
+            if t.base == 0 && draft.overlay.header.is_none() {
+                draft.overlay.header = Some(DocHeader::default());
+            }
+            let removed = op(&mut draft)?;
+            t.overlay = draft.overlay;
+            t.last_used = now;
+            return Outcome::read(Response::Written {
+                version: None,
+                removed_links: vec![],
+                removed_nodes: removed,
+            });
+        }
+        let head = read_head(&self.store, doc)?.filter(|h| !h.deleted);
+        let base = head.as_ref().map(|h| h.version).unwrap_or(0);
+        if base == 0 && !creates {
+            return Err(Error::not_found("document", doc));
+        }
+        let mut draft = Draft::new(&self.store, doc, base, &self.config.limits);
+        let removed = op(&mut draft)?;
+        let stamp = self.stamp(doc, opts, now)?;
+        let commit = draft.into_commit(stamp)?;
+        self.finish(commit, removed)
+    }
+
+    fn stamp(&self, doc: &str, opts: WriteOpts, now: Micros) -> Result<CommitStamp> {
+        let head = read_head(&self.store, doc)?;
+        let (version, last) = head
+            .map(|h| (h.version + 1, h.last_commit_time))
+            .unwrap_or((1, Micros::MIN));
+        Ok(CommitStamp {
+            version,
+            // Commit times strictly increase per document, whatever the wall clock does.
+            commit_time: now.max(last.saturating_add(1)),
+            effective_time: opts.effective_time,
+            message: opts.message,
+        })
+    }
+
+    fn finish(&self, commit: Option<DocCommit>, removed_nodes: u64) -> Result<Outcome> {
+        let Some(c) = commit else {
+            return Outcome::read(Response::Written {
+                version: None,
+                removed_links: vec![],
+                removed_nodes,
+            });
+        };
+        let mut removed_links = vec![];
+        for (id, rec) in &c.nodes {
+            if rec.is_none() {
+                for side in [XrefSide::Out, XrefSide::In] {
+                    removed_links.extend(
+                        queries::list_xrefs(&self.store, &c.doc_id, Some(id), side, None)?
+                            .into_iter()
+                            .map(|x| (x.key, side)),
+                    );
+                }
+            }
+        }
+        let version = Version {
+            version: c.version,
+            commit_time: c.commit_time,
+            effective_time: c.effective_time,
+            message: c.message.clone(),
+            nodes_changed: c.nodes.len() as u64,
+        };
+        Ok(Outcome {
+            response: Response::Written {
+                version: Some(version),
+                removed_links,
+                removed_nodes,
+            },
+            mutation: Some(Mutation::Commit(c)),
+        })
+    }
+
+    fn commit_txn(&mut self, t: Txn, opts: WriteOpts, now: Micros) -> Result<Outcome> {
+        self.config.limits.check_short("message", &opts.message)?;
+        let head = read_head(&self.store, &t.doc)?.filter(|h| !h.deleted);
+        let current = head.as_ref().map(|h| h.version).unwrap_or(0);
+        if t.overlay.is_empty() {
+            return Outcome::read(Response::Written {
+                version: None,
+                removed_links: vec![],
+                removed_nodes: 0,
+            });
+        }
+        if current != t.base {
+            let conflict = |why: String| Err(Error::Conflict(format!("document {}: {why}", t.doc)));
+            if head.as_ref().map(|h| h.created_at) != t.base_created_at {
+                return conflict(
+                    "was created, deleted or re-created since the transaction began".into(),
+                );
+            }
+            if t.overlay.header.is_some()
+                && latest_write(&self.store, &keys::header_scope(&t.doc))?.unwrap_or(0) > t.base
+            {
+                return conflict(format!(
+                    "its header or top level changed after version {}",
+                    t.base
+                ));
+            }
+            for id in t.overlay.nodes.keys() {
+                if latest_write(&self.store, &keys::node_scope(&t.doc, id))?.unwrap_or(0) > t.base {
+                    return conflict(format!("node {id} changed after version {}", t.base));
+                }
+            }
+        }
+        let mut draft = Draft::new(&self.store, &t.doc, t.base, &self.config.limits);
+        let base_count = t.base_node_count as i64;
+        let tx_count = t.overlay.node_count.map(|c| c as i64).unwrap_or(base_count);
+        draft.overlay = t.overlay;
+        // Other commits since the snapshot may have changed the count: apply our delta to it.
+        let now_count = head.as_ref().map(|h| h.node_count as i64).unwrap_or(0);
+        draft.overlay.node_count = Some((now_count + tx_count - base_count).max(0) as u64);
+        let stamp = self.stamp(&t.doc, opts, now)?;
+        let mut commit = draft.into_commit(stamp)?;
+        if let (Some(c), true) = (commit.as_mut(), t.base == 0) {
+            c.created_at = Some(c.commit_time);
+        }
+        self.finish(commit, 0)
+    }
+}
+
+fn check_xref(lim: &Limits, k: &XrefKey) -> Result<()> {
+    lim.check_id("from_doc_id", &k.from_doc)?;
+    lim.check_id("from_node_id", &k.from_node)?;
+    lim.check_id("to_doc_id", &k.to_doc)?;
+    lim.check_id("to_node_id", &k.to_node)?;
+    lim.check_id("kind", &k.kind)
+}

@@ -1,0 +1,114 @@
+//! Storage behind a trait, so the same engine and the same tests run on RocksDB and in memory.
+//!
+//! A `KvStore` is one shard's ordered key space. Writes go in as one `WriteBatch`, applied
+//! atomically: either all of it is visible afterwards or none.
+
+mod memory;
+mod rocks;
+
+pub use memory::MemStore;
+pub use rocks::{RocksDb, RocksStore};
+
+use crate::Result;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchOp {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    /// Deletes every key in `[start, end)`.
+    DeleteRange(Vec<u8>, Vec<u8>),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    pub ops: Vec<BatchOp>,
+}
+
+impl WriteBatch {
+    pub fn put(&mut self, k: Vec<u8>, v: Vec<u8>) {
+        self.ops.push(BatchOp::Put(k, v));
+    }
+    pub fn delete(&mut self, k: Vec<u8>) {
+        self.ops.push(BatchOp::Delete(k));
+    }
+    pub fn delete_range(&mut self, start: Vec<u8>, end: Vec<u8>) {
+        self.ops.push(BatchOp::DeleteRange(start, end));
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// Read access to an ordered key space.
+pub trait KvRead {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Calls `f` with each entry in `[start, end)` in key order until it returns `false`.
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()>;
+
+    /// The first entry in `[start, end)`, if any.
+    fn first(&self, start: &[u8], end: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let mut out = None;
+        self.scan(start, end, &mut |k, v| {
+            out = Some((k.to_vec(), v.to_vec()));
+            Ok(false)
+        })?;
+        Ok(out)
+    }
+}
+
+/// One shard's key space.
+pub trait KvStore: KvRead + Send + Sync {
+    fn write(&self, batch: WriteBatch) -> Result<()>;
+
+    /// Makes everything written so far durable in the store's own files (a RocksDB flush of the
+    /// shard's column family). Slow: call it off the shard's executor.
+    fn flush(&self) -> Result<()>;
+}
+
+#[cfg(test)]
+pub(crate) mod contract {
+    //! Behaviour every `KvStore` must have; run against each implementation.
+    use super::*;
+
+    pub fn check(store: &dyn KvStore) {
+        let mut b = WriteBatch::default();
+        for k in ["a1", "a2", "a3", "b1"] {
+            b.put(k.as_bytes().to_vec(), k.to_uppercase().into_bytes());
+        }
+        store.write(b).unwrap();
+        assert_eq!(store.get(b"a2").unwrap(), Some(b"A2".to_vec()));
+        assert_eq!(store.get(b"zz").unwrap(), None);
+
+        let mut seen = vec![];
+        store
+            .scan(b"a", b"b", &mut |k, _| {
+                seen.push(String::from_utf8(k.to_vec()).unwrap());
+                Ok(true)
+            })
+            .unwrap();
+        assert_eq!(seen, ["a1", "a2", "a3"]);
+        assert_eq!(store.first(b"a2", b"b").unwrap().unwrap().0, b"a2".to_vec());
+
+        let mut b = WriteBatch::default();
+        b.delete(b"a1".to_vec());
+        b.delete_range(b"a2".to_vec(), b"a3".to_vec());
+        b.put(b"c".to_vec(), b"C".to_vec());
+        store.write(b).unwrap();
+        let mut seen = vec![];
+        store
+            .scan(b"", &[0xFF], &mut |k, _| {
+                seen.push(String::from_utf8(k.to_vec()).unwrap());
+                Ok(true)
+            })
+            .unwrap();
+        assert_eq!(seen, ["a3", "b1", "c"]);
+        store.flush().unwrap();
+        assert_eq!(store.get(b"c").unwrap(), Some(b"C".to_vec()));
+    }
+}

@@ -1,0 +1,183 @@
+//! RocksDB behind `KvStore`: one RocksDB instance per data directory, one column family per
+//! shard. RocksDB's own WAL is off for shard writes: the shard's log (treestore-wal) is the
+//! write-ahead log, and each batch carries the shard's applied LSN, so a column family flushed to
+//! disk always says how much of the shard log it holds.
+
+use super::{BatchOp, KvRead, KvStore, WriteBatch};
+use crate::{Error, Result};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
+    ErrorKind, FlushOptions, IteratorMode, Options, ReadOptions, WriteOptions, DB,
+};
+use std::path::Path;
+use std::sync::Arc;
+
+pub struct RocksDb {
+    db: DB,
+}
+
+pub fn cf_name(shard: usize) -> String {
+    format!("shard-{shard}")
+}
+
+fn cf_options(cache: &Cache) -> Options {
+    let mut o = Options::default();
+    o.set_compression_type(DBCompressionType::Lz4);
+    let mut t = BlockBasedOptions::default();
+    t.set_block_cache(cache);
+    t.set_bloom_filter(10.0, false);
+    t.set_cache_index_and_filter_blocks(true);
+    o.set_block_based_table_factory(&t);
+    o
+}
+
+impl RocksDb {
+    /// Opens (creating when missing) the database at `path` with one column family per shard.
+    /// Slow (reads manifests, may replay): call it off any shard executor.
+    pub fn open(path: &Path, shard_count: usize, cache_bytes: usize) -> Result<Arc<RocksDb>> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        let cache = Cache::new_lru_cache(cache_bytes);
+        let cfs =
+            (0..shard_count).map(|i| ColumnFamilyDescriptor::new(cf_name(i), cf_options(&cache)));
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Arc::new(RocksDb { db }))
+    }
+
+    pub fn store(self: &Arc<Self>, shard: usize) -> Result<RocksStore> {
+        let name = cf_name(shard);
+        if self.db.cf_handle(&name).is_none() {
+            return Err(Error::Internal(format!("column family {name} missing")));
+        }
+        Ok(RocksStore {
+            db: self.clone(),
+            cf: name,
+        })
+    }
+}
+
+/// One shard's column family.
+pub struct RocksStore {
+    db: Arc<RocksDb>,
+    cf: String,
+}
+
+impl RocksStore {
+    fn cf(&self) -> Result<&ColumnFamily> {
+        self.db
+            .db
+            .cf_handle(&self.cf)
+            .ok_or_else(|| Error::Internal(format!("column family {} missing", self.cf)))
+    }
+
+    fn to_rocks(&self, batch: &WriteBatch) -> Result<rocksdb::WriteBatch> {
+        let cf = self.cf()?;
+        let mut b = rocksdb::WriteBatch::default();
+        for op in &batch.ops {
+            match op {
+                BatchOp::Put(k, v) => b.put_cf(cf, k, v),
+                BatchOp::Delete(k) => b.delete_cf(cf, k),
+                BatchOp::DeleteRange(s, e) => b.delete_range_cf(cf, s, e),
+            }
+        }
+        Ok(b)
+    }
+
+    fn write_opts(no_slowdown: bool) -> WriteOptions {
+        let mut w = WriteOptions::default();
+        w.disable_wal(true);
+        w.set_no_slowdown(no_slowdown);
+        w
+    }
+
+    /// Writes without ever stalling the caller: `Ok(false)` means RocksDB would have stalled
+    /// (write stall on compaction debt) and nothing was written; retry with `write` off the
+    /// executor.
+    pub fn write_no_slowdown(&self, batch: &WriteBatch) -> Result<bool> {
+        let b = self.to_rocks(batch)?;
+        match self.db.db.write_opt(b, &Self::write_opts(true)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::Incomplete => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl KvRead for RocksStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.db.get_cf(self.cf()?, key)?)
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        if start >= end {
+            return Ok(());
+        }
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(end.to_vec());
+        let it = self.db.db.iterator_cf_opt(
+            self.cf()?,
+            ro,
+            IteratorMode::From(start, Direction::Forward),
+        );
+        for item in it {
+            let (k, v) = item?;
+            if !f(&k, &v)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl KvStore for RocksStore {
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        let b = self.to_rocks(&batch)?;
+        Ok(self.db.db.write_opt(b, &Self::write_opts(false))?)
+    }
+
+    fn flush(&self) -> Result<()> {
+        let mut fo = FlushOptions::default();
+        fo.set_wait(true);
+        Ok(self.db.db.flush_cf_opt(self.cf()?, &fo)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rocks_store_meets_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::RocksDb::open(dir.path(), 2, 8 << 20).unwrap();
+        super::super::contract::check(&db.store(1).unwrap());
+        // Column families are separate key spaces.
+        use super::super::KvRead;
+        assert_eq!(db.store(0).unwrap().get(b"c").unwrap(), None);
+    }
+
+    #[test]
+    fn flushed_data_survives_reopen_without_rocksdb_wal() {
+        use super::super::{KvRead, KvStore, WriteBatch};
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = super::RocksDb::open(dir.path(), 1, 8 << 20).unwrap();
+            let s = db.store(0).unwrap();
+            let mut b = WriteBatch::default();
+            b.put(b"k".to_vec(), b"v".to_vec());
+            s.write(b).unwrap();
+            s.flush().unwrap();
+            let mut b = WriteBatch::default();
+            b.put(b"unflushed".to_vec(), b"v".to_vec());
+            s.write(b).unwrap();
+        }
+        let db = super::RocksDb::open(dir.path(), 1, 8 << 20).unwrap();
+        let s = db.store(0).unwrap();
+        assert_eq!(s.get(b"k").unwrap(), Some(b"v".to_vec()));
+    }
+}

@@ -1,0 +1,342 @@
+//! Reading one document at one version. A `DocView` resolves every read with seeks into the
+//! versioned keys (`keys.rs`): a node at version v is the newest node entry at or below v, so the
+//! cost of a read grows with the size of its answer, never with the number of versions.
+//!
+//! A view may carry a transaction's `Overlay` of uncommitted records, which reads see first
+//! (read your own writes).
+
+use crate::codec::{decode, decode_u64};
+use crate::keys;
+use crate::model::*;
+use crate::store::KvRead;
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+
+/// A transaction's uncommitted writes to one document. `None` marks a node removed.
+#[derive(Clone, Debug, Default)]
+pub struct Overlay {
+    pub header: Option<DocHeader>,
+    pub nodes: BTreeMap<String, Option<NodeRecord>>,
+    pub node_count: Option<u64>,
+}
+
+impl Overlay {
+    pub fn is_empty(&self) -> bool {
+        self.header.is_none() && self.nodes.is_empty()
+    }
+}
+
+pub fn read_head(store: &dyn KvRead, doc: &str) -> Result<Option<DocHead>> {
+    match store.get(&keys::head(doc))? {
+        Some(b) => Ok(Some(decode(&b)?)),
+        None => Ok(None),
+    }
+}
+
+/// The head of a live document, or NotFound.
+pub fn live_head(store: &dyn KvRead, doc: &str) -> Result<DocHead> {
+    match read_head(store, doc)? {
+        Some(h) if !h.deleted => Ok(h),
+        _ => Err(Error::not_found("document", doc)),
+    }
+}
+
+pub fn read_version_info(
+    store: &dyn KvRead,
+    doc: &str,
+    v: VersionNo,
+) -> Result<Option<VersionInfo>> {
+    match store.get(&keys::version(doc, v))? {
+        Some(b) => Ok(Some(decode(&b)?)),
+        None => Ok(None),
+    }
+}
+
+/// The version in force at `time` on `axis`: the newest version whose time on that axis is at or
+/// before `time` (ties: the greater version). One seek in the time index (`keys::time_index`).
+pub fn version_as_of(
+    store: &dyn KvRead,
+    doc: &str,
+    time: Micros,
+    axis: TimeAxis,
+) -> Result<VersionNo> {
+    let tag = match axis {
+        TimeAxis::Commit => keys::COMMIT,
+        TimeAxis::Effective => keys::EFFECTIVE,
+    };
+    let scope = keys::time_index_scope(tag, doc);
+    let seek = keys::time_index(tag, doc, time, u64::MAX);
+    match store.first(&seek, &keys::prefix_end(&scope))? {
+        Some((k, _)) => Ok(keys::inverted_version(&k)),
+        None => Err(Error::not_found(
+            "version",
+            format!("{doc} as of {time} ({axis:?} time): no version at or before it"),
+        )),
+    }
+}
+
+/// Resolves `at` to a concrete version of a live document.
+pub fn resolve(store: &dyn KvRead, doc: &str, at: ReadAt) -> Result<(DocHead, VersionNo)> {
+    let head = live_head(store, doc)?;
+    let v = match at {
+        ReadAt::Latest => head.version,
+        ReadAt::Version(v) => {
+            if v == 0 || v > head.version || read_version_info(store, doc, v)?.is_none() {
+                return Err(Error::not_found("version", format!("{doc}@{v}")));
+            }
+            v
+        }
+        ReadAt::AsOf { time, axis } => version_as_of(store, doc, time, axis)?,
+    };
+    Ok((head, v))
+}
+
+/// The newest entry of a versioned key at or below `v`.
+fn versioned_get(store: &dyn KvRead, scope: &[u8], v: VersionNo) -> Result<Option<Vec<u8>>> {
+    let mut seek = scope.to_vec();
+    seek.extend_from_slice(&(!v).to_be_bytes());
+    Ok(store
+        .first(&seek, &keys::prefix_end(scope))?
+        .map(|(_, val)| val))
+}
+
+/// The newest version at which a versioned key was written, if any.
+pub fn latest_write(store: &dyn KvRead, scope: &[u8]) -> Result<Option<VersionNo>> {
+    Ok(store
+        .first(scope, &keys::prefix_end(scope))?
+        .map(|(k, _)| keys::inverted_version(&k)))
+}
+
+pub struct DocView<'a> {
+    pub store: &'a dyn KvRead,
+    pub doc: &'a str,
+    pub version: VersionNo,
+    pub overlay: Option<&'a Overlay>,
+}
+
+impl<'a> DocView<'a> {
+    pub fn node(&self, id: &str) -> Result<Option<NodeRecord>> {
+        if let Some(o) = self.overlay {
+            if let Some(staged) = o.nodes.get(id) {
+                return Ok(staged.clone());
+            }
+        }
+        match versioned_get(self.store, &keys::node_scope(self.doc, id), self.version)? {
+            Some(b) => decode::<Option<NodeRecord>>(&b),
+            None => Ok(None),
+        }
+    }
+
+    pub fn must_node(&self, field: &str, id: &str) -> Result<NodeRecord> {
+        let _ = field;
+        self.node(id)?
+            .ok_or_else(|| Error::not_found("node", format!("{}/{id}", self.doc)))
+    }
+
+    pub fn header(&self) -> Result<DocHeader> {
+        if let Some(h) = self.overlay.and_then(|o| o.header.as_ref()) {
+            return Ok(h.clone());
+        }
+        match versioned_get(self.store, &keys::header_scope(self.doc), self.version)? {
+            Some(b) => decode(&b),
+            None => Err(Error::Internal(format!(
+                "document {} has no header at v{}",
+                self.doc, self.version
+            ))),
+        }
+    }
+
+    pub fn node_count(&self) -> Result<u64> {
+        if let Some(c) = self.overlay.and_then(|o| o.node_count) {
+            return Ok(c);
+        }
+        Ok(read_version_info(self.store, self.doc, self.version)?
+            .map(|v| v.node_count)
+            .unwrap_or(0))
+    }
+
+    /// Ordered child ids of `parent` (None = the document's top level).
+    pub fn child_ids(&self, parent: Option<&str>) -> Result<Vec<String>> {
+        match parent {
+            None => Ok(self.header()?.roots),
+            Some(p) => Ok(self.must_node("node_id", p)?.children),
+        }
+    }
+
+    pub fn position(&self, id: &str, rec: &NodeRecord) -> Result<u32> {
+        let siblings = self.child_ids(rec.parent.as_deref())?;
+        siblings
+            .iter()
+            .position(|s| s == id)
+            .map(|p| p as u32)
+            .ok_or_else(|| Error::Internal(format!("node {id} missing from its parent's children")))
+    }
+
+    fn shape(&self, id: &str, rec: NodeRecord, position: u32, include_text: bool) -> NodeView {
+        let mut content = rec.content;
+        if !include_text {
+            content.text = None;
+        }
+        NodeView {
+            node_id: id.to_string(),
+            parent_id: rec.parent,
+            position,
+            content,
+            has_children: !rec.children.is_empty(),
+            children: vec![],
+        }
+    }
+
+    pub fn node_view(&self, id: &str, include_text: bool) -> Result<NodeView> {
+        let rec = self.must_node("node_id", id)?;
+        let pos = self.position(id, &rec)?;
+        Ok(self.shape(id, rec, pos, include_text))
+    }
+
+    pub fn children(&self, parent: Option<&str>, include_text: bool) -> Result<Vec<NodeView>> {
+        let ids = self.child_ids(parent)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (i, c) in ids.iter().enumerate() {
+            let rec = self.must_node("node_id", c)?;
+            out.push(self.shape(c, rec, i as u32, include_text));
+        }
+        Ok(out)
+    }
+
+    /// The subtree under `root` (None = whole document: its top-level nodes), `max_depth` levels
+    /// deep (0 = unlimited; 1 = the root alone).
+    pub fn subtree(
+        &self,
+        root: Option<&str>,
+        max_depth: usize,
+        include_text: bool,
+    ) -> Result<Vec<NodeView>> {
+        let depth = if max_depth == 0 {
+            usize::MAX
+        } else {
+            max_depth
+        };
+        match root {
+            Some(id) => {
+                let rec = self.must_node("node_id", id)?;
+                let pos = self.position(id, &rec)?;
+                Ok(vec![self.build(id, rec, pos, depth, include_text)?])
+            }
+            None => {
+                let mut out = vec![];
+                for (i, id) in self.header()?.roots.iter().enumerate() {
+                    let rec = self.must_node("node_id", id)?;
+                    out.push(self.build(id, rec, i as u32, depth, include_text)?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn build(
+        &self,
+        id: &str,
+        rec: NodeRecord,
+        pos: u32,
+        depth: usize,
+        include_text: bool,
+    ) -> Result<NodeView> {
+        let child_ids = rec.children.clone();
+        let mut v = self.shape(id, rec, pos, include_text);
+        if depth > 1 {
+            for (i, c) in child_ids.iter().enumerate() {
+                let crec = self.must_node("node_id", c)?;
+                v.children
+                    .push(self.build(c, crec, i as u32, depth - 1, include_text)?);
+            }
+        }
+        Ok(v)
+    }
+
+    /// The path from the top level down to `id`'s parent, root first (the node itself excluded).
+    pub fn ancestors(&self, id: &str, include_text: bool) -> Result<Vec<NodeView>> {
+        let mut out = vec![];
+        let mut cur = self.must_node("node_id", id)?.parent;
+        while let Some(p) = cur {
+            let rec = self.must_node("node_id", &p)?;
+            let pos = self.position(&p, &rec)?;
+            cur = rec.parent.clone();
+            out.push(self.shape(&p, rec, pos, include_text));
+            if out.len() > 100_000 {
+                return Err(Error::Internal(format!(
+                    "parent cycle above {}/{id}",
+                    self.doc
+                )));
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Depth of a node: 1 for a top-level node.
+    pub fn depth(&self, id: &str) -> Result<usize> {
+        let mut d = 1;
+        let mut cur = self.must_node("node_id", id)?.parent;
+        while let Some(p) = cur {
+            d += 1;
+            cur = self.must_node("node_id", &p)?.parent;
+            if d > 100_000 {
+                return Err(Error::Internal(format!(
+                    "parent cycle above {}/{id}",
+                    self.doc
+                )));
+            }
+        }
+        Ok(d)
+    }
+
+    /// Ids of `id` and all its descendants, depth first, with the height of the subtree.
+    pub fn subtree_ids(&self, id: &str) -> Result<(Vec<String>, usize)> {
+        let mut ids = vec![];
+        let mut height = 0;
+        let mut stack = vec![(id.to_string(), 1usize)];
+        while let Some((n, d)) = stack.pop() {
+            height = height.max(d);
+            let rec = self.must_node("node_id", &n)?;
+            for c in rec.children.iter().rev() {
+                stack.push((c.clone(), d + 1));
+            }
+            ids.push(n);
+        }
+        Ok((ids, height))
+    }
+
+    /// Every node id of the document at this version.
+    pub fn all_ids(&self) -> Result<Vec<String>> {
+        let mut out = vec![];
+        for r in self.header()?.roots {
+            out.extend(self.subtree_ids(&r)?.0);
+        }
+        Ok(out)
+    }
+
+    pub fn document(&self, head: &DocHead) -> Result<Document> {
+        let h = self.header()?;
+        let info = read_version_info(self.store, self.doc, self.version)?;
+        Ok(Document {
+            doc_id: self.doc.to_string(),
+            name: h.name,
+            description: h.description,
+            metadata: h.metadata,
+            created_at: head.created_at,
+            updated_at: info
+                .as_ref()
+                .map(|i| i.commit_time)
+                .unwrap_or(head.updated_at),
+            version: self.version,
+            node_count: info.map(|i| i.node_count).unwrap_or(0),
+        })
+    }
+}
+
+pub fn decode_applied_lsn(store: &dyn KvRead) -> Result<u64> {
+    match store.get(keys::APPLIED_LSN)? {
+        Some(b) => decode_u64(&b),
+        None => Ok(0),
+    }
+}

@@ -1,0 +1,92 @@
+//! Shared helpers: engines over memory and RocksDB, the PageIndex fixtures, a blocking `run`.
+#![allow(dead_code)]
+
+use shards::engine::Engine;
+use shards::local::LocalRouter;
+use shards::shard::ShardConfig;
+use shards::store::{MemStore, RocksDb};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub fn run<F: std::future::Future>(f: F) -> F::Output {
+    futures_lite::future::block_on(f)
+}
+
+pub fn mem_engine(shards: usize) -> Engine<LocalRouter<MemStore>> {
+    let stores = (0..shards).map(|_| MemStore::new()).collect();
+    Engine::new(Arc::new(
+        LocalRouter::new(stores, ShardConfig::default).unwrap(),
+    ))
+}
+
+pub struct RocksEngine {
+    pub engine: Engine<LocalRouter<shards::store::RocksStore>>,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn rocks_engine(shards: usize) -> RocksEngine {
+    let dir = tempfile::tempdir().unwrap();
+    let db = RocksDb::open(dir.path(), shards, 8 << 20).unwrap();
+    let stores = (0..shards).map(|i| db.store(i).unwrap()).collect();
+    RocksEngine {
+        engine: Engine::new(Arc::new(
+            LocalRouter::new(stores, ShardConfig::default).unwrap(),
+        )),
+        dir,
+    }
+}
+
+/// Defines the test `$name` twice: over memory stores and over RocksDB column families, with
+/// `$e` bound to an `&Engine<_>` of `$n` shards.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($name:ident, $n:expr, |$e:ident| $body:block) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn memory() {
+                let engine = common::mem_engine($n);
+                let $e = &engine;
+                $body
+            }
+            #[test]
+            fn rocksdb() {
+                let r = common::rocks_engine($n);
+                let $e = &r.engine;
+                $body
+            }
+        }
+    };
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for cand in [
+        here.join("../../shared/fixtures/pageindex"),
+        here.join("../shared/fixtures/pageindex"),
+    ] {
+        if cand.is_dir() {
+            return cand;
+        }
+    }
+    panic!("PageIndex fixtures not found next to the repository (../shared/fixtures/pageindex)");
+}
+
+pub fn fixtures() -> Vec<(String, serde_json::Value)> {
+    let mut out = vec![];
+    let mut paths: Vec<_> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+        out.push((
+            name,
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap(),
+        ));
+    }
+    assert!(out.len() >= 4, "expected the four PageIndex fixtures");
+    out
+}
