@@ -98,6 +98,9 @@ impl<'a> Draft<'a> {
                 Error::InvalidArgument { field, reason } => {
                     Error::invalid(field, format!("{reason} (node {})", n.node_id))
                 }
+                Error::ResourceExhausted(m) => {
+                    Error::ResourceExhausted(format!("{m} (node {})", n.node_id))
+                }
                 other => other,
             })?;
             if base_depth + d > self.limits.max_depth {
@@ -154,24 +157,18 @@ impl<'a> Draft<'a> {
     /// Replaces the whole document: header and tree.
     pub fn put_tree(&mut self, input: &DocumentInput) -> Result<()> {
         self.limits.check_short("name", &input.name)?;
-        self.limits.check_len(
-            "description",
-            &input.description,
-            self.limits.max_field_bytes,
-        )?;
+        self.limits.check_short("description", &input.description)?;
         if input.metadata.len() > self.limits.max_metadata_entries {
-            return Err(Error::invalid(
-                "metadata",
-                format!(
-                    "{} entries; the limit is {}",
-                    input.metadata.len(),
-                    self.limits.max_metadata_entries
-                ),
-            ));
+            return Err(Error::ResourceExhausted(format!(
+                "`metadata` has {} entries; the limit is {}",
+                input.metadata.len(),
+                self.limits.max_metadata_entries
+            )));
         }
         for (k, v) in &input.metadata {
             self.limits.check_id("metadata key", k)?;
-            self.limits.check_short("metadata value", v)?;
+            self.limits
+                .check_len("metadata value", v, self.limits.max_metadata_value_bytes)?;
         }
         let ids = self.check_input(&input.roots, 0)?;
         self.check_count(ids.len() as u64)?;

@@ -108,6 +108,7 @@ macro_rules! expect {
 pub struct WriteResult {
     pub version: Option<Version>,
     pub removed_nodes: u64,
+    pub removed_versions: u64,
 }
 
 /// One page of a list.
@@ -156,12 +157,27 @@ impl<R: ShardRouter> Engine<R> {
     }
 
     async fn write(&self, doc_id: &str, req: Request) -> Result<WriteResult> {
-        let (version, removed_links, removed_nodes) = expect!(self.on_doc(doc_id, req).await?, Response::Written { version, removed_links, removed_nodes } => (version, removed_links, removed_nodes))?;
-        self.clean_peers(removed_links).await;
-        Ok(WriteResult {
-            version,
-            removed_nodes,
-        })
+        let resp = self.on_doc(doc_id, req).await?;
+        self.written(resp).await
+    }
+
+    async fn written(&self, resp: Response) -> Result<WriteResult> {
+        match resp {
+            Response::Written {
+                version,
+                removed_links,
+                removed_nodes,
+                removed_versions,
+            } => {
+                self.clean_peers(removed_links).await;
+                Ok(WriteResult {
+                    version,
+                    removed_nodes,
+                    removed_versions,
+                })
+            }
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Removes the other side of links that left with a deleted node or document. Best effort:
@@ -185,13 +201,15 @@ impl<R: ShardRouter> Engine<R> {
         let salt = xxhash_rust::xxh3::xxh3_64(
             format!("{t}-{n}-{:?}", std::thread::current().id()).as_bytes(),
         );
-        format!("doc-{t:x}-{:08x}", salt as u32)
+        format!("{t:016x}{salt:016x}")
     }
 
-    /// Creates or replaces a document; returns its id (generated when `doc.doc_id` is empty).
+    /// Creates a document, or replaces it when `overwrite`; returns its id (32 hex characters,
+    /// generated, when `doc.doc_id` is empty).
     pub async fn put_document(
         &self,
         mut doc: DocumentInput,
+        overwrite: bool,
         write: WriteOpts,
     ) -> Result<(String, WriteResult)> {
         if doc.doc_id.is_empty() {
@@ -202,7 +220,14 @@ impl<R: ShardRouter> Engine<R> {
         }
         let id = doc.doc_id.clone();
         let r = self
-            .write(&id.clone(), Request::PutDocument { doc, write })
+            .write(
+                &id.clone(),
+                Request::PutDocument {
+                    doc,
+                    overwrite,
+                    write,
+                },
+            )
             .await?;
         Ok((id, r))
     }
@@ -248,11 +273,16 @@ impl<R: ShardRouter> Engine<R> {
         Ok(Page { items: all, next })
     }
 
-    pub async fn delete_document(&self, doc_id: &str) -> Result<WriteResult> {
+    pub async fn delete_document(
+        &self,
+        doc_id: &str,
+        expected_version: Option<VersionNo>,
+    ) -> Result<WriteResult> {
         self.write(
             doc_id,
             Request::DeleteDocument {
                 doc_id: doc_id.into(),
+                expected_version,
             },
         )
         .await
@@ -750,12 +780,7 @@ impl<R: ShardRouter> Engine<R> {
                 },
             )
             .await?;
-        let (version, removed_links, removed_nodes) = expect!(resp, Response::Written { version, removed_links, removed_nodes } => (version, removed_links, removed_nodes))?;
-        self.clean_peers(removed_links).await;
-        Ok(WriteResult {
-            version,
-            removed_nodes,
-        })
+        self.written(resp).await
     }
 
     pub async fn rollback(&self, txn: &str) -> Result<()> {

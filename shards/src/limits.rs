@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 pub struct Limits {
     /// Longest document id, node id, tool name, cross-reference kind (bytes).
     pub max_id_bytes: usize,
-    /// Longest title, name, label, metadata key or value (bytes).
+    /// Longest title, name, description, label, commit message (bytes).
     pub max_short_field_bytes: usize,
-    /// Longest summary, description, extra_json (bytes).
+    /// Longest metadata value (bytes).
+    pub max_metadata_value_bytes: usize,
+    /// Longest summary, extra_json, tool arguments (bytes).
     pub max_field_bytes: usize,
     /// Longest node text or tool result (bytes).
     pub max_text_bytes: usize,
@@ -33,12 +35,13 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_id_bytes: 256,
-            max_short_field_bytes: 4 << 10,
-            max_field_bytes: 256 << 10,
-            max_text_bytes: 4 << 20,
+            max_short_field_bytes: 64 << 10,
+            max_metadata_value_bytes: 4 << 10,
+            max_field_bytes: 1 << 20,
+            max_text_bytes: 16 << 20,
             max_depth: 64,
-            max_nodes_per_document: 200_000,
-            max_metadata_entries: 128,
+            max_nodes_per_document: 1_000_000,
+            max_metadata_entries: 64,
             max_page_size: 1000,
             max_query_words: 16,
             max_hops: 8,
@@ -65,12 +68,13 @@ impl Limits {
         Ok(())
     }
 
+    /// A size limit: exceeding it is `ResourceExhausted` naming the field.
     pub fn check_len(&self, field: &str, value: &str, limit: usize) -> Result<()> {
         if value.len() > limit {
-            return Err(Error::invalid(
-                field,
-                format!("is {} bytes; the limit is {limit}", value.len()),
-            ));
+            return Err(Error::ResourceExhausted(format!(
+                "`{field}` is {} bytes; the limit is {limit}",
+                value.len()
+            )));
         }
         Ok(())
     }

@@ -82,6 +82,16 @@ pub fn list_versions(
     Ok(out)
 }
 
+pub fn count_versions(store: &dyn KvRead, doc: &str) -> Result<u64> {
+    let scope = keys::version_scope(doc);
+    let mut n = 0;
+    store.scan(&scope, &keys::prefix_end(&scope), &mut |_, _| {
+        n += 1;
+        Ok(true)
+    })?;
+    Ok(n)
+}
+
 pub fn version(store: &dyn KvRead, doc: &str, v: VersionNo) -> Result<Version> {
     read_version_info(store, doc, v)?
         .map(|i| Version::from(&i))

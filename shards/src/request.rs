@@ -18,8 +18,10 @@ pub struct WriteOpts {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Request {
+    /// Creates `doc`; with `overwrite`, replaces it when it exists (else AlreadyExists).
     PutDocument {
         doc: DocumentInput,
+        overwrite: bool,
         write: WriteOpts,
     },
     GetDocument {
@@ -33,8 +35,10 @@ pub enum Request {
         after: Option<String>,
         limit: usize,
     },
+    /// Deletes a document and its history; with `expected_version`, only at that version.
     DeleteDocument {
         doc_id: String,
+        expected_version: Option<VersionNo>,
     },
     ListVersions {
         doc_id: String,
@@ -196,6 +200,7 @@ pub enum Response {
         version: Option<Version>,
         removed_links: Vec<(XrefKey, XrefSide)>,
         removed_nodes: u64,
+        removed_versions: u64,
     },
     Versions(Vec<Version>),
     Version(Version),

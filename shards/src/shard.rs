@@ -131,9 +131,16 @@ impl<S: KvStore> Shard<S> {
         let lim = &self.config.limits;
         let st: &dyn KvRead = &self.store;
         match req {
-            Request::PutDocument { doc, write } => {
+            Request::PutDocument {
+                doc,
+                overwrite,
+                write,
+            } => {
                 lim.check_id("doc_id", &doc.doc_id)?;
                 let id = doc.doc_id.clone();
+                if !overwrite && self.doc_exists_for(&id, write.txn.as_deref())? {
+                    return Err(Error::already_exists("document", id));
+                }
                 self.write(&id, write, now, true, |d| d.put_tree(&doc).map(|_| 0))
             }
             Request::GetDocument { doc_id, at, txn } => {
@@ -155,9 +162,19 @@ impl<S: KvStore> Shard<S> {
                     limit,
                 )?))
             }
-            Request::DeleteDocument { doc_id } => {
+            Request::DeleteDocument {
+                doc_id,
+                expected_version,
+            } => {
                 lim.check_id("doc_id", &doc_id)?;
                 let head = live_head(st, &doc_id)?;
+                if let Some(v) = expected_version.filter(|v| *v != head.version) {
+                    return Err(Error::FailedPrecondition(format!(
+                        "document {doc_id} is at version {}, not the expected {v}",
+                        head.version
+                    )));
+                }
+                let removed_versions = queries::count_versions(st, &doc_id)?;
                 let mut removed_links = vec![];
                 for tag in [keys::XREF_OUT, keys::XREF_IN] {
                     let side = if tag == keys::XREF_OUT {
@@ -176,6 +193,7 @@ impl<S: KvStore> Shard<S> {
                         version: None,
                         removed_links,
                         removed_nodes: head.node_count,
+                        removed_versions,
                     },
                     mutation: Some(Mutation::DeleteDocument {
                         doc_id,
@@ -489,6 +507,14 @@ impl<S: KvStore> Shard<S> {
         ))
     }
 
+    /// Whether `doc` exists as seen by a write (through transaction `txn` when given).
+    fn doc_exists_for(&self, doc: &str, txn: Option<&str>) -> Result<bool> {
+        if let Some(t) = txn.and_then(|id| self.txns.get(id)) {
+            return Ok(t.base != 0 || t.overlay.header.is_some());
+        }
+        Ok(read_head(&self.store, doc)?.is_some_and(|h| !h.deleted))
+    }
+
     fn begin(&mut self, doc_id: String, timeout_ms: Option<u64>, now: Micros) -> Result<Outcome> {
         self.config.limits.check_id("doc_id", &doc_id)?;
         if self.txns.len() >= self.config.max_transactions {
@@ -591,6 +617,7 @@ impl<S: KvStore> Shard<S> {
                 version: None,
                 removed_links: vec![],
                 removed_nodes: removed,
+                removed_versions: 0,
             });
         }
         let head = read_head(&self.store, doc)?.filter(|h| !h.deleted);
@@ -625,6 +652,7 @@ impl<S: KvStore> Shard<S> {
                 version: None,
                 removed_links: vec![],
                 removed_nodes,
+                removed_versions: 0,
             });
         };
         let mut removed_links = vec![];
@@ -651,6 +679,7 @@ impl<S: KvStore> Shard<S> {
                 version: Some(version),
                 removed_links,
                 removed_nodes,
+                removed_versions: 0,
             },
             mutation: Some(Mutation::Commit(c)),
         })
@@ -665,6 +694,7 @@ impl<S: KvStore> Shard<S> {
                 version: None,
                 removed_links: vec![],
                 removed_nodes: 0,
+                removed_versions: 0,
             });
         }
         if current != t.base {

@@ -39,7 +39,7 @@ fn ids(nodes: &[NodeView]) -> Vec<String> {
 on_both_stores!(fixtures_round_trip_whole_and_by_subtree, 3, |e| {
     for (name, json) in fixtures() {
         let input = pageindex::import(&name, &json).unwrap();
-        run(e.put_document(input, w())).unwrap();
+        run(e.put_document(input, true, w())).unwrap();
         let doc = run(e.get_document(&name, ReadAt::Latest, None)).unwrap();
         let tree = run(e.get_subtree(&name, None, 0, true, ReadAt::Latest, None)).unwrap();
         assert_eq!(
@@ -65,7 +65,7 @@ on_both_stores!(fixtures_round_trip_whole_and_by_subtree, 3, |e| {
 });
 
 on_both_stores!(node_reads, 2, |e| {
-    run(e.put_document(small_doc("d"), w())).unwrap();
+    run(e.put_document(small_doc("d"), true, w())).unwrap();
     let n = run(e.get_node("d", "a2", ReadAt::Latest, true, None)).unwrap();
     assert_eq!(
         (n.parent_id.as_deref(), n.position, n.has_children),
@@ -91,7 +91,7 @@ on_both_stores!(node_reads, 2, |e| {
 });
 
 on_both_stores!(structural_edits_and_versions, 2, |e| {
-    let (_, r) = run(e.put_document(small_doc("d"), w())).unwrap();
+    let (_, r) = run(e.put_document(small_doc("d"), true, w())).unwrap();
     assert_eq!(r.version.unwrap().version, 1);
     run(e.insert_node(
         "d",
@@ -164,7 +164,7 @@ on_both_stores!(structural_edits_and_versions, 2, |e| {
 });
 
 on_both_stores!(moving_under_own_descendant_is_refused, 1, |e| {
-    run(e.put_document(small_doc("d"), w())).unwrap();
+    run(e.put_document(small_doc("d"), true, w())).unwrap();
     for target in ["a", "a1"] {
         let r = run(e.move_node("d", "a", Some(target.into()), None, w()));
         assert!(matches!(r, Err(Error::FailedPrecondition(_))), "{r:?}");
@@ -183,6 +183,7 @@ on_both_stores!(as_of_reads_on_both_axes, 1, |e| {
     shard_router.set_clock(Some(1_000));
     run(e.put_document(
         doc.clone(),
+        true,
         WriteOpts {
             effective_time: Some(100),
             ..w()
@@ -193,6 +194,7 @@ on_both_stores!(as_of_reads_on_both_axes, 1, |e| {
     doc.roots[1].content.title = "Beta v2".into();
     run(e.put_document(
         doc.clone(),
+        true,
         WriteOpts {
             effective_time: Some(500),
             ..w()
@@ -203,6 +205,7 @@ on_both_stores!(as_of_reads_on_both_axes, 1, |e| {
     doc.roots[1].content.title = "Beta v3".into();
     run(e.put_document(
         doc,
+        true,
         WriteOpts {
             effective_time: Some(300),
             ..w()
@@ -254,7 +257,7 @@ on_both_stores!(list_and_delete_documents, 3, |e| {
             "parity".into(),
             (if i % 2 == 0 { "even" } else { "odd" }).into(),
         );
-        run(e.put_document(d, w())).unwrap();
+        run(e.put_document(d, true, w())).unwrap();
     }
     let mut all = vec![];
     let mut token = None;
@@ -278,13 +281,13 @@ on_both_stores!(list_and_delete_documents, 3, |e| {
     ))
     .unwrap();
     assert_eq!(odd.items.len(), 12);
-    run(e.delete_document("doc-03")).unwrap();
+    run(e.delete_document("doc-03", None)).unwrap();
     assert!(matches!(
         run(e.get_document("doc-03", ReadAt::Latest, None)),
         Err(Error::NotFound { .. })
     ));
     assert!(matches!(
-        run(e.delete_document("doc-03")),
+        run(e.delete_document("doc-03", None)),
         Err(Error::NotFound { .. })
     ));
     let odd = run(e.list_documents(
@@ -297,7 +300,7 @@ on_both_stores!(list_and_delete_documents, 3, |e| {
     .unwrap();
     assert_eq!(odd.items.len(), 11);
     // Re-created documents continue the version sequence.
-    let (_, r) = run(e.put_document(small_doc("doc-03"), w())).unwrap();
+    let (_, r) = run(e.put_document(small_doc("doc-03"), true, w())).unwrap();
     assert_eq!(r.version.unwrap().version, 2);
     assert!(matches!(
         run(e.get_document("doc-03", ReadAt::Version(1), None)),
@@ -308,6 +311,7 @@ on_both_stores!(list_and_delete_documents, 3, |e| {
             doc_id: String::new(),
             ..small_doc("")
         },
+        true,
         w(),
     ))
     .unwrap();
@@ -316,7 +320,7 @@ on_both_stores!(list_and_delete_documents, 3, |e| {
 
 on_both_stores!(search_within_and_across_documents, 3, |e| {
     for (name, json) in fixtures() {
-        run(e.put_document(pageindex::import(&name, &json).unwrap(), w())).unwrap();
+        run(e.put_document(pageindex::import(&name, &json).unwrap(), true, w())).unwrap();
     }
     let fed = run(e.search(
         "Monetary Policy",
@@ -389,7 +393,7 @@ on_both_stores!(search_within_and_across_documents, 3, |e| {
 
 on_both_stores!(cross_references_across_shards, 4, |e| {
     for d in ["x", "y", "z", "w"] {
-        run(e.put_document(small_doc(d), w())).unwrap();
+        run(e.put_document(small_doc(d), true, w())).unwrap();
     }
     let link = |a: &str, an: &str, b: &str, bn: &str| XrefKey {
         from_doc: a.into(),
@@ -426,7 +430,7 @@ on_both_stores!(cross_references_across_shards, 4, |e| {
     assert_eq!(both.len(), 3);
 
     // Deleting either side keeps incoming lookups right.
-    run(e.delete_document("x")).unwrap();
+    run(e.delete_document("x", None)).unwrap();
     let inc = run(e.get_xrefs("y", "b", Direction::Incoming, 1, None)).unwrap();
     assert_eq!(
         inc.iter()
@@ -446,7 +450,7 @@ on_both_stores!(cross_references_across_shards, 4, |e| {
 });
 
 on_both_stores!(tool_results_expire_and_go_stale, 2, |e| {
-    run(e.put_document(small_doc("src"), w())).unwrap();
+    run(e.put_document(small_doc("src"), true, w())).unwrap();
     let deps = vec![DocRef {
         doc_id: "src".into(),
         version: 0,
@@ -504,7 +508,7 @@ on_both_stores!(tool_results_expire_and_go_stale, 2, |e| {
 });
 
 on_both_stores!(transactions, 2, |e| {
-    run(e.put_document(small_doc("d"), w())).unwrap();
+    run(e.put_document(small_doc("d"), true, w())).unwrap();
     let (t1, snap) = run(e.begin("d", None)).unwrap();
     assert_eq!(snap, 1);
     let tw = WriteOpts {
@@ -636,14 +640,14 @@ on_both_stores!(transactions, 2, |e| {
 });
 
 on_both_stores!(bad_input_gets_clear_errors_and_changes_nothing, 1, |e| {
-    run(e.put_document(small_doc("d"), w())).unwrap();
+    run(e.put_document(small_doc("d"), true, w())).unwrap();
     let bad_field = |r: Result<_>, f: &str| match r {
         Err(Error::InvalidArgument { field, .. }) => assert_eq!(field, f),
         other => panic!("expected InvalidArgument({f}), got {other:?}"),
     };
     let mut dup = small_doc("d");
     dup.roots.push(leaf("a1", "dup"));
-    bad_field(run(e.put_document(dup, w())).map(|_| ()), "node_id");
+    bad_field(run(e.put_document(dup, true, w())).map(|_| ()), "node_id");
     let mut deep = leaf("n0", "deep");
     for i in 1..100 {
         deep = NodeInput {
@@ -658,6 +662,7 @@ on_both_stores!(bad_input_gets_clear_errors_and_changes_nothing, 1, |e| {
                 roots: vec![deep],
                 ..Default::default()
             },
+            true,
             w(),
         ))
         .map(|_| ()),
@@ -680,13 +685,22 @@ on_both_stores!(bad_input_gets_clear_errors_and_changes_nothing, 1, |e| {
         "position",
     );
     let huge = NodeContent {
-        title: "t".repeat(5000),
+        title: "t".repeat(70_000),
         ..Default::default()
     };
-    bad_field(
-        run(e.update_node("d", "a", huge, FieldMask::ALL, w())).map(|_| ()),
-        "title",
+    let r = run(e.update_node("d", "a", huge, FieldMask::ALL, w()));
+    assert!(
+        matches!(&r, Err(Error::ResourceExhausted(m)) if m.contains("`title`")),
+        "{r:?}"
     );
+    assert!(matches!(
+        run(e.put_document(small_doc("d"), false, w())),
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        run(e.delete_document("d", Some(7))),
+        Err(Error::FailedPrecondition(_))
+    ));
     let extra = NodeContent {
         title: "t".into(),
         extra_json: "[1]".into(),
