@@ -26,6 +26,43 @@ pub type ShardFuture = Pin<Box<dyn Future<Output = Result<Response>> + Send>>;
 pub trait ShardRouter: Send + Sync + 'static {
     fn shard_count(&self) -> usize;
     fn call(&self, shard: usize, req: Request) -> ShardFuture;
+
+    /// State and log position of each shard, in shard order.
+    fn health(&self) -> Vec<ShardHealth> {
+        (0..self.shard_count())
+            .map(|shard| ShardHealth {
+                shard,
+                state: ShardState::Serving,
+                ..Default::default()
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ShardState {
+    /// Replaying its log; requests get `Unavailable`.
+    #[default]
+    Recovering,
+    Serving,
+    /// Stopped after a failed log write or sync; requests get `Unavailable` until restart.
+    Poisoned,
+    /// Checkpointing on the way out; requests get `Unavailable`.
+    Stopping,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShardHealth {
+    pub shard: usize,
+    pub state: ShardState,
+    /// Highest LSN known durable (fsynced).
+    pub durable_lsn: u64,
+    /// Highest LSN written.
+    pub last_lsn: u64,
+    /// Bytes of log segments on disk.
+    pub wal_bytes: u64,
+    /// Why the shard is not serving, when it is not.
+    pub detail: String,
 }
 
 pub fn now_micros() -> Micros {
