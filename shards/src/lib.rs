@@ -25,6 +25,7 @@ pub mod pageindex;
 pub mod placement;
 pub mod queries;
 pub mod request;
+pub mod runtime;
 pub mod shard;
 pub mod store;
 pub mod view;

@@ -46,6 +46,7 @@ struct Txn {
     timeout: Micros,
 }
 
+#[derive(Clone, Debug)]
 pub struct ShardConfig {
     pub limits: Limits,
     /// Idle transactions are rolled back after this long.

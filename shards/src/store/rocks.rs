@@ -59,6 +59,7 @@ impl RocksDb {
 }
 
 /// One shard's column family.
+#[derive(Clone)]
 pub struct RocksStore {
     db: Arc<RocksDb>,
     cf: String,

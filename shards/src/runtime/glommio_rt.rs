@@ -1,0 +1,72 @@
+//! Everything glommio: executor threads, local tasks, blocking offload, timers. The rest of the
+//! runtime calls only these functions, so another thread-per-core runtime could replace glommio
+//! here without touching shard logic.
+
+use glommio::{LocalExecutorBuilder, Placement};
+use std::future::Future;
+use std::time::Duration;
+
+/// Memory glommio registers for I/O per executor: small enough for an 8 MiB memlock limit with a
+/// few executors, large enough for the log's flush buffers (larger buffers fall back to the heap).
+const IO_MEMORY: usize = 512 << 10;
+
+/// An executor thread.
+pub struct ExecutorHandle(glommio::ExecutorJoinHandle<()>);
+
+impl ExecutorHandle {
+    /// Waits for the executor's main future to finish.
+    pub fn join(self) {
+        if let Err(e) = self.0.join() {
+            tracing::error!(error = %e, "executor thread ended with an error");
+        }
+    }
+}
+
+/// Starts an executor thread running `main` to completion. `cpu`: pin to that core.
+pub fn spawn_executor<F, Fut>(
+    name: &str,
+    cpu: Option<usize>,
+    main: F,
+) -> std::io::Result<ExecutorHandle>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let placement = match cpu {
+        Some(c) => Placement::Fixed(c),
+        None => Placement::Unbound,
+    };
+    let handle = LocalExecutorBuilder::new(placement)
+        .name(name)
+        .io_memory(IO_MEMORY)
+        .spawn(main)
+        .map_err(|e| std::io::Error::other(format!("starting executor {name}: {e}")))?;
+    Ok(ExecutorHandle(handle))
+}
+
+/// Runs `fut` as a task of the current executor, detached.
+pub fn spawn_local(fut: impl Future<Output = ()> + 'static) {
+    glommio::spawn_local(fut).detach();
+}
+
+/// Runs `fut` as a task of the current executor; await the result to join it.
+pub fn spawn_joinable<T: 'static>(
+    fut: impl Future<Output = T> + 'static,
+) -> impl Future<Output = T> {
+    glommio::spawn_local(fut)
+}
+
+/// Runs `f` on the executor's blocking thread pool; the executor keeps serving meanwhile.
+pub async fn spawn_blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    glommio::executor().spawn_blocking(f).await
+}
+
+pub async fn sleep(d: Duration) {
+    glommio::timer::sleep(d).await
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}

@@ -1,0 +1,279 @@
+//! The thread-per-core runtime: executors (glommio, pinned to cores), each hosting some shards;
+//! a bounded inbox per shard; replies over oneshot channels. `Runtime` implements `ShardRouter`,
+//! so the engine and the server do not know shards run on other threads.
+//!
+//! Data directory layout:
+//! - `MANIFEST.json`: format version and shard count (fixed at creation).
+//! - `rocksdb/`: one RocksDB instance, one column family per shard, its own WAL off.
+//! - `wal/shard-N/`: shard N's log segments.
+
+mod glommio_rt;
+mod inbox;
+mod shard_loop;
+
+use crate::engine::{now_micros, ShardFuture, ShardHealth, ShardRouter, ShardState};
+use crate::manifest;
+use crate::request::Request;
+use crate::shard::ShardConfig;
+use crate::store::RocksDb;
+use crate::{Error, Result};
+use futures_channel::oneshot;
+use inbox::{Envelope, Inbox, PushError};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use glommio_rt::cores;
+
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    pub data_dir: PathBuf,
+    /// Shard count of a new data directory (default: the number of cores). An existing
+    /// directory keeps the count in its manifest.
+    pub shards: Option<usize>,
+    /// Executor threads (default: min(cores, shards)). Shards are spread over them.
+    pub executors: Option<usize>,
+    /// Pin executor threads to cores.
+    pub pin_cores: bool,
+    /// Bound of each shard's inbox; a full inbox refuses with ResourceExhausted.
+    pub inbox_capacity: usize,
+    pub wal: treestore_wal::WalOptions,
+    /// Checkpoint each shard this often.
+    pub checkpoint_interval: Duration,
+    /// Checkpoint a shard whose log exceeds this many bytes.
+    pub checkpoint_wal_bytes: u64,
+    pub shard: ShardConfig,
+    pub rocksdb_cache_bytes: usize,
+    /// Start even when a log is corrupt, truncating it at the damage (loses what follows).
+    pub truncate_on_corruption: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            data_dir: PathBuf::from("./data"),
+            shards: None,
+            executors: None,
+            pin_cores: true,
+            inbox_capacity: 1024,
+            wal: treestore_wal::WalOptions::default(),
+            checkpoint_interval: Duration::from_secs(60),
+            checkpoint_wal_bytes: 256 << 20,
+            shard: ShardConfig::default(),
+            rocksdb_cache_bytes: 256 << 20,
+            truncate_on_corruption: false,
+        }
+    }
+}
+
+/// A shard's state as seen from other threads.
+#[derive(Default)]
+pub struct ShardStatus {
+    state: AtomicU8,
+    pub durable_lsn: AtomicU64,
+    pub last_lsn: AtomicU64,
+    pub wal_bytes: AtomicU64,
+    detail: Mutex<String>,
+}
+
+impl ShardStatus {
+    pub fn state(&self) -> ShardState {
+        match self.state.load(Ordering::Acquire) {
+            0 => ShardState::Recovering,
+            1 => ShardState::Serving,
+            2 => ShardState::Poisoned,
+            _ => ShardState::Stopping,
+        }
+    }
+
+    pub fn set_state(&self, s: ShardState, detail: String) {
+        // Poisoned is final until restart.
+        if self.state() == ShardState::Poisoned {
+            return;
+        }
+        *self.detail.lock().unwrap_or_else(|e| e.into_inner()) = detail;
+        let v = match s {
+            ShardState::Recovering => 0,
+            ShardState::Serving => 1,
+            ShardState::Poisoned => 2,
+            ShardState::Stopping => 3,
+        };
+        self.state.store(v, Ordering::Release);
+    }
+
+    pub fn detail(&self) -> String {
+        let d = self
+            .detail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if d.is_empty() {
+            format!("{:?}", self.state()).to_lowercase()
+        } else {
+            d
+        }
+    }
+}
+
+pub struct Runtime {
+    inboxes: Vec<Arc<Inbox>>,
+    status: Vec<Arc<ShardStatus>>,
+    executors: Mutex<Vec<glommio_rt::ExecutorHandle>>,
+    pub manifest: manifest::Manifest,
+}
+
+impl Runtime {
+    pub fn wal_dir(data_dir: &Path, shard: usize) -> PathBuf {
+        data_dir.join("wal").join(format!("shard-{shard}"))
+    }
+
+    /// Opens the data directory and starts the executors. Blocking (opens RocksDB); shards then
+    /// recover in the background: `health()` shows them Recovering, and calls to them get
+    /// `Unavailable` until they serve.
+    pub fn start(config: RuntimeConfig) -> Result<Arc<Runtime>> {
+        let cores = cores();
+        let manifest = manifest::open_or_create(
+            &config.data_dir,
+            config.shards.unwrap_or(cores),
+            now_micros(),
+        )?;
+        let n = manifest.shard_count;
+        let db = RocksDb::open(
+            &config.data_dir.join("rocksdb"),
+            n,
+            config.rocksdb_cache_bytes,
+        )?;
+        let executors = config.executors.unwrap_or(cores).clamp(1, n);
+        let inboxes: Vec<Arc<Inbox>> = (0..n)
+            .map(|_| Arc::new(Inbox::new(config.inbox_capacity)))
+            .collect();
+        let status: Vec<Arc<ShardStatus>> =
+            (0..n).map(|_| Arc::new(ShardStatus::default())).collect();
+        let config = Arc::new(config);
+        let mut handles = vec![];
+        for e in 0..executors {
+            let mut contexts = vec![];
+            for shard in (e..n).step_by(executors) {
+                contexts.push(shard_loop::ShardContext {
+                    id: shard,
+                    store: db.store(shard)?,
+                    inbox: inboxes[shard].clone(),
+                    status: status[shard].clone(),
+                    config: config.clone(),
+                    wal_dir: Self::wal_dir(&config.data_dir, shard),
+                });
+            }
+            let cpu = config.pin_cores.then_some(e % cores);
+            let handle = glommio_rt::spawn_executor(
+                &format!("treestore-exec-{e}"),
+                cpu,
+                move || async move {
+                    let mut tasks = vec![];
+                    for ctx in contexts {
+                        tasks.push(glommio::spawn_local(shard_loop::run(ctx)));
+                    }
+                    for t in tasks {
+                        t.await;
+                    }
+                },
+            )
+            .map_err(|e| Error::Storage(e.to_string()))?;
+            handles.push(handle);
+        }
+        tracing::info!(shards = n, executors, data_dir = %config.data_dir.display(), "runtime started");
+        Ok(Arc::new(Runtime {
+            inboxes,
+            status,
+            executors: Mutex::new(handles),
+            manifest,
+        }))
+    }
+
+    /// Whether every shard is serving.
+    pub fn all_serving(&self) -> bool {
+        self.status.iter().all(|s| s.state() == ShardState::Serving)
+    }
+
+    /// Stops: refuses new calls, finishes queued and in-flight ones, checkpoints every shard and
+    /// joins the executor threads. Blocking.
+    pub fn shutdown(&self) -> Result<()> {
+        for (s, inbox) in self.status.iter().zip(&self.inboxes) {
+            if s.state() == ShardState::Serving {
+                s.set_state(ShardState::Stopping, "shutting down".into());
+            }
+            inbox.close();
+        }
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.executors.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in handles {
+            h.join();
+        }
+        Ok(())
+    }
+}
+
+impl ShardRouter for Runtime {
+    fn shard_count(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    fn call(&self, shard: usize, request: Request) -> ShardFuture {
+        let Some(status) = self.status.get(shard) else {
+            return Box::pin(std::future::ready(Err(Error::Internal(format!(
+                "no shard {shard}"
+            )))));
+        };
+        let state = status.state();
+        if state != ShardState::Serving {
+            let reason = status.detail();
+            return Box::pin(std::future::ready(Err(Error::Unavailable {
+                shard,
+                reason,
+            })));
+        }
+        let (tx, rx) = oneshot::channel();
+        let pushed = self.inboxes[shard].push(Envelope { request, reply: tx });
+        let err = match pushed {
+            Ok(()) => None,
+            Err(PushError::Full) => Some(Error::ResourceExhausted(format!(
+                "shard {shard} inbox is full; retry with backoff"
+            ))),
+            Err(PushError::Closed) => Some(Error::Unavailable {
+                shard,
+                reason: "shutting down".into(),
+            }),
+        };
+        Box::pin(async move {
+            if let Some(e) = err {
+                return Err(e);
+            }
+            match rx.await {
+                Ok(r) => r,
+                Err(_) => Err(Error::Unavailable {
+                    shard,
+                    reason: "the shard stopped before answering".into(),
+                }),
+            }
+        })
+    }
+
+    fn health(&self) -> Vec<ShardHealth> {
+        self.status
+            .iter()
+            .enumerate()
+            .map(|(shard, s)| ShardHealth {
+                shard,
+                state: s.state(),
+                durable_lsn: s.durable_lsn.load(Ordering::Relaxed),
+                last_lsn: s.last_lsn.load(Ordering::Relaxed),
+                wal_bytes: s.wal_bytes.load(Ordering::Relaxed),
+                detail: if s.state() == ShardState::Serving {
+                    String::new()
+                } else {
+                    s.detail()
+                },
+            })
+            .collect()
+    }
+}
