@@ -412,7 +412,17 @@ async fn checkpoint(s: &Served) {
     let covered = s.core.borrow().last_appended.min(s.wal.durable_lsn());
     let store = s.store.clone();
     let started = Instant::now();
-    if let Err(e) = spawn_blocking(move || store.flush()).await {
+    let flushed = (|| {
+        fail::fail_point!("shard::checkpoint", |_| Err(Error::Storage(
+            "injected checkpoint failure".into()
+        )));
+        Ok(())
+    })();
+    let flushed = match flushed {
+        Ok(()) => spawn_blocking(move || store.flush()).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = flushed {
         tracing::error!(shard = s.id, error = %e, "checkpoint flush failed; the log is kept");
         return;
     }
