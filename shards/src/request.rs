@@ -163,6 +163,10 @@ pub enum Request {
         args: String,
     },
 
+    /// Removes up to `limit` expired tool results (the runtime sends this periodically).
+    SweepToolResults {
+        limit: usize,
+    },
     Begin {
         doc_id: String,
         timeout_ms: Option<u64>,

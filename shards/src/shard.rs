@@ -417,6 +417,15 @@ impl<S: KvStore> Shard<S> {
                     st, &tool, &args, now,
                 )?))
             }
+            Request::SweepToolResults { limit } => {
+                let doomed = queries::expired_tool_results(st, now, limit)?;
+                let mutation =
+                    (!doomed.is_empty()).then_some(Mutation::RemoveToolResults { keys: doomed });
+                Ok(Outcome {
+                    response: Response::Done,
+                    mutation,
+                })
+            }
             Request::Begin { doc_id, timeout_ms } => self.begin(doc_id, timeout_ms, now),
             Request::Commit {
                 txn,

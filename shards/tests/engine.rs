@@ -735,3 +735,26 @@ on_both_stores!(bad_input_gets_clear_errors_and_changes_nothing, 1, |e| {
         Err(Error::NotFound { .. })
     ));
 });
+
+on_both_stores!(expired_tool_results_are_swept, 2, |e| {
+    run(e.store_tool_result("t", r#"{"a":1}"#, "1", 1, vec![])).unwrap();
+    run(e.store_tool_result("t", r#"{"a":2}"#, "2", 3600, vec![])).unwrap();
+    let sweep = || {
+        for s in 0..e.shard_count() {
+            e.router()
+                .run(s, shards::request::Request::SweepToolResults { limit: 100 })
+                .unwrap();
+        }
+    };
+    sweep();
+    assert_eq!(run(e.stats()).unwrap().total.tool_results, 2);
+    e.router()
+        .set_clock(Some(shards::engine::now_micros() + 5_000_000));
+    sweep();
+    e.router().set_clock(None);
+    assert_eq!(run(e.stats()).unwrap().total.tool_results, 1);
+    assert!(matches!(
+        run(e.get_tool_result("t", r#"{"a":2}"#)).unwrap(),
+        ToolLookup::Hit(_)
+    ));
+});

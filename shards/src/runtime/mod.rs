@@ -43,6 +43,8 @@ pub struct RuntimeConfig {
     pub checkpoint_interval: Duration,
     /// Checkpoint a shard whose log exceeds this many bytes.
     pub checkpoint_wal_bytes: u64,
+    /// Remove expired tool results this often.
+    pub tool_sweep_interval: Duration,
     pub shard: ShardConfig,
     pub rocksdb_cache_bytes: usize,
     /// Start even when a log is corrupt, truncating it at the damage (loses what follows).
@@ -60,6 +62,7 @@ impl Default for RuntimeConfig {
             wal: treestore_wal::WalOptions::default(),
             checkpoint_interval: Duration::from_secs(60),
             checkpoint_wal_bytes: 256 << 20,
+            tool_sweep_interval: Duration::from_secs(60),
             shard: ShardConfig::default(),
             rocksdb_cache_bytes: 256 << 20,
             truncate_on_corruption: false,

@@ -61,6 +61,7 @@ fn read_scope(req: &Request) -> Option<Scope> {
         | PutXref { .. }
         | RemoveXref { .. }
         | PutToolResult { .. }
+        | SweepToolResults { .. }
         | Commit { .. } => None,
         GetDocument { txn: Some(_), .. }
         | GetNode { txn: Some(_), .. }
@@ -447,9 +448,19 @@ async fn checkpoint_timer(
 ) {
     let tick = Duration::from_millis(200);
     let mut last = Instant::now();
+    let mut last_sweep = Instant::now();
     while !inbox.is_closed() {
         sleep(tick).await;
         s.publish();
+        if last_sweep.elapsed() >= config.tool_sweep_interval {
+            last_sweep = Instant::now();
+            // Through the inbox, like any write, so it is planned and applied in log order.
+            let (reply, _) = futures_channel::oneshot::channel();
+            let _ = inbox.push(Envelope {
+                request: Request::SweepToolResults { limit: 1000 },
+                reply,
+            });
+        }
         if last.elapsed() >= config.checkpoint_interval
             && !busy.get()
             && s.status.state() == ShardState::Serving
