@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting and lints, Rust unit/integration/property/crash tests (with
+# and without failpoints), and the Python client's tests against the real server binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/treestore/target}"
+VENV="${TREESTORE_VENV:-/var/cache/treestore/venv}"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --workspace
+echo "== cargo test (failpoints)"
+cargo test -p treestore-wal -p treestore-shards --features failpoints
+echo "== python client tests (real server)"
+cargo build --bin treestore
+TREESTORE_BIN="$CARGO_TARGET_DIR/debug/treestore" "$VENV/bin/python" -m pytest -q client/python/tests
