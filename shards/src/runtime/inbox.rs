@@ -52,10 +52,6 @@ impl Inbox {
         self.waker.wake();
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
     /// The next envelope; None once the inbox is closed and drained.
     pub async fn recv(&self) -> Option<Envelope> {
         poll_fn(|cx| {

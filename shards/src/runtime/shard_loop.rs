@@ -19,6 +19,7 @@ use crate::request::{Request, Response};
 use crate::shard::Shard;
 use crate::store::{KvStore, RocksStore};
 use crate::{Error, Result};
+use futures_channel::oneshot;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -199,11 +200,13 @@ pub async fn run(ctx: ShardContext) {
         "shard serving"
     );
     let checkpointer = Rc::new(Cell::new(false));
+    let (stop_timer, stop) = oneshot::channel();
     let timer = spawn_joinable(checkpoint_timer(
         served.clone(),
         config.clone(),
         checkpointer.clone(),
         inbox.clone(),
+        stop,
     ));
 
     while let Some(env) = inbox.recv().await {
@@ -228,6 +231,7 @@ pub async fn run(ctx: ShardContext) {
     while served.in_flight.get() > 0 {
         sleep(Duration::from_millis(1)).await;
     }
+    drop(stop_timer);
     timer.await;
     while checkpointer.get() {
         sleep(Duration::from_millis(5)).await;
@@ -440,35 +444,52 @@ async fn checkpoint(s: &Served) {
     s.publish();
 }
 
+/// Checkpoints every `checkpoint_interval` and sweeps expired tool results every
+/// `tool_sweep_interval`; sleeps in between (an idle shard wakes only for these), and ends as
+/// soon as `stop` fires.
 async fn checkpoint_timer(
     s: Rc<Served>,
     config: Arc<RuntimeConfig>,
     busy: Rc<Cell<bool>>,
     inbox: Arc<Inbox>,
+    mut stop: oneshot::Receiver<()>,
 ) {
-    let tick = Duration::from_millis(200);
-    let mut last = Instant::now();
-    let mut last_sweep = Instant::now();
-    while !inbox.is_closed() {
-        sleep(tick).await;
-        s.publish();
-        if last_sweep.elapsed() >= config.tool_sweep_interval {
-            last_sweep = Instant::now();
+    let mut next_checkpoint = Instant::now() + config.checkpoint_interval;
+    let mut next_sweep = Instant::now() + config.tool_sweep_interval;
+    loop {
+        let wake = next_checkpoint.min(next_sweep);
+        let nap = wake.saturating_duration_since(Instant::now());
+        let stopped = futures_lite::future::or(
+            async {
+                sleep(nap).await;
+                false
+            },
+            async {
+                let _ = (&mut stop).await;
+                true
+            },
+        )
+        .await;
+        if stopped {
+            return;
+        }
+        let now = Instant::now();
+        if now >= next_sweep {
+            next_sweep = now + config.tool_sweep_interval;
             // Through the inbox, like any write, so it is planned and applied in log order.
-            let (reply, _) = futures_channel::oneshot::channel();
+            let (reply, _) = oneshot::channel();
             let _ = inbox.push(Envelope {
                 request: Request::SweepToolResults { limit: 1000 },
                 reply,
             });
         }
-        if last.elapsed() >= config.checkpoint_interval
-            && !busy.get()
-            && s.status.state() == ShardState::Serving
-        {
-            busy.set(true);
-            checkpoint(&s).await;
-            busy.set(false);
-            last = Instant::now();
+        if now >= next_checkpoint {
+            next_checkpoint = now + config.checkpoint_interval;
+            if !busy.get() && s.status.state() == ShardState::Serving {
+                busy.set(true);
+                checkpoint(&s).await;
+                busy.set(false);
+            }
         }
     }
 }
