@@ -172,11 +172,8 @@ impl<'a> Draft<'a> {
         }
         let ids = self.check_input(&input.roots, 0)?;
         self.check_count(ids.len() as u64)?;
-        let old = if self.base == 0 {
-            vec![]
-        } else {
-            self.view().all_ids()?
-        };
+        // Through the overlay: a transaction may already have put a tree on a new document.
+        let old = self.view().all_ids()?;
         let keep: HashSet<&str> = ids.iter().map(String::as_str).collect();
         for id in old.iter().filter(|id| !keep.contains(id.as_str())) {
             self.set_node(id, None);

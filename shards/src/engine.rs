@@ -178,8 +178,16 @@ impl<R: ShardRouter> Engine<R> {
         shard_of(doc_id, self.shard_count())
     }
 
+    /// Sends a document request to the document's shard, or to its transaction's shard when it
+    /// names one (a transaction used with another document then gets the same clear error
+    /// wherever that document lives).
     async fn on_doc(&self, doc_id: &str, req: Request) -> Result<Response> {
-        self.router.call(self.shard_for(doc_id), req).await
+        let shard = req
+            .txn()
+            .and_then(txn_shard)
+            .filter(|s| *s < self.shard_count())
+            .unwrap_or_else(|| self.shard_for(doc_id));
+        self.router.call(shard, req).await
     }
 
     async fn on_all(&self, make: impl Fn() -> Request) -> Result<Vec<Response>> {
@@ -510,8 +518,12 @@ impl<R: ShardRouter> Engine<R> {
         page_token: Option<String>,
         limit: usize,
     ) -> Result<Page<SearchHit>> {
-        let mut words: Vec<String> = crate::words::words(query).collect();
-        words.dedup();
+        let mut words: Vec<String> = vec![];
+        for w in crate::words::words(query) {
+            if !words.contains(&w) {
+                words.push(w);
+            }
+        }
         if words.is_empty() {
             return Err(Error::invalid("query", "has no words"));
         }

@@ -98,8 +98,10 @@ pub fn version(store: &dyn KvRead, doc: &str, v: VersionNo) -> Result<Version> {
         .ok_or_else(|| Error::not_found("version", format!("{doc}@{v}")))
 }
 
-/// Differences between two versions. Costs the versions in between (their change lists) plus one
-/// read of each changed node at both ends.
+/// Differences between two versions. A node is moved when its parent or its position among its
+/// siblings differs (a reorder under the same parent included). Costs the versions in between
+/// (their change lists) plus one read at both ends of each changed node and of the children of
+/// each changed node.
 pub fn diff(store: &dyn KvRead, doc: &str, from: VersionNo, to: VersionNo) -> Result<Diff> {
     let (_, from) = resolve(store, doc, ReadAt::Version(from))?;
     let (_, to) = resolve(store, doc, ReadAt::Version(to))?;
@@ -133,7 +135,21 @@ pub fn diff(store: &dyn KvRead, doc: &str, from: VersionNo, to: VersionNo) -> Re
         to_version: to,
         ..Default::default()
     };
-    for id in touched {
+    // A node's position lives in its parent's children list (or the top-level list): when that
+    // list was rewritten, each node on it may have moved without its own record changing.
+    let mut candidates = touched.clone();
+    for id in &touched {
+        for view in [&a, &b] {
+            if let Some(rec) = view.node(id)? {
+                candidates.extend(rec.children);
+            }
+        }
+    }
+    if header_changed {
+        candidates.extend(a.header()?.roots);
+        candidates.extend(b.header()?.roots);
+    }
+    for id in candidates {
         match (a.node(&id)?, b.node(&id)?) {
             (None, None) => {}
             (None, Some(_)) => d.added.push(id),
@@ -156,7 +172,6 @@ pub fn diff(store: &dyn KvRead, doc: &str, from: VersionNo, to: VersionNo) -> Re
             }
         }
     }
-    let _ = header_changed;
     Ok(d)
 }
 

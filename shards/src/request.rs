@@ -183,6 +183,26 @@ pub enum Request {
     Stats,
 }
 
+impl Request {
+    /// The explicit transaction a document request runs in, if any: such a request goes to the
+    /// transaction's shard, which checks that the transaction is on the request's document.
+    pub fn txn(&self) -> Option<&str> {
+        match self {
+            Request::PutDocument { write, .. }
+            | Request::InsertNode { write, .. }
+            | Request::UpdateNode { write, .. }
+            | Request::MoveNode { write, .. }
+            | Request::DeleteNode { write, .. } => write.txn.as_deref(),
+            Request::GetDocument { txn, .. }
+            | Request::GetNode { txn, .. }
+            | Request::GetChildren { txn, .. }
+            | Request::GetSubtree { txn, .. }
+            | Request::GetAncestors { txn, .. } => txn.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardStats {
     pub documents: u64,

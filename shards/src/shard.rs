@@ -139,7 +139,7 @@ impl<S: KvStore> Shard<S> {
             } => {
                 lim.check_id("doc_id", &doc.doc_id)?;
                 let id = doc.doc_id.clone();
-                if !overwrite && self.doc_exists_for(&id, write.txn.as_deref())? {
+                if !overwrite && self.doc_exists_for(&id, write.txn.as_deref(), now)? {
                     return Err(Error::already_exists("document", id));
                 }
                 self.write(&id, write, now, true, |d| d.put_tree(&doc).map(|_| 0))
@@ -472,17 +472,7 @@ impl<S: KvStore> Shard<S> {
                     "cannot be combined with transaction_id",
                 ));
             }
-            let t = self
-                .txns
-                .get_mut(id)
-                .ok_or_else(|| Error::not_found("transaction", id))?;
-            if t.doc != doc {
-                return Err(Error::invalid(
-                    "doc_id",
-                    format!("transaction {id} is on document {}", t.doc),
-                ));
-            }
-            t.last_used = now;
+            self.live_txn(id, doc, now)?.last_used = now;
             let t = &self.txns[id];
             let head = DocHead {
                 version: t.base,
@@ -517,12 +507,45 @@ impl<S: KvStore> Shard<S> {
         ))
     }
 
-    /// Whether `doc` exists as seen by a write (through transaction `txn` when given).
-    fn doc_exists_for(&self, doc: &str, txn: Option<&str>) -> Result<bool> {
-        if let Some(t) = txn.and_then(|id| self.txns.get(id)) {
+    /// Whether `doc` exists as seen by a write (through transaction `txn` when given, after the
+    /// checks every use of a transaction makes).
+    fn doc_exists_for(&mut self, doc: &str, txn: Option<&str>, now: Micros) -> Result<bool> {
+        if let Some(id) = txn {
+            let t = self.live_txn(id, doc, now)?;
             return Ok(t.base != 0 || t.overlay.header.is_some());
         }
         Ok(read_head(&self.store, doc)?.is_some_and(|h| !h.deleted))
+    }
+
+    /// The open transaction `id`, checked for use on `doc` at `now`: NotFound when unknown or
+    /// expired (an expired one is dropped), InvalidArgument when it is on another document,
+    /// Conflict when its document was deleted or re-created since it began (its snapshot is gone).
+    fn live_txn(&mut self, id: &str, doc: &str, now: Micros) -> Result<&mut Txn> {
+        let t = self
+            .txns
+            .get(id)
+            .ok_or_else(|| Error::not_found("transaction", id))?;
+        if now - t.last_used >= t.timeout {
+            self.txns.remove(id);
+            return Err(Error::not_found("transaction", format!("{id} (expired)")));
+        }
+        if t.doc != doc {
+            return Err(Error::invalid(
+                "doc_id",
+                format!("transaction {id} is on document {}", t.doc),
+            ));
+        }
+        if t.base != 0 {
+            let head = read_head(&self.store, doc)?.filter(|h| !h.deleted);
+            if head.map(|h| h.created_at) != t.base_created_at {
+                return Err(Error::Conflict(format!(
+                    "document {doc} was deleted or re-created since transaction {id} began"
+                )));
+            }
+        }
+        self.txns
+            .get_mut(id)
+            .ok_or_else(|| Error::not_found("transaction", id))
     }
 
     fn begin(&mut self, doc_id: String, timeout_ms: Option<u64>, now: Micros) -> Result<Outcome> {
@@ -593,35 +616,21 @@ impl<S: KvStore> Shard<S> {
         self.config.limits.check_id("doc_id", doc)?;
         self.config.limits.check_short("message", &opts.message)?;
         if let Some(id) = &opts.txn {
-            let t = self
-                .txns
-                .get_mut(id)
-                .ok_or_else(|| Error::not_found("transaction", id.as_str()))?;
-            if t.doc != doc {
-                return Err(Error::invalid(
-                    "doc_id",
-                    format!("transaction {id} is on document {}", t.doc),
-                ));
-            }
-            if now - t.last_used >= t.timeout {
-                self.txns.remove(id);
-                return Err(Error::not_found("transaction", format!("{id} (expired)")));
-            }
-            let t = self
-                .txns
-                .get_mut(id)
-                .ok_or_else(|| Error::not_found("transaction", id.as_str()))?;
+            let t = self.live_txn(id, doc, now)?;
             if t.base == 0 && t.overlay.header.is_none() && !creates {
                 return Err(Error::not_found("document", doc));
             }
-            let mut draft = Draft::new(&self.store, doc, t.base, &self.config.limits);
+            let (base, overlay) = (t.base, t.overlay.clone());
+            let mut draft = Draft::new(&self.store, doc, base, &self.config.limits);
             // The draft works on a copy: a failed operation leaves the transaction as it was.
-            draft.overlay = t.overlay.clone();
-            if t.base == 0 && draft.overlay.header.is_none() {
+            draft.overlay = overlay;
+            if base == 0 && draft.overlay.header.is_none() {
                 draft.overlay.header = Some(DocHeader::default());
             }
             let removed = op(&mut draft)?;
-            t.overlay = draft.overlay;
+            let overlay = draft.overlay;
+            let t = self.live_txn(id, doc, now)?;
+            t.overlay = overlay;
             t.last_used = now;
             return Outcome::read(Response::Written {
                 version: None,
@@ -700,8 +709,14 @@ impl<S: KvStore> Shard<S> {
         let head = read_head(&self.store, &t.doc)?.filter(|h| !h.deleted);
         let current = head.as_ref().map(|h| h.version).unwrap_or(0);
         if t.overlay.is_empty() {
+            // Nothing to commit: answer with the snapshot's version (None for a new document).
+            let version = match t.base {
+                0 => None,
+                v => crate::view::read_version_info(&self.store, &t.doc, v)?
+                    .map(|i| Version::from(&i)),
+            };
             return Outcome::read(Response::Written {
-                version: None,
+                version,
                 removed_links: vec![],
                 removed_nodes: 0,
                 removed_versions: 0,
@@ -749,5 +764,9 @@ fn check_xref(lim: &Limits, k: &XrefKey) -> Result<()> {
     lim.check_id("from_node_id", &k.from_node)?;
     lim.check_id("to_doc_id", &k.to_doc)?;
     lim.check_id("to_node_id", &k.to_node)?;
+    // The kind may be empty; otherwise it is id-like (no control characters, bounded).
+    if k.kind.is_empty() {
+        return Ok(());
+    }
     lim.check_id("kind", &k.kind)
 }

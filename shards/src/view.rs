@@ -329,7 +329,8 @@ impl<'a> DocView<'a> {
                 .map(|i| i.commit_time)
                 .unwrap_or(head.updated_at),
             version: self.version,
-            node_count: info.map(|i| i.node_count).unwrap_or(0),
+            // Through the overlay: a transaction reads its own writes.
+            node_count: self.node_count()?,
         })
     }
 }

@@ -6,6 +6,9 @@ use shards::engine::Page;
 use shards::request::WriteOpts;
 use shards::*;
 
+#[path = "engine/regressions.rs"]
+mod regressions;
+
 fn w() -> WriteOpts {
     WriteOpts::default()
 }
