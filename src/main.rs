@@ -1,1 +1,154 @@
-fn main() {}
+//! `treestore`: `serve` runs the gRPC server; `wal dump DIR` and `wal verify DIR` inspect a
+//! shard's write-ahead log.
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use treestore::config::{Config, ServeArgs};
+use treestore::{backend, logging, server};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "treestore",
+    version,
+    about = "TreeStore: a sharded database for PageIndex-style document trees"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gRPC server (options: flag > TREESTORE_* environment > --config file > default).
+    Serve(Box<ServeArgs>),
+    /// Inspect a shard's write-ahead log directory (DATA_DIR/wal/shard-N).
+    Wal {
+        #[command(subcommand)]
+        command: WalCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum WalCommand {
+    /// Print every record of every segment.
+    Dump { dir: PathBuf },
+    /// Check the log without changing it. Exit status: 0 clean, 1 torn tail only
+    /// (recoverable), 2 corrupt, 3 could not read.
+    Verify { dir: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(&args),
+        Command::Wal { command } => wal(command),
+    }
+}
+
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn fail(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "treestore: {msg}");
+}
+
+fn wal(cmd: WalCommand) -> ExitCode {
+    match cmd {
+        WalCommand::Dump { dir } => match treestore_wal::ctl::dump(&dir) {
+            Ok(text) => {
+                out(&text);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                fail(&format!("{}: {e}", dir.display()));
+                ExitCode::from(3)
+            }
+        },
+        WalCommand::Verify { dir } => match treestore_wal::ctl::verify(&dir) {
+            Ok(report) => {
+                out(&report.render());
+                ExitCode::from(report.exit_code().clamp(0, 255) as u8)
+            }
+            Err(e) => {
+                fail(&format!("{}: {e}", dir.display()));
+                ExitCode::from(3)
+            }
+        },
+    }
+}
+
+fn serve(args: &ServeArgs) -> ExitCode {
+    let config = match Config::load(args) {
+        Ok(c) => c,
+        Err(e) => {
+            fail(&e.to_string());
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = logging::init(config.log_format, &config.log) {
+        fail(&e.to_string());
+        return ExitCode::from(2);
+    }
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "treestore serve failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("cannot start the shards: {0}")]
+    Start(shards::Error),
+    #[error("cannot start the tokio runtime: {0}")]
+    Tokio(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Server(#[from] server::ServerError),
+}
+
+fn run(config: Config) -> Result<(), RunError> {
+    tracing::info!(data_dir = %config.data_dir.display(), "starting shards");
+    let backend = backend::start(&config).map_err(RunError::Start)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("treestore-grpc")
+        .build()
+        .map_err(RunError::Tokio)?;
+    let result = rt.block_on(async {
+        let listen = |addr| async move {
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| RunError::Listen { addr, source })
+        };
+        let grpc = listen(config.listen).await?;
+        let metrics = listen(config.metrics_listen).await?;
+        server::serve(
+            &config,
+            backend.clone(),
+            grpc,
+            metrics,
+            server::shutdown_signal(),
+        )
+        .await?;
+        Ok(())
+    });
+    if matches!(result, Err(RunError::Listen { .. })) {
+        // Listening failed before serve() ran (serve() stops the shards itself): stop them here.
+        if let Err(e) = treestore::backend::Backend::shutdown(backend.as_ref()) {
+            tracing::warn!(error = %e, "shard shutdown after a failed start");
+        }
+    }
+    result
+}

@@ -1,0 +1,47 @@
+//! The shard backend the server runs on: the durable glommio runtime (`shards::runtime`),
+//! behind the engine's `ShardRouter` plus a blocking shutdown.
+
+use crate::config::Config;
+use shards::engine::ShardRouter;
+use shards::runtime::{Runtime, RuntimeConfig};
+use std::sync::Arc;
+
+/// A `ShardRouter` that can be stopped: refuse new calls, drain, checkpoint. Blocking.
+pub trait Backend: ShardRouter {
+    fn shutdown(&self) -> shards::Result<()>;
+}
+
+impl Backend for Runtime {
+    fn shutdown(&self) -> shards::Result<()> {
+        Runtime::shutdown(self)
+    }
+}
+
+pub fn runtime_config(c: &Config) -> RuntimeConfig {
+    let wal = treestore_wal::WalOptions {
+        segment_size: c.wal_segment_size,
+        keep_segments: c.wal_keep_segments,
+        truncate_on_corruption: c.truncate_on_corruption,
+        ..Default::default()
+    };
+    RuntimeConfig {
+        data_dir: c.data_dir.clone(),
+        shards: c.shards,
+        executors: c.executors,
+        pin_cores: c.pin_cores,
+        inbox_capacity: c.inbox_capacity,
+        wal,
+        checkpoint_interval: c.checkpoint_interval(),
+        checkpoint_wal_bytes: c.checkpoint_wal_bytes,
+        shard: c.shard_config(),
+        rocksdb_cache_bytes: c.cache_bytes,
+        truncate_on_corruption: c.truncate_on_corruption,
+        ..Default::default()
+    }
+}
+
+/// Opens the data directory and starts the executors (blocking). Shards recover in the
+/// background; Health reports them RECOVERING until they serve.
+pub fn start(c: &Config) -> shards::Result<Arc<Runtime>> {
+    Runtime::start(runtime_config(c))
+}

@@ -1,0 +1,314 @@
+//! Server configuration: defaults, overridden by a TOML file (`--config`), overridden by
+//! TREESTORE_* environment variables, overridden by command-line flags.
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `treestore serve` options. Every flag also reads a TREESTORE_* variable; unset ones fall
+/// back to the config file, then to the defaults shown.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ServeArgs {
+    /// TOML config file (keys as in `Config`, e.g. `listen = "0.0.0.0:50051"`, `[limits]`).
+    #[arg(long, env = "TREESTORE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// gRPC listen address [default: 0.0.0.0:50051].
+    #[arg(long, env = "TREESTORE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Prometheus /metrics listen address [default: 0.0.0.0:9090].
+    #[arg(long, env = "TREESTORE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Data directory (RocksDB, WAL, manifest) [default: ./data].
+    #[arg(long, env = "TREESTORE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Shard count of a NEW data directory [default: number of cores]; an existing data
+    /// directory keeps its count.
+    #[arg(long, env = "TREESTORE_SHARDS")]
+    pub shards: Option<usize>,
+    /// Executor threads [default: min(cores, shards)].
+    #[arg(long, env = "TREESTORE_EXECUTORS")]
+    pub executors: Option<usize>,
+    /// Do not pin executor threads to cores.
+    #[arg(long, env = "TREESTORE_NO_PIN_CORES", num_args = 0..=1, default_missing_value = "true")]
+    pub no_pin_cores: Option<bool>,
+    /// Bounded inbox per shard; a full inbox answers RESOURCE_EXHAUSTED [default: 1024].
+    #[arg(long, env = "TREESTORE_INBOX_CAPACITY")]
+    pub inbox_capacity: Option<usize>,
+    /// WAL segment size in bytes [default: 100000000].
+    #[arg(long, env = "TREESTORE_WAL_SEGMENT_SIZE")]
+    pub wal_segment_size: Option<u64>,
+    /// WAL segments always kept after a checkpoint [default: 3].
+    #[arg(long, env = "TREESTORE_WAL_KEEP_SEGMENTS")]
+    pub wal_keep_segments: Option<usize>,
+    /// Seconds between checkpoints of a shard [default: 60].
+    #[arg(long, env = "TREESTORE_CHECKPOINT_INTERVAL_SECS")]
+    pub checkpoint_interval_secs: Option<u64>,
+    /// Checkpoint a shard when its WAL exceeds this many bytes [default: 268435456].
+    #[arg(long, env = "TREESTORE_CHECKPOINT_WAL_BYTES")]
+    pub checkpoint_wal_bytes: Option<u64>,
+    /// RocksDB block cache in bytes [default: 268435456].
+    #[arg(long, env = "TREESTORE_CACHE_BYTES")]
+    pub cache_bytes: Option<usize>,
+    /// Truncate a corrupt WAL at the damage instead of refusing to start.
+    #[arg(long, env = "TREESTORE_TRUNCATE_ON_CORRUPTION", num_args = 0..=1, default_missing_value = "true")]
+    pub truncate_on_corruption: Option<bool>,
+    /// Largest gRPC message received or sent, bytes [default: 67108864].
+    #[arg(long, env = "TREESTORE_MAX_MESSAGE_BYTES")]
+    pub max_message_bytes: Option<usize>,
+    /// Deepest document tree (a top-level node has depth 1) [default: 64; at most 99, the
+    /// protobuf nesting limit].
+    #[arg(long, env = "TREESTORE_MAX_TREE_DEPTH")]
+    pub max_tree_depth: Option<usize>,
+    /// Largest page of ListDocuments / ListVersions [default: 1000].
+    #[arg(long, env = "TREESTORE_MAX_PAGE_SIZE")]
+    pub max_page_size: Option<usize>,
+    /// Longest node text in bytes [default: 16777216].
+    #[arg(long, env = "TREESTORE_MAX_TEXT_BYTES")]
+    pub max_text_bytes: Option<usize>,
+    /// Most nodes per document [default: 1000000].
+    #[arg(long, env = "TREESTORE_MAX_NODES_PER_DOCUMENT")]
+    pub max_nodes_per_document: Option<usize>,
+    /// Default idle timeout of a transaction, ms [default: 30000].
+    #[arg(long, env = "TREESTORE_TXN_TIMEOUT_MS")]
+    pub txn_timeout_ms: Option<u64>,
+    /// Log format [default: text].
+    #[arg(long, env = "TREESTORE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, tracing-subscriber EnvFilter syntax [default: info].
+    #[arg(long, env = "TREESTORE_LOG")]
+    pub log: Option<String>,
+}
+
+/// The effective configuration (also the TOML file's schema; every key optional).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub metrics_listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub shards: Option<usize>,
+    pub executors: Option<usize>,
+    pub pin_cores: bool,
+    pub inbox_capacity: usize,
+    pub wal_segment_size: u64,
+    pub wal_keep_segments: usize,
+    pub checkpoint_interval_secs: u64,
+    pub checkpoint_wal_bytes: u64,
+    pub cache_bytes: usize,
+    pub truncate_on_corruption: bool,
+    pub max_message_bytes: usize,
+    pub txn_timeout_ms: u64,
+    /// Longest transaction timeout a client may ask for, ms.
+    pub max_txn_timeout_ms: u64,
+    pub log_format: LogFormat,
+    pub log: String,
+    pub limits: shards::Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let wal = treestore_wal::WalOptions::default();
+        Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 50051)),
+            metrics_listen: SocketAddr::from(([0, 0, 0, 0], 9090)),
+            data_dir: PathBuf::from("./data"),
+            shards: None,
+            executors: None,
+            pin_cores: true,
+            inbox_capacity: 1024,
+            wal_segment_size: wal.segment_size,
+            wal_keep_segments: wal.keep_segments,
+            checkpoint_interval_secs: 60,
+            checkpoint_wal_bytes: 256 << 20,
+            cache_bytes: 256 << 20,
+            truncate_on_corruption: false,
+            max_message_bytes: 64 << 20,
+            txn_timeout_ms: 30_000,
+            max_txn_timeout_ms: 300_000,
+            log_format: LogFormat::Text,
+            log: "info".into(),
+            limits: shards::Limits::default(),
+        }
+    }
+}
+
+/// Deepest tree a request can carry: prost refuses messages nested more than 100 levels, and
+/// a PutDocumentRequest is one level above its top-level nodes.
+pub const MAX_DECODABLE_DEPTH: usize = 99;
+
+impl Config {
+    /// File (if any), then the flags and environment in `args`, over the defaults.
+    pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let mut c = match &args.config {
+            Some(p) => Self::from_file(p)?,
+            None => Config::default(),
+        };
+        c.apply(args);
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.into(),
+            source,
+        })
+    }
+
+    fn apply(&mut self, a: &ServeArgs) {
+        fn set<T: Clone>(dst: &mut T, v: &Option<T>) {
+            if let Some(v) = v {
+                *dst = v.clone();
+            }
+        }
+        set(&mut self.listen, &a.listen);
+        set(&mut self.metrics_listen, &a.metrics_listen);
+        set(&mut self.data_dir, &a.data_dir);
+        if a.shards.is_some() {
+            self.shards = a.shards;
+        }
+        if a.executors.is_some() {
+            self.executors = a.executors;
+        }
+        if let Some(no) = a.no_pin_cores {
+            self.pin_cores = !no;
+        }
+        set(&mut self.inbox_capacity, &a.inbox_capacity);
+        set(&mut self.wal_segment_size, &a.wal_segment_size);
+        set(&mut self.wal_keep_segments, &a.wal_keep_segments);
+        set(
+            &mut self.checkpoint_interval_secs,
+            &a.checkpoint_interval_secs,
+        );
+        set(&mut self.checkpoint_wal_bytes, &a.checkpoint_wal_bytes);
+        set(&mut self.cache_bytes, &a.cache_bytes);
+        set(&mut self.truncate_on_corruption, &a.truncate_on_corruption);
+        set(&mut self.max_message_bytes, &a.max_message_bytes);
+        set(&mut self.limits.max_depth, &a.max_tree_depth);
+        set(&mut self.limits.max_page_size, &a.max_page_size);
+        set(&mut self.limits.max_text_bytes, &a.max_text_bytes);
+        set(
+            &mut self.limits.max_nodes_per_document,
+            &a.max_nodes_per_document,
+        );
+        set(&mut self.txn_timeout_ms, &a.txn_timeout_ms);
+        set(&mut self.log_format, &a.log_format);
+        set(&mut self.log, &a.log);
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.into()));
+        if self.shards == Some(0) {
+            return bad("shards must be at least 1");
+        }
+        if self.executors == Some(0) {
+            return bad("executors must be at least 1");
+        }
+        if self.inbox_capacity == 0 {
+            return bad("inbox_capacity must be at least 1");
+        }
+        if self.wal_keep_segments == 0 {
+            return bad("wal_keep_segments must be at least 1");
+        }
+        if self.max_message_bytes < 1024 {
+            return bad("max_message_bytes must be at least 1024");
+        }
+        if self.limits.max_depth == 0 || self.limits.max_depth > MAX_DECODABLE_DEPTH {
+            return bad("max_tree_depth must be in 1..=99 (protobuf nesting limit)");
+        }
+        if self.limits.max_page_size == 0 {
+            return bad("max_page_size must be at least 1");
+        }
+        if self.txn_timeout_ms == 0 || self.txn_timeout_ms > self.max_txn_timeout_ms {
+            return bad("txn_timeout_ms must be in 1..=max_txn_timeout_ms");
+        }
+        Ok(())
+    }
+
+    pub fn checkpoint_interval(&self) -> Duration {
+        Duration::from_secs(self.checkpoint_interval_secs)
+    }
+
+    /// The shard engine's configuration.
+    pub fn shard_config(&self) -> shards::shard::ShardConfig {
+        shards::shard::ShardConfig {
+            limits: self.limits.clone(),
+            txn_timeout_ms: self.txn_timeout_ms,
+            max_txn_timeout_ms: self.max_txn_timeout_ms,
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn flag_over_file_over_default() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            f,
+            "listen = \"127.0.0.1:1\"\nshards = 3\nlog_format = \"json\"\n[limits]\nmax_depth = 10"
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(f.path().into()),
+            listen: Some("127.0.0.1:2".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::load(&args).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:2".parse().unwrap());
+        assert_eq!(c.shards, Some(3));
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.limits.max_depth, 10);
+        assert_eq!(c.limits.max_page_size, 1000);
+        assert_eq!(c.metrics_listen.port(), 9090);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "lisen = \"127.0.0.1:1\"").unwrap();
+        assert!(matches!(
+            Config::from_file(f.path()),
+            Err(ConfigError::Parse { .. })
+        ));
+        let args = ServeArgs {
+            max_tree_depth: Some(500),
+            ..Default::default()
+        };
+        assert!(matches!(Config::load(&args), Err(ConfigError::Invalid(_))));
+    }
+}

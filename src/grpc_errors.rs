@@ -1,0 +1,123 @@
+//! Status codes of requests that tonic rejects before a handler runs. Tonic answers a client's
+//! malformed request (undecodable protobuf, invalid UTF-8 in a string field, a message nested too
+//! deep, a bad frame or compression flag, a truncated body) with INTERNAL and an oversized one
+//! with OUT_OF_RANGE. TreeStore promises INTERNAL only for its own bugs, so this layer rewrites
+//! those trailers-only answers: malformed -> INVALID_ARGUMENT, too large -> RESOURCE_EXHAUSTED.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tower::{Layer, Service};
+
+/// Messages (prefixes) of tonic's decode-side errors that are the client's fault.
+const MALFORMED: &[&str] = &[
+    "failed to decode Protobuf message",
+    "protocol error",
+    "Error decompressing",
+    "Unexpected EOF decoding stream",
+    "Missing request message",
+];
+const TOO_LARGE: &str = "Error, decoded message length too large";
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientErrorsLayer;
+
+impl<S> Layer<S> for ClientErrorsLayer {
+    type Service = ClientErrors<S>;
+    fn layer(&self, inner: S) -> ClientErrors<S> {
+        ClientErrors { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientErrors<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ClientErrors<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut resp = fut.await?;
+            fix(resp.headers_mut());
+            Ok(resp)
+        })
+    }
+}
+
+/// Rewrites `grpc-status` of a trailers-only answer when it blames the server for a client error.
+pub fn fix(headers: &mut http::HeaderMap) {
+    let Some(code) = headers.get("grpc-status").and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    let message = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .map(percent_decode)
+        .unwrap_or_default();
+    let new = match code {
+        "13" if MALFORMED.iter().any(|p| message.starts_with(p)) => tonic::Code::InvalidArgument,
+        "11" if message.starts_with(TOO_LARGE) => tonic::Code::ResourceExhausted,
+        _ => return,
+    };
+    tracing::debug!(%message, code = ?new, "malformed request rejected");
+    headers.insert("grpc-status", http::HeaderValue::from(new as i32));
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(code: &str, msg: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert("grpc-status", code.parse().unwrap());
+        h.insert("grpc-message", msg.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn rewrites_client_errors_only() {
+        let mut h = headers("13", "failed%20to%20decode%20Protobuf%20message%3A%20x");
+        fix(&mut h);
+        assert_eq!(h["grpc-status"], "3");
+        let mut h = headers("11", "Error,%20decoded%20message%20length%20too%20large");
+        fix(&mut h);
+        assert_eq!(h["grpc-status"], "8");
+        let mut h = headers("13", "internal%20error%3A%20bug");
+        fix(&mut h);
+        assert_eq!(h["grpc-status"], "13");
+    }
+}

@@ -1,0 +1,28 @@
+//! The TreeStore server: the `treestore.v1.TreeStore` gRPC API over the shard engine.
+//!
+//! One concept per module: `config` (flags, environment, TOML file), `status` (the one mapping
+//! from engine errors to gRPC status codes), `convert` (proto <-> engine types), `paging` (page
+//! tokens), `service` (the RPC handlers), `grpc_errors` (status codes of requests rejected before
+//! a handler runs), `metrics`, `logging`, `health` and `server` (startup and graceful shutdown).
+
+pub mod backend;
+pub mod config;
+pub mod convert;
+pub mod grpc_errors;
+pub mod health;
+pub mod logging;
+pub mod metrics;
+pub mod paging;
+pub mod server;
+pub mod service;
+pub mod status;
+
+/// The generated protobuf messages, server and client of `treestore.v1`.
+pub mod pb {
+    #![allow(clippy::all, clippy::pedantic)]
+    tonic::include_proto!("treestore.v1");
+
+    /// The file descriptor set served by the reflection service.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("treestore_descriptor");
+}

@@ -1,0 +1,45 @@
+//! Tracing setup (text or JSON lines) and the one structured line logged per request.
+
+use crate::config::LogFormat;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up logging: {0}")]
+pub struct LoggingError(String);
+
+/// Installs the global subscriber: `filter` in EnvFilter syntax (RUST_LOG overrides it), lines
+/// to stderr as text or JSON.
+pub fn init(format: LogFormat, filter: &str) -> Result<(), LoggingError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(f) if !f.is_empty() => EnvFilter::try_new(f),
+        _ => EnvFilter::try_new(filter),
+    }
+    .map_err(|e| LoggingError(e.to_string()))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let r = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    r.map_err(|e| LoggingError(e.to_string()))
+}
+
+/// One line per request: method, document, shard, status code, latency.
+pub fn request(
+    method: &str,
+    doc: &str,
+    shard: Option<usize>,
+    code: tonic::Code,
+    latency: Duration,
+) {
+    let status = crate::metrics::code_name(code);
+    let latency_us = latency.as_micros() as u64;
+    let shard = shard.map(|s| s as i64).unwrap_or(-1);
+    if code == tonic::Code::Internal {
+        tracing::warn!(target: "treestore::request", method, doc, shard, status, latency_us, "request");
+    } else {
+        tracing::info!(target: "treestore::request", method, doc, shard, status, latency_us, "request");
+    }
+}

@@ -1,0 +1,181 @@
+//! Startup and graceful shutdown: the gRPC server (TreeStore, grpc.health.v1, reflection) and
+//! the /metrics endpoint on their listeners; on the shutdown signal, report NOT_SERVING, stop
+//! accepting, finish in-flight requests, then stop the backend (which checkpoints every shard).
+
+use crate::backend::Backend;
+use crate::config::Config;
+use crate::grpc_errors::ClientErrorsLayer;
+use crate::health;
+use crate::metrics::{Metrics, MetricsError};
+use crate::pb;
+use crate::service::Service;
+use shards::engine::Engine;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("shutting down the shards: {0}")]
+    Shutdown(shards::Error),
+    #[error("shutdown task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// How long in-flight requests may take to finish after the shutdown signal.
+const DRAIN_GRACE: Duration = Duration::from_secs(10);
+
+/// How often shard states are polled for health and metrics.
+const HEALTH_POLL: Duration = Duration::from_millis(200);
+
+/// Serves until `shutdown` resolves, then shuts down gracefully (see the module comment).
+pub async fn serve<B: Backend>(
+    config: &Config,
+    backend: Arc<B>,
+    grpc: TcpListener,
+    metrics_listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let metrics = Arc::new(Metrics::new()?);
+    let engine = Arc::new(Engine::new(backend.clone()));
+    let service = Service::new(
+        engine,
+        config.limits.clone(),
+        metrics.clone(),
+        config.max_message_bytes,
+        config.txn_timeout_ms,
+    );
+    let treestore = pb::tree_store_server::TreeStoreServer::new(service)
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    health::set_all(&reporter, ServingStatus::NotServing).await;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(health::watch(
+        backend.clone(),
+        reporter.clone(),
+        metrics.clone(),
+        stopping.clone(),
+        HEALTH_POLL,
+    ));
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    // One signal, two listeners: the gRPC server and the metrics endpoint.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    {
+        let stopping = stopping.clone();
+        let reporter = reporter.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested: refusing new connections, draining requests");
+            stopping.store(true, Ordering::Release);
+            health::set_all(&reporter, ServingStatus::NotServing).await;
+            let _ = stop_tx.send(true);
+        });
+    }
+    let wait_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let metrics_task = {
+        let metrics = metrics.clone();
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let m = metrics.clone();
+                async move { m.render() }
+            }),
+        );
+        let stop = wait_stop(stop_rx.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics_listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!(error = %e, "metrics endpoint failed");
+            }
+        })
+    };
+
+    tracing::info!(
+        listen = %grpc.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        shards = backend.shard_count(),
+        "serving treestore.v1.TreeStore"
+    );
+    let serving = tonic::transport::Server::builder()
+        .layer(ClientErrorsLayer)
+        .add_service(treestore)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), wait_stop(stop_rx.clone()));
+    // In-flight requests get DRAIN_GRACE after the signal; connections a client keeps open
+    // longer (idle HTTP/2 connections that ignore GOAWAY) are then closed.
+    let grace = async {
+        wait_stop(stop_rx).await;
+        tokio::time::sleep(DRAIN_GRACE).await;
+    };
+    let served = tokio::select! {
+        r = serving => r,
+        _ = grace => {
+            tracing::warn!(grace = ?DRAIN_GRACE, "connections still open after the grace period; closing them");
+            Ok(())
+        }
+    };
+    stopping.store(true, Ordering::Release);
+    tracing::info!("gRPC server stopped; stopping the shards (checkpoint)");
+    let stopped = tokio::task::spawn_blocking(move || backend.shutdown()).await?;
+    watcher.abort();
+    metrics_task.abort();
+    served?;
+    stopped.map_err(ServerError::Shutdown)?;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}

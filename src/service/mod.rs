@@ -1,0 +1,404 @@
+//! The `treestore.v1.TreeStore` service: one thin handler per RPC (grouped by family in the
+//! submodules) run through `Service::run`, which applies the client's deadline, records metrics
+//! and logs one line per request.
+
+mod documents;
+mod links;
+mod nodes;
+mod ops;
+mod resolve;
+mod search;
+
+use crate::convert;
+use crate::logging;
+use crate::metrics::Metrics;
+use crate::pb;
+use crate::pb::tree_store_server::TreeStore;
+use crate::status::{invalid, to_status};
+use prost::Message;
+use shards::engine::{Engine, ShardRouter};
+use shards::request::WriteOpts;
+use shards::Limits;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tonic::{Code, Request, Response, Status};
+
+/// Longest document id put into a log line (ids are validated later; garbage may be long).
+const LOG_ID_BYTES: usize = 300;
+
+pub struct Service<R: ShardRouter> {
+    engine: Arc<Engine<R>>,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+    started: Instant,
+    max_message_bytes: usize,
+    default_txn_timeout_ms: u64,
+}
+
+impl<R: ShardRouter> Service<R> {
+    pub fn new(
+        engine: Arc<Engine<R>>,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+        max_message_bytes: usize,
+        default_txn_timeout_ms: u64,
+    ) -> Self {
+        Service {
+            engine,
+            limits,
+            metrics,
+            started: Instant::now(),
+            max_message_bytes,
+            default_txn_timeout_ms,
+        }
+    }
+
+    /// Runs one request: honours the client deadline (DEADLINE_EXCEEDED), records metrics and
+    /// logs the request line.
+    async fn run<T>(
+        &self,
+        method: &'static str,
+        doc: &str,
+        deadline: Option<Duration>,
+        fut: impl Future<Output = Result<T, Status>>,
+    ) -> Result<Response<T>, Status> {
+        let start = Instant::now();
+        let expired = |d: Duration| {
+            Err(Status::deadline_exceeded(format!(
+                "{method}: the client deadline ({d:?}) expired"
+            )))
+        };
+        let out = match deadline {
+            Some(d) if d.is_zero() => expired(d),
+            Some(d) => tokio::time::timeout(d, fut)
+                .await
+                .unwrap_or_else(|_| expired(d)),
+            None => fut.await,
+        };
+        let elapsed = start.elapsed();
+        let code = match &out {
+            Ok(_) => Code::Ok,
+            Err(s) => s.code(),
+        };
+        let shard = (!doc.is_empty()).then(|| self.engine.shard_for(doc));
+        let mut end = doc.len().min(LOG_ID_BYTES);
+        while !doc.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.metrics.observe(method, code, elapsed);
+        logging::request(method, &doc[..end], shard, code, elapsed);
+        out.map(Response::new)
+    }
+
+    fn write_opts(&self, txn: String, effective_time: Option<i64>, message: String) -> WriteOpts {
+        WriteOpts {
+            txn: convert::opt_str(txn),
+            effective_time,
+            message,
+        }
+    }
+
+    /// RESOURCE_EXHAUSTED when a response would exceed the message size limit.
+    fn check_size<M: Message>(&self, resp: &M) -> Result<(), Status> {
+        let len = resp.encoded_len();
+        if len > self.max_message_bytes {
+            return Err(to_status(shards::Error::ResourceExhausted(format!(
+                "the response is {len} bytes; the message size limit is {}: use max_depth or \
+                 include_text = false",
+                self.max_message_bytes
+            ))));
+        }
+        Ok(())
+    }
+}
+
+fn required<T>(v: Option<T>, field: &str) -> Result<T, Status> {
+    v.ok_or_else(|| invalid(field, "is required"))
+}
+
+/// The client's deadline from the `grpc-timeout` header ("<digits><unit>", unit one of H M S m
+/// u n), if any.
+pub fn deadline_of<T>(req: &Request<T>) -> Option<Duration> {
+    let v = req.metadata().get("grpc-timeout")?.to_str().ok()?;
+    parse_timeout(v)
+}
+
+pub fn parse_timeout(v: &str) -> Option<Duration> {
+    if v.len() < 2 || v.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = v.split_at(v.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// One RPC: deadline, the document for the log line, the handler.
+macro_rules! rpc {
+    ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident) => {{
+        let deadline = deadline_of(&$req);
+        let $r = $req.into_inner();
+        let doc: String = $doc;
+        $self.run($name, &doc, deadline, $self.$handler($r)).await
+    }};
+}
+
+type Res<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl<R: ShardRouter> TreeStore for Service<R> {
+    async fn put_document(
+        &self,
+        q: Request<pb::PutDocumentRequest>,
+    ) -> Res<pb::PutDocumentResponse> {
+        rpc!(
+            self,
+            "PutDocument",
+            q,
+            |r| r.doc_id.clone(),
+            do_put_document
+        )
+    }
+    async fn get_document(
+        &self,
+        q: Request<pb::GetDocumentRequest>,
+    ) -> Res<pb::GetDocumentResponse> {
+        rpc!(
+            self,
+            "GetDocument",
+            q,
+            |r| r.doc_id.clone(),
+            do_get_document
+        )
+    }
+    async fn list_documents(
+        &self,
+        q: Request<pb::ListDocumentsRequest>,
+    ) -> Res<pb::ListDocumentsResponse> {
+        rpc!(
+            self,
+            "ListDocuments",
+            q,
+            |r| String::new(),
+            do_list_documents
+        )
+    }
+    async fn delete_document(
+        &self,
+        q: Request<pb::DeleteDocumentRequest>,
+    ) -> Res<pb::DeleteDocumentResponse> {
+        rpc!(
+            self,
+            "DeleteDocument",
+            q,
+            |r| r.doc_id.clone(),
+            do_delete_document
+        )
+    }
+    async fn list_versions(
+        &self,
+        q: Request<pb::ListVersionsRequest>,
+    ) -> Res<pb::ListVersionsResponse> {
+        rpc!(
+            self,
+            "ListVersions",
+            q,
+            |r| r.doc_id.clone(),
+            do_list_versions
+        )
+    }
+    async fn get_node(&self, q: Request<pb::GetNodeRequest>) -> Res<pb::GetNodeResponse> {
+        rpc!(self, "GetNode", q, |r| r.doc_id.clone(), do_get_node)
+    }
+    async fn get_subtree(&self, q: Request<pb::GetSubtreeRequest>) -> Res<pb::GetSubtreeResponse> {
+        rpc!(self, "GetSubtree", q, |r| r.doc_id.clone(), do_get_subtree)
+    }
+    async fn get_children(
+        &self,
+        q: Request<pb::GetChildrenRequest>,
+    ) -> Res<pb::GetChildrenResponse> {
+        rpc!(
+            self,
+            "GetChildren",
+            q,
+            |r| r.doc_id.clone(),
+            do_get_children
+        )
+    }
+    async fn get_ancestors(
+        &self,
+        q: Request<pb::GetAncestorsRequest>,
+    ) -> Res<pb::GetAncestorsResponse> {
+        rpc!(
+            self,
+            "GetAncestors",
+            q,
+            |r| r.doc_id.clone(),
+            do_get_ancestors
+        )
+    }
+    async fn insert_node(&self, q: Request<pb::InsertNodeRequest>) -> Res<pb::InsertNodeResponse> {
+        rpc!(self, "InsertNode", q, |r| r.doc_id.clone(), do_insert_node)
+    }
+    async fn update_node(&self, q: Request<pb::UpdateNodeRequest>) -> Res<pb::UpdateNodeResponse> {
+        rpc!(self, "UpdateNode", q, |r| r.doc_id.clone(), do_update_node)
+    }
+    async fn move_node(&self, q: Request<pb::MoveNodeRequest>) -> Res<pb::MoveNodeResponse> {
+        rpc!(self, "MoveNode", q, |r| r.doc_id.clone(), do_move_node)
+    }
+    async fn delete_node(&self, q: Request<pb::DeleteNodeRequest>) -> Res<pb::DeleteNodeResponse> {
+        rpc!(self, "DeleteNode", q, |r| r.doc_id.clone(), do_delete_node)
+    }
+    async fn search_nodes(
+        &self,
+        q: Request<pb::SearchNodesRequest>,
+    ) -> Res<pb::SearchNodesResponse> {
+        rpc!(
+            self,
+            "SearchNodes",
+            q,
+            |r| r.doc_id.clone(),
+            do_search_nodes
+        )
+    }
+    async fn get_version_as_of(
+        &self,
+        q: Request<pb::GetVersionAsOfRequest>,
+    ) -> Res<pb::GetVersionAsOfResponse> {
+        rpc!(
+            self,
+            "GetVersionAsOf",
+            q,
+            |r| r.doc_id.clone(),
+            do_get_version_as_of
+        )
+    }
+    async fn diff_versions(
+        &self,
+        q: Request<pb::DiffVersionsRequest>,
+    ) -> Res<pb::DiffVersionsResponse> {
+        rpc!(
+            self,
+            "DiffVersions",
+            q,
+            |r| r.doc_id.clone(),
+            do_diff_versions
+        )
+    }
+    async fn add_cross_reference(
+        &self,
+        q: Request<pb::AddCrossReferenceRequest>,
+    ) -> Res<pb::AddCrossReferenceResponse> {
+        rpc!(
+            self,
+            "AddCrossReference",
+            q,
+            |r| r
+                .reference
+                .as_ref()
+                .map(|x| x.from_doc_id.clone())
+                .unwrap_or_default(),
+            do_add_xref
+        )
+    }
+    async fn remove_cross_reference(
+        &self,
+        q: Request<pb::RemoveCrossReferenceRequest>,
+    ) -> Res<pb::RemoveCrossReferenceResponse> {
+        rpc!(
+            self,
+            "RemoveCrossReference",
+            q,
+            |r| r.from_doc_id.clone(),
+            do_remove_xref
+        )
+    }
+    async fn get_cross_references(
+        &self,
+        q: Request<pb::GetCrossReferencesRequest>,
+    ) -> Res<pb::GetCrossReferencesResponse> {
+        rpc!(
+            self,
+            "GetCrossReferences",
+            q,
+            |r| r.doc_id.clone(),
+            do_get_xrefs
+        )
+    }
+    async fn store_tool_result(
+        &self,
+        q: Request<pb::StoreToolResultRequest>,
+    ) -> Res<pb::StoreToolResultResponse> {
+        rpc!(
+            self,
+            "StoreToolResult",
+            q,
+            |r| String::new(),
+            do_store_tool_result
+        )
+    }
+    async fn get_tool_result(
+        &self,
+        q: Request<pb::GetToolResultRequest>,
+    ) -> Res<pb::GetToolResultResponse> {
+        rpc!(
+            self,
+            "GetToolResult",
+            q,
+            |r| String::new(),
+            do_get_tool_result
+        )
+    }
+    async fn begin_transaction(
+        &self,
+        q: Request<pb::BeginTransactionRequest>,
+    ) -> Res<pb::BeginTransactionResponse> {
+        rpc!(self, "BeginTransaction", q, |r| r.doc_id.clone(), do_begin)
+    }
+    async fn commit_transaction(
+        &self,
+        q: Request<pb::CommitTransactionRequest>,
+    ) -> Res<pb::CommitTransactionResponse> {
+        rpc!(self, "CommitTransaction", q, |r| String::new(), do_commit)
+    }
+    async fn rollback_transaction(
+        &self,
+        q: Request<pb::RollbackTransactionRequest>,
+    ) -> Res<pb::RollbackTransactionResponse> {
+        rpc!(
+            self,
+            "RollbackTransaction",
+            q,
+            |r| String::new(),
+            do_rollback
+        )
+    }
+    async fn health(&self, q: Request<pb::HealthRequest>) -> Res<pb::HealthResponse> {
+        rpc!(self, "Health", q, |r| String::new(), do_health)
+    }
+    async fn stats(&self, q: Request<pb::StatsRequest>) -> Res<pb::StatsResponse> {
+        rpc!(self, "Stats", q, |r| String::new(), do_stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts() {
+        assert_eq!(parse_timeout("10m"), Some(Duration::from_millis(10)));
+        assert_eq!(parse_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_timeout("5"), None);
+        assert_eq!(parse_timeout("1x"), None);
+        assert_eq!(parse_timeout("123456789S"), None);
+    }
+}

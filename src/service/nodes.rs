@@ -1,0 +1,265 @@
+//! Node RPCs: GetNode, GetSubtree, GetChildren, GetAncestors, InsertNode, UpdateNode, MoveNode,
+//! DeleteNode.
+
+use super::{required, Service};
+use crate::status::{invalid, to_status};
+use crate::{convert, paging, pb};
+use shards::engine::ShardRouter;
+use shards::{FieldMask, NodeView, ReadAt, Version};
+use tonic::Status;
+
+/// GetChildren page sizes.
+const CHILDREN_PAGE: usize = 1000;
+const CHILDREN_PAGE_MAX: usize = 10_000;
+
+impl<R: ShardRouter> Service<R> {
+    pub(super) async fn do_get_node(
+        &self,
+        r: pb::GetNodeRequest,
+    ) -> Result<pb::GetNodeResponse, Status> {
+        let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
+        let p = self.pin(&r.doc_id, at, txn).await?;
+        let n = self
+            .engine
+            .get_node(
+                &r.doc_id,
+                &r.node_id,
+                p.at,
+                r.include_text.unwrap_or(true),
+                p.txn,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(pb::GetNodeResponse {
+            node: Some(convert::node(n)),
+            version: p.version,
+        })
+    }
+
+    pub(super) async fn do_get_subtree(
+        &self,
+        r: pb::GetSubtreeRequest,
+    ) -> Result<pb::GetSubtreeResponse, Status> {
+        let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
+        let p = self.pin(&r.doc_id, at, txn).await?;
+        let roots = self
+            .engine
+            .get_subtree(
+                &r.doc_id,
+                convert::opt_str(r.node_id),
+                r.max_depth as usize,
+                r.include_text,
+                p.at,
+                p.txn,
+            )
+            .await
+            .map_err(to_status)?;
+        let resp = pb::GetSubtreeResponse {
+            roots: convert::nodes(roots),
+            version: p.version,
+        };
+        self.check_size(&resp)?;
+        Ok(resp)
+    }
+
+    pub(super) async fn do_get_children(
+        &self,
+        r: pb::GetChildrenRequest,
+    ) -> Result<pb::GetChildrenResponse, Status> {
+        let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
+        let offset = paging::decode_offset('C', &r.page_token)?;
+        let size = paging::size(r.page_size, CHILDREN_PAGE, CHILDREN_PAGE_MAX);
+        let p = self.pin(&r.doc_id, at, txn).await?;
+        let all = self
+            .engine
+            .get_children(
+                &r.doc_id,
+                convert::opt_str(r.node_id),
+                p.at,
+                r.include_text,
+                p.txn,
+            )
+            .await
+            .map_err(to_status)?;
+        let total = all.len();
+        let end = offset.saturating_add(size).min(total);
+        let children: Vec<NodeView> = all.into_iter().skip(offset).take(size).collect();
+        let resp = pb::GetChildrenResponse {
+            children: convert::nodes(children),
+            next_page_token: if end < total {
+                paging::encode('C', &end.to_string())
+            } else {
+                String::new()
+            },
+            version: p.version,
+        };
+        self.check_size(&resp)?;
+        Ok(resp)
+    }
+
+    pub(super) async fn do_get_ancestors(
+        &self,
+        r: pb::GetAncestorsRequest,
+    ) -> Result<pb::GetAncestorsResponse, Status> {
+        let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
+        let p = self.pin(&r.doc_id, at, txn).await?;
+        let mut ancestors = self
+            .engine
+            .get_ancestors(&r.doc_id, &r.node_id, p.at, false, p.txn.clone())
+            .await
+            .map_err(to_status)?;
+        if r.include_self {
+            let me = self
+                .engine
+                .get_node(&r.doc_id, &r.node_id, p.at, false, p.txn)
+                .await
+                .map_err(to_status)?;
+            ancestors.push(me);
+        }
+        Ok(pb::GetAncestorsResponse {
+            ancestors: convert::nodes(ancestors),
+            version: p.version,
+        })
+    }
+
+    /// The node as stored after a write: at the new version, or inside the transaction.
+    async fn written_node(
+        &self,
+        doc: &str,
+        node: &str,
+        version: &Option<Version>,
+        txn: Option<String>,
+    ) -> Result<pb::Node, Status> {
+        let at = match version {
+            Some(v) => ReadAt::Version(v.version),
+            None => ReadAt::Latest,
+        };
+        let txn = if version.is_some() { None } else { txn };
+        let n = self
+            .engine
+            .get_node(doc, node, at, true, txn)
+            .await
+            .map_err(to_status)?;
+        Ok(convert::node(n))
+    }
+
+    pub(super) async fn do_insert_node(
+        &self,
+        r: pb::InsertNodeRequest,
+    ) -> Result<pb::InsertNodeResponse, Status> {
+        let node = required(r.node, "node")?;
+        let count = convert::count_inputs(std::slice::from_ref(&node));
+        let node_id = node.node_id.clone();
+        let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
+        let txn = write.txn.clone();
+        let res = self
+            .engine
+            .insert_node(
+                &r.doc_id,
+                convert::opt_str(r.parent_id),
+                r.position,
+                convert::node_input(node),
+                write,
+            )
+            .await
+            .map_err(to_status)?;
+        let node = self
+            .written_node(&r.doc_id, &node_id, &res.version, txn)
+            .await?;
+        Ok(pb::InsertNodeResponse {
+            node: Some(node),
+            nodes_inserted: count,
+            version: Some(convert::opt_version(res.version)),
+        })
+    }
+
+    pub(super) async fn do_update_node(
+        &self,
+        r: pb::UpdateNodeRequest,
+    ) -> Result<pb::UpdateNodeResponse, Status> {
+        let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+        if paths.is_empty() {
+            return Err(invalid("update_mask", "must name at least one field"));
+        }
+        let mask = if paths.iter().any(|p| p == "*") {
+            if paths.len() > 1 {
+                return Err(invalid("update_mask", "\"*\" must be the only path"));
+            }
+            FieldMask::ALL
+        } else {
+            FieldMask::from_paths(&paths[..]).map_err(to_status)?
+        };
+        let node = r.node.unwrap_or_default();
+        if !node.node_id.is_empty() && node.node_id != r.node_id {
+            return Err(invalid("node.node_id", "must be empty or equal node_id"));
+        }
+        if !node.children.is_empty() {
+            return Err(invalid(
+                "node.children",
+                "must be empty (use InsertNode to add children)",
+            ));
+        }
+        let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
+        let txn = write.txn.clone();
+        let res = self
+            .engine
+            .update_node(
+                &r.doc_id,
+                &r.node_id,
+                convert::content_from(&node),
+                mask,
+                write,
+            )
+            .await
+            .map_err(to_status)?;
+        let node = self
+            .written_node(&r.doc_id, &r.node_id, &res.version, txn)
+            .await?;
+        Ok(pb::UpdateNodeResponse {
+            node: Some(node),
+            version: Some(convert::opt_version(res.version)),
+        })
+    }
+
+    pub(super) async fn do_move_node(
+        &self,
+        r: pb::MoveNodeRequest,
+    ) -> Result<pb::MoveNodeResponse, Status> {
+        let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
+        let txn = write.txn.clone();
+        let res = self
+            .engine
+            .move_node(
+                &r.doc_id,
+                &r.node_id,
+                convert::opt_str(r.new_parent_id),
+                r.position,
+                write,
+            )
+            .await
+            .map_err(to_status)?;
+        let node = self
+            .written_node(&r.doc_id, &r.node_id, &res.version, txn)
+            .await?;
+        Ok(pb::MoveNodeResponse {
+            node: Some(node),
+            version: Some(convert::opt_version(res.version)),
+        })
+    }
+
+    pub(super) async fn do_delete_node(
+        &self,
+        r: pb::DeleteNodeRequest,
+    ) -> Result<pb::DeleteNodeResponse, Status> {
+        let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
+        let res = self
+            .engine
+            .delete_node(&r.doc_id, &r.node_id, write)
+            .await
+            .map_err(to_status)?;
+        Ok(pb::DeleteNodeResponse {
+            nodes_deleted: res.removed_nodes,
+            version: Some(convert::opt_version(res.version)),
+        })
+    }
+}
