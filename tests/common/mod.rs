@@ -1,0 +1,285 @@
+//! Starts the real `treestore` binary on ephemeral ports with a temporary data directory, and
+//! converts between the engine's types and the proto ones for the tests.
+#![allow(dead_code)]
+
+use shards::model as m;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+use treestore::pb;
+use treestore::pb::tree_store_client::TreeStoreClient;
+
+pub type Client = TreeStoreClient<Channel>;
+
+pub struct Server {
+    pub child: Option<Child>,
+    pub addr: String,
+    pub metrics_addr: String,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Server {
+    /// A server on a new temporary data directory.
+    pub async fn start(extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("data");
+        let mut s = Server::start_on(&data, tmp.path(), extra).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A server on `data` (restarts reuse it); its log goes next to it.
+    pub async fn start_on(data: &Path, log_dir: &Path, extra: &[&str]) -> Server {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let metrics_addr = format!("127.0.0.1:{}", free_port());
+        let log = log_dir.join(format!("server-{}.log", free_port()));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_treestore"))
+            .args([
+                "serve",
+                "--listen",
+                &addr,
+                "--metrics-listen",
+                &metrics_addr,
+            ])
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--shards", "2", "--executors", "1", "--no-pin-cores"])
+            .args(["--cache-bytes", "8388608"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start treestore");
+        let mut s = Server {
+            child: Some(child),
+            addr,
+            metrics_addr,
+            data_dir: data.into(),
+            log,
+            _tmp: None,
+        };
+        s.wait_serving().await;
+        s
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn wait_serving(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    panic!(
+                        "treestore exited during startup ({st}):\n{}",
+                        self.log_text()
+                    );
+                }
+            }
+            if let Ok(mut c) = TreeStoreClient::connect(self.url()).await {
+                if let Ok(h) = c.health(pb::HealthRequest {}).await {
+                    if h.get_ref().status == pb::HealthStatus::Serving as i32 {
+                        return;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server not serving within 60 s:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn client(&self) -> Client {
+        TreeStoreClient::connect(self.url())
+            .await
+            .expect("connect")
+            .max_decoding_message_size(256 << 20)
+    }
+
+    /// SIGTERM, then the exit status (waits up to 60 s).
+    pub fn stop(&mut self) -> i32 {
+        let Some(mut child) = self.child.take() else {
+            return -1;
+        };
+        // SAFETY: kill(2) on the pid of our own child process.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                return st.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return -2;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Still running (not crashed)?
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for cand in [
+        here.join("../shared/fixtures/pageindex"),
+        here.join("../../shared/fixtures/pageindex"),
+    ] {
+        if cand.is_dir() {
+            return cand;
+        }
+    }
+    panic!("PageIndex fixtures not found (../shared/fixtures/pageindex)");
+}
+
+pub fn fixtures() -> Vec<(String, serde_json::Value)> {
+    let mut paths: Vec<_> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    let out: Vec<_> = paths
+        .into_iter()
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            let json = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (name, json)
+        })
+        .collect();
+    assert!(out.len() >= 4, "expected the four PageIndex fixtures");
+    out
+}
+
+pub fn to_pb_node(n: m::NodeInput) -> pb::NodeInput {
+    pb::NodeInput {
+        node_id: n.node_id,
+        title: n.content.title,
+        summary: n.content.summary.unwrap_or_default(),
+        text: n.content.text.unwrap_or_default(),
+        start_page: n.content.start_page,
+        end_page: n.content.end_page,
+        line_num: n.content.line_num,
+        extra_json: n.content.extra_json,
+        children: n.children.into_iter().map(to_pb_node).collect(),
+    }
+}
+
+pub fn put_request(d: m::DocumentInput) -> pb::PutDocumentRequest {
+    pb::PutDocumentRequest {
+        doc_id: d.doc_id,
+        name: d.name,
+        description: d.description,
+        metadata: d.metadata.into_iter().collect(),
+        roots: d.roots.into_iter().map(to_pb_node).collect(),
+        ..Default::default()
+    }
+}
+
+fn opt(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+pub fn from_pb_node(n: pb::Node) -> m::NodeView {
+    m::NodeView {
+        node_id: n.node_id,
+        parent_id: opt(n.parent_id),
+        position: n.position,
+        content: m::NodeContent {
+            title: n.title,
+            summary: opt(n.summary),
+            text: opt(n.text),
+            start_page: n.start_page,
+            end_page: n.end_page,
+            line_num: n.line_num,
+            extra_json: n.extra_json,
+        },
+        has_children: n.has_children,
+        children: n.children.into_iter().map(from_pb_node).collect(),
+    }
+}
+
+pub fn from_pb_doc(d: pb::Document) -> m::Document {
+    m::Document {
+        doc_id: d.doc_id,
+        name: d.name,
+        description: d.description,
+        metadata: d.metadata.into_iter().collect(),
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+        version: d.version,
+        node_count: d.node_count,
+    }
+}
+
+pub fn leaf(id: &str, title: &str) -> pb::NodeInput {
+    pb::NodeInput {
+        node_id: id.into(),
+        title: title.into(),
+        ..Default::default()
+    }
+}
+
+/// a(a1, a2), b
+pub fn small_tree() -> Vec<pb::NodeInput> {
+    let mut a = leaf("a", "Alpha section");
+    a.text = "alpha text".into();
+    a.children = vec![leaf("a1", "Alpha one"), leaf("a2", "Alpha two")];
+    vec![a, leaf("b", "Beta")]
+}
+
+pub async fn put_small(c: &mut Client, doc: &str) -> pb::PutDocumentResponse {
+    c.put_document(pb::PutDocumentRequest {
+        doc_id: doc.into(),
+        name: "small".into(),
+        roots: small_tree(),
+        ..Default::default()
+    })
+    .await
+    .expect("put small doc")
+    .into_inner()
+}
+
+/// The status code of a failed call (panics on success).
+pub fn code<T: std::fmt::Debug>(r: Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(s) => s.code(),
+    }
+}
