@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ def free_port() -> int:
 
 def server_binary() -> Path:
     path = Path(os.environ.get("TREESTORE_BIN", DEFAULT_BIN))
-    if not path.is_file() or not (os.access(path, os.X_OK) or path.suffix == ".py"):
+    if not path.is_file() or not os.access(path, os.X_OK):
         pytest.fail(f"TreeStore server binary not found or not executable: {path} "
                     "(build it, or set TREESTORE_BIN; deselect these tests with "
                     "-m 'not server')", pytrace=False)
@@ -71,10 +70,8 @@ class ServerProcess:
     def start(self, timeout: float = STARTUP_TIMEOUT) -> "ServerProcess":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        # a .py "binary" (tests/reference_server.py) runs with this interpreter
-        prefix = [sys.executable] if self.binary.suffix == ".py" else []
         self.proc = subprocess.Popen(
-            [*prefix, str(self.binary), "serve", "--listen", self.address, "--data-dir",
+            [str(self.binary), "serve", "--listen", self.address, "--data-dir",
              str(self.data_dir), "--metrics-listen", f"127.0.0.1:{self.metrics_port}"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()

@@ -9,7 +9,7 @@ NOT_FOUND              :class:`NotFound`            unknown document, node, vers
 ALREADY_EXISTS         :class:`AlreadyExists`       doc_id / node_id taken, duplicate reference
 INVALID_ARGUMENT       :class:`InvalidArgument`     malformed argument (message names the field)
 FAILED_PRECONDITION    :class:`FailedPrecondition`  e.g. moving a node under its own descendant
-ABORTED                :class:`Conflict`            transaction conflict or timeout: retry it
+ABORTED                :class:`Conflict`            transaction conflict: retry it
 RESOURCE_EXHAUSTED     :class:`ResourceExhausted`   backpressure or a size limit
 UNAVAILABLE            :class:`Unavailable`         shard recovering/poisoned, server down
 DEADLINE_EXCEEDED      :class:`DeadlineExceeded`    the call's timeout expired
@@ -96,7 +96,7 @@ class FailedPrecondition(TreeStoreError):
 
 
 class Conflict(TreeStoreError):
-    """ABORTED: transaction conflict (or the transaction timed out). Retry the transaction."""
+    """ABORTED: transaction conflict. Retry the transaction."""
 
     grpc_code = grpc.StatusCode.ABORTED
 
