@@ -573,16 +573,22 @@ def test_transaction_conflict(client, doc):
     t1 = client.begin_transaction(doc)
     t2 = client.begin_transaction(doc)
     client.update_node(doc, "a", title="t1", transaction_id=t1.transaction_id)
-    client.update_node(doc, "b", title="t2", transaction_id=t2.transaction_id)
+    client.update_node(doc, "a", title="t2", transaction_id=t2.transaction_id)
     assert client.commit_transaction(t1.transaction_id).version == 2
     with pytest.raises(Conflict):
         client.commit_transaction(t2.transaction_id)
-    # a plain write after a snapshot also conflicts
+    # a plain write to a node the transaction wrote also conflicts
     with pytest.raises(Conflict):
         with client.transaction(doc) as tx:
             tx.update_node("a", title="tx")
-            client.update_node(doc, "b", title="outside")
-    assert client.get_node(doc, "a").title == "t1"
+            client.update_node(doc, "a", title="outside")
+    assert client.get_node(doc, "a").title == "outside"
+    # conflicts are detected per node: a change to another node does not abort
+    t3 = client.begin_transaction(doc)
+    client.update_node(doc, "b", title="t3", transaction_id=t3.transaction_id)
+    client.update_node(doc, "a", title="outside again")
+    assert client.commit_transaction(t3.transaction_id).version == 5
+    assert client.get_node(doc, "b").title == "t3"
 
 
 def test_transaction_creates_document(client, uid):

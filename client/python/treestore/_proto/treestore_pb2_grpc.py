@@ -177,8 +177,8 @@ class TreeStoreServicer:
         """Creates a document from a whole tree, or replaces the whole tree and document fields of
         an existing one when overwrite is true (a new version either way; creation is version 1).
         Errors: ALREADY_EXISTS (doc exists and overwrite is false), INVALID_ARGUMENT (bad ids or
-        JSON), FAILED_PRECONDITION (duplicate node_id in the tree), RESOURCE_EXHAUSTED, ABORTED
-        (inside a transaction), NOT_FOUND (unknown transaction), UNAVAILABLE.
+        JSON, duplicate node_id in the tree), RESOURCE_EXHAUSTED, NOT_FOUND (unknown or expired
+        transaction), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -202,7 +202,8 @@ class TreeStoreServicer:
 
     def DeleteDocument(self, request, context):
         """Deletes a document with its whole version history and every cross reference from or to
-        it. Open transactions on the document are aborted (their later calls return ABORTED).
+        it. Open transactions on the document cannot commit any more (their commit returns
+        ABORTED).
         Cached tool results that depend on it become STALE for good, even if a document with the
         same id is created again. Not transactional.
         Errors: NOT_FOUND, FAILED_PRECONDITION (expected_version mismatch), UNAVAILABLE.
@@ -264,8 +265,8 @@ class TreeStoreServicer:
         parent's children (later siblings shift right) or appended.
         Errors: NOT_FOUND (document, parent, transaction), ALREADY_EXISTS (a node_id of the new
         subtree is already used in the document), INVALID_ARGUMENT (position > number of
-        children, bad ids or JSON), FAILED_PRECONDITION (duplicate node_id inside the new
-        subtree), RESOURCE_EXHAUSTED, ABORTED, UNAVAILABLE.
+        children, bad ids or JSON, duplicate node_id inside the new subtree), RESOURCE_EXHAUSTED,
+        UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -274,7 +275,7 @@ class TreeStoreServicer:
     def UpdateNode(self, request, context):
         """Updates content fields of one node, selected by update_mask.
         Errors: NOT_FOUND, INVALID_ARGUMENT (empty or unknown mask path, node.children not empty,
-        node.node_id set and different), RESOURCE_EXHAUSTED, ABORTED, UNAVAILABLE.
+        node.node_id set and different), RESOURCE_EXHAUSTED, UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -284,7 +285,7 @@ class TreeStoreServicer:
         """Moves a node and its subtree under a new parent (or to the top level) at a position.
         Errors: NOT_FOUND (document, node, new parent), FAILED_PRECONDITION (new parent is the
         node itself or one of its descendants), INVALID_ARGUMENT (position out of range),
-        ABORTED, UNAVAILABLE.
+        UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -293,7 +294,7 @@ class TreeStoreServicer:
     def DeleteNode(self, request, context):
         """Deletes a node and its whole subtree (later siblings shift left). Cross references from
         or to a deleted node are removed.
-        Errors: NOT_FOUND, INVALID_ARGUMENT, ABORTED, UNAVAILABLE.
+        Errors: NOT_FOUND, INVALID_ARGUMENT, UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -303,8 +304,8 @@ class TreeStoreServicer:
         """------------------------------ search ------------------------------
 
         Full-text search over title, summary and text of the latest version of documents.
-        Errors: INVALID_ARGUMENT (empty query, bad page_token), NOT_FOUND (doc_id given and
-        unknown), UNAVAILABLE.
+        Errors: INVALID_ARGUMENT (no word in the query, query over 1 KiB or 16 words, bad
+        page_token), NOT_FOUND (doc_id given and unknown), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -364,9 +365,10 @@ class TreeStoreServicer:
 
         Stores (or replaces) the cached result of an agent tool call, keyed by tool_name and the
         canonical form of args_json.
-        Errors: INVALID_ARGUMENT (empty tool_name, args_json or result_json not valid JSON),
-        NOT_FOUND (a depends_on document, or a depends_on version that does not exist),
-        RESOURCE_EXHAUSTED (result_json larger than 4 MiB), UNAVAILABLE.
+        Errors: INVALID_ARGUMENT (empty tool_name, args_json or result_json not valid JSON,
+        ttl_seconds above the maximum), NOT_FOUND (a depends_on document),
+        RESOURCE_EXHAUSTED (args_json larger than 64 KiB, result_json larger than 4 MiB),
+        UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -396,8 +398,9 @@ class TreeStoreServicer:
     def CommitTransaction(self, request, context):
         """Commits a transaction. A transaction without writes commits nothing and returns the
         snapshot's Version (all zero if the document did not exist).
-        Errors: ABORTED (the document changed after the snapshot, or the transaction timed out
-        or was aborted), NOT_FOUND (unknown or already finished transaction), UNAVAILABLE.
+        Errors: ABORTED (a node or field it wrote changed after the snapshot, or the document was
+        deleted or re-created),
+        NOT_FOUND (unknown, already finished or timed-out transaction), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -416,13 +419,16 @@ class TreeStoreServicer:
 
         Liveness and per-shard state. Answers OK whenever the process can serve the RPC, even if
         shards are recovering or poisoned (see status). Errors: none in normal operation.
+        The standard grpc.health.v1.Health service is served too: SERVING while every shard
+        serves, NOT_SERVING while any shard is recovering or poisoned and during shutdown.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Stats(self, request, context):
-        """Counters and gauges, total and per shard. Errors: none in normal operation.
+        """Counters and gauges, total and per shard. Errors: UNAVAILABLE while a shard is not
+        serving.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
