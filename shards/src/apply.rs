@@ -106,11 +106,13 @@ fn apply_commit(store: &dyn KvRead, c: &DocCommit, b: &mut WriteBatch) -> Result
         commit_time: c.commit_time,
         effective_time: c.effective_time,
         message: c.message.clone(),
-        changed: c.nodes.iter().map(|(id, _)| id.clone()).collect(),
+        nodes_changed: c.nodes.len() as u64,
         header_changed: c.header.is_some(),
         node_count: c.node_count,
     };
     b.put(keys::version(doc, c.version), encode(&info)?);
+    let ids: Vec<&String> = c.nodes.iter().map(|(id, _)| id).collect();
+    b.put(keys::changes(doc, c.version), encode(&ids)?);
     b.put(
         keys::time_index(keys::COMMIT, doc, c.commit_time, c.version),
         vec![],
@@ -151,6 +153,7 @@ fn apply_delete(
         keys::header_scope(doc),
         keys::doc_nodes_scope(doc),
         keys::version_scope(doc),
+        keys::changes_scope(doc),
         keys::time_index_scope(keys::COMMIT, doc),
         keys::time_index_scope(keys::EFFECTIVE, doc),
         keys::xref_scope(keys::XREF_OUT, doc, None),

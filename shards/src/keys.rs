@@ -11,6 +11,7 @@ pub const HEAD: u8 = b'h';
 pub const HEADER: u8 = b'd';
 pub const NODE: u8 = b'n';
 pub const VERSION: u8 = b'v';
+pub const CHANGES: u8 = b'g';
 pub const EFFECTIVE: u8 = b'e';
 pub const COMMIT: u8 = b'c';
 pub const WORD: u8 = b'w';
@@ -113,6 +114,17 @@ pub fn version(doc: &str, v: VersionNo) -> Vec<u8> {
 
 pub fn version_scope(doc: &str) -> Vec<u8> {
     scope(VERSION, &[doc.as_bytes()])
+}
+
+/// Ids of the nodes a version wrote.
+pub fn changes(doc: &str, v: VersionNo) -> Vec<u8> {
+    let mut k = changes_scope(doc);
+    k.extend_from_slice(&v.to_be_bytes());
+    k
+}
+
+pub fn changes_scope(doc: &str) -> Vec<u8> {
+    scope(CHANGES, &[doc.as_bytes()])
 }
 
 /// Time index entry `(tag, doc, !time, !version)`, tag `EFFECTIVE` or `COMMIT`. Both parts are

@@ -66,8 +66,9 @@ pub struct VersionInfo {
     pub commit_time: Micros,
     pub effective_time: Micros,
     pub message: String,
-    /// Ids of the nodes written by this version (added, changed, moved or removed).
-    pub changed: Vec<String>,
+    /// How many nodes this version wrote; their ids are under `keys::changes` (kept apart so
+    /// resolving a version never decodes a long list).
+    pub nodes_changed: u64,
     pub header_changed: bool,
     pub node_count: u64,
 }
@@ -223,7 +224,7 @@ impl From<&VersionInfo> for Version {
             commit_time: v.commit_time,
             effective_time: v.effective_time,
             message: v.message.clone(),
-            nodes_changed: v.changed.len() as u64,
+            nodes_changed: v.nodes_changed,
         }
     }
 }

@@ -113,8 +113,15 @@ pub fn diff(store: &dyn KvRead, doc: &str, from: VersionNo, to: VersionNo) -> Re
         &keys::version(doc, hi.saturating_add(1)),
         &mut |_, v| {
             let info: VersionInfo = decode(v)?;
-            touched.extend(info.changed);
             header_changed |= info.header_changed;
+            Ok(true)
+        },
+    )?;
+    store.scan(
+        &keys::changes(doc, lo + 1),
+        &keys::changes(doc, hi.saturating_add(1)),
+        &mut |_, v| {
+            touched.extend(decode::<Vec<String>>(v)?);
             Ok(true)
         },
     )?;
