@@ -105,8 +105,10 @@ on_both_stores!(structural_edits_and_versions, 2, |e| {
     ))
     .unwrap();
     run(e.move_node("d", "b", Some("a1".into()), None, w())).unwrap();
-    let mut c = NodeContent::default();
-    c.title = "Alpha ONE".into();
+    let c = NodeContent {
+        title: "Alpha ONE".into(),
+        ..Default::default()
+    };
     run(e.update_node(
         "d",
         "a1",

@@ -411,18 +411,21 @@ async fn log_and_apply(s: &Served, m: &Mutation) -> Result<u64> {
     Ok(lsn)
 }
 
+/// The `shard::checkpoint` failpoint (feature `failpoints`): fails a checkpoint before its flush.
+fn injected_checkpoint_failure() -> Result<()> {
+    fail::fail_point!("shard::checkpoint", |_| Err(Error::Storage(
+        "injected checkpoint failure".into()
+    )));
+    Ok(())
+}
+
 /// Flushes the shard's column family (off the executor), then deletes the log segments the
 /// flush covers.
 async fn checkpoint(s: &Served) {
     let covered = s.core.borrow().last_appended.min(s.wal.durable_lsn());
     let store = s.store.clone();
     let started = Instant::now();
-    let flushed = (|| {
-        fail::fail_point!("shard::checkpoint", |_| Err(Error::Storage(
-            "injected checkpoint failure".into()
-        )));
-        Ok(())
-    })();
+    let flushed = injected_checkpoint_failure();
     let flushed = match flushed {
         Ok(()) => spawn_blocking(move || store.flush()).await,
         Err(e) => Err(e),

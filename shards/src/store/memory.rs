@@ -1,6 +1,6 @@
 //! An in-memory `KvStore` over a `BTreeMap`, for tests and the model-based property test.
 
-use super::{BatchOp, KvRead, KvStore, WriteBatch};
+use super::{BatchOp, KvRead, KvStore, Visitor, WriteBatch};
 use crate::Result;
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -28,12 +28,7 @@ impl KvRead for MemStore {
         Ok(self.read().get(key).cloned())
     }
 
-    fn scan(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+    fn scan(&self, start: &[u8], end: &[u8], f: &mut Visitor<'_>) -> Result<()> {
         if start >= end {
             return Ok(());
         }

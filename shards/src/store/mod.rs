@@ -39,20 +39,21 @@ impl WriteBatch {
     }
 }
 
+/// What `scan` calls with each entry; returning `false` stops the scan.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'a;
+
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// Read access to an ordered key space.
 pub trait KvRead {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
     /// Calls `f` with each entry in `[start, end)` in key order until it returns `false`.
-    fn scan(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()>;
+    fn scan(&self, start: &[u8], end: &[u8], f: &mut Visitor<'_>) -> Result<()>;
 
     /// The first entry in `[start, end)`, if any.
-    fn first(&self, start: &[u8], end: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    fn first(&self, start: &[u8], end: &[u8]) -> Result<Option<Entry>> {
         let mut out = None;
         self.scan(start, end, &mut |k, v| {
             out = Some((k.to_vec(), v.to_vec()));

@@ -3,7 +3,7 @@
 //! write-ahead log, and each batch carries the shard's applied LSN, so a column family flushed to
 //! disk always says how much of the shard log it holds.
 
-use super::{BatchOp, KvRead, KvStore, WriteBatch};
+use super::{BatchOp, KvRead, KvStore, Visitor, WriteBatch};
 use crate::{Error, Result};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
@@ -111,12 +111,7 @@ impl KvRead for RocksStore {
         Ok(self.db.db.get_cf(self.cf()?, key)?)
     }
 
-    fn scan(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+    fn scan(&self, start: &[u8], end: &[u8], f: &mut Visitor<'_>) -> Result<()> {
         if start >= end {
             return Ok(());
         }
