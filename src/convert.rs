@@ -234,7 +234,7 @@ mod tests {
         let v0 = pb::ReadAt {
             at: Some(pb::read_at::At::Version(0)),
         };
-        assert_eq!(read_at(Some(v0.clone())).unwrap(), m::ReadAt::Latest);
+        assert_eq!(read_at(Some(v0)).unwrap(), m::ReadAt::Latest);
         assert!(read_sel(Some(v0), "t".into()).is_err());
         let bad_axis = pb::ReadAt {
             at: Some(pb::read_at::At::AsOf(pb::AsOf { time: 1, axis: 9 })),

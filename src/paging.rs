@@ -23,7 +23,7 @@ pub fn decode(tag: char, token: &str) -> Result<Option<String>, Status> {
             "malformed; pass \"\" or a token from a previous response",
         )
     };
-    if token.len() % 2 != 0 || token.len() > 4096 {
+    if !token.len().is_multiple_of(2) || token.len() > 4096 {
         return Err(bad());
     }
     let bytes = (0..token.len())

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
 use tonic_health::ServingStatus;
 
 #[derive(Debug, thiserror::Error)]
@@ -121,13 +122,23 @@ pub async fn serve<B: Backend>(
         shards = backend.shard_count(),
         "serving treestore.v1.TreeStore"
     );
+    // TCP_NODELAY on every connection: without it a response written in two segments waits
+    // for the client's delayed ACK (about 40 ms).
+    let incoming = TcpListenerStream::new(grpc).map(|conn| {
+        if let Ok(c) = &conn {
+            if let Err(e) = c.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        }
+        conn
+    });
     let serving = tonic::transport::Server::builder()
         .layer(ClientErrorsLayer)
         .add_service(treestore)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), wait_stop(stop_rx.clone()));
+        .serve_with_incoming_shutdown(incoming, wait_stop(stop_rx.clone()));
     // In-flight requests get DRAIN_GRACE after the signal; connections a client keeps open
     // longer (idle HTTP/2 connections that ignore GOAWAY) are then closed.
     let grace = async {
