@@ -1,0 +1,157 @@
+//! Cross references: links whose two ends may live on different shards. The outgoing entry
+//! (on the source document's shard) is the link; the incoming entry is an index to it, verified
+//! against the link on every read (see the `engine` module comment).
+
+use super::*;
+
+impl<R: ShardRouter> Engine<R> {
+    pub async fn add_xref(&self, key: XrefKey, label: String) -> Result<()> {
+        let exists = self
+            .nodes_exist(vec![(key.from_doc.clone(), key.from_node.clone())])
+            .await?;
+        if exists != [true] {
+            return Err(Error::not_found(
+                "node",
+                format!("{}/{}", key.from_doc, key.from_node),
+            ));
+        }
+        let created_at = now_micros();
+        let req = |side| Request::PutXref {
+            key: key.clone(),
+            side,
+            label: label.clone(),
+            created_at,
+        };
+        expect!(self.on_doc(&key.to_doc, req(XrefSide::In)).await?, Response::Done => ())?;
+        expect!(self.on_doc(&key.from_doc, req(XrefSide::Out)).await?, Response::Done => ())
+    }
+
+    pub async fn remove_xref(&self, key: XrefKey) -> Result<()> {
+        let req = |side| Request::RemoveXref {
+            key: key.clone(),
+            side,
+        };
+        expect!(self.on_doc(&key.from_doc, req(XrefSide::Out)).await?, Response::Done => ())?;
+        expect!(self.on_doc(&key.to_doc, req(XrefSide::In)).await?, Response::Done => ())
+    }
+
+    async fn nodes_exist(&self, nodes: Vec<(String, String)>) -> Result<Vec<bool>> {
+        let mut by_shard: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, (d, _)) in nodes.iter().enumerate() {
+            by_shard.entry(self.shard_for(d)).or_default().push(i);
+        }
+        let mut out = vec![false; nodes.len()];
+        for (shard, idx) in by_shard {
+            let ask = idx.iter().map(|&i| nodes[i].clone()).collect();
+            let got = expect!(self.router.call(shard, Request::NodesExist { nodes: ask }).await?, Response::Bools(b) => b)?;
+            for (i, b) in idx.into_iter().zip(got) {
+                out[i] = b;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn links_exist(&self, keys: &[XrefKey]) -> Result<Vec<bool>> {
+        let mut by_shard: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            by_shard
+                .entry(self.shard_for(&k.from_doc))
+                .or_default()
+                .push(i);
+        }
+        let mut out = vec![false; keys.len()];
+        for (shard, idx) in by_shard {
+            let ask = idx.iter().map(|&i| keys[i].clone()).collect();
+            let got = expect!(self.router.call(shard, Request::XrefsExist { keys: ask }).await?, Response::Bools(b) => b)?;
+            for (i, b) in idx.into_iter().zip(got) {
+                out[i] = b;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Links of one node, in one direction, verified against the other side.
+    async fn links_of(
+        &self,
+        doc: &str,
+        node: &str,
+        side: XrefSide,
+        kind: Option<&str>,
+    ) -> Result<Vec<CrossReference>> {
+        let req = Request::ListXrefs {
+            doc_id: doc.into(),
+            node_id: Some(node.into()),
+            side,
+            kind: kind.map(str::to_string),
+        };
+        let links = expect!(self.on_doc(doc, req).await?, Response::Xrefs(x) => x)?;
+        let keep = match side {
+            XrefSide::Out => {
+                self.nodes_exist(
+                    links
+                        .iter()
+                        .map(|l| (l.key.to_doc.clone(), l.key.to_node.clone()))
+                        .collect(),
+                )
+                .await?
+            }
+            XrefSide::In => {
+                self.links_exist(&links.iter().map(|l| l.key.clone()).collect::<Vec<_>>())
+                    .await?
+            }
+        };
+        Ok(links
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(l, _)| l)
+            .collect())
+    }
+
+    /// Links from, to, or both of a node, following them up to `max_hops` away.
+    pub async fn get_xrefs(
+        &self,
+        doc: &str,
+        node: &str,
+        direction: Direction,
+        max_hops: u32,
+        kind: Option<String>,
+    ) -> Result<Vec<CrossReference>> {
+        let max_hops = max_hops.max(1);
+        let sides: &[XrefSide] = match direction {
+            Direction::Outgoing => &[XrefSide::Out],
+            Direction::Incoming => &[XrefSide::In],
+            Direction::Both => &[XrefSide::Out, XrefSide::In],
+        };
+        let mut out = vec![];
+        let mut seen_links = HashSet::new();
+        for &side in sides {
+            let mut visited: HashSet<(String, String)> =
+                HashSet::from([(doc.to_string(), node.to_string())]);
+            let mut frontier = vec![(doc.to_string(), node.to_string())];
+            for hop in 1..=max_hops {
+                let mut next = vec![];
+                for (d, n) in &frontier {
+                    for mut l in self.links_of(d, n, side, kind.as_deref()).await? {
+                        let far = match side {
+                            XrefSide::Out => (l.key.to_doc.clone(), l.key.to_node.clone()),
+                            XrefSide::In => (l.key.from_doc.clone(), l.key.from_node.clone()),
+                        };
+                        if visited.insert(far.clone()) {
+                            next.push(far);
+                        }
+                        if seen_links.insert(l.key.clone()) {
+                            l.hops = hop;
+                            out.push(l);
+                        }
+                    }
+                }
+                if next.is_empty() {
+                    break;
+                }
+                frontier = next;
+            }
+        }
+        Ok(out)
+    }
+}
