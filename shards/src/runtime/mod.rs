@@ -174,7 +174,7 @@ impl Runtime {
                 move || async move {
                     let mut tasks = vec![];
                     for ctx in contexts {
-                        tasks.push(glommio::spawn_local(shard_loop::run(ctx)));
+                        tasks.push(glommio_rt::spawn_joinable(shard_loop::run(ctx)));
                     }
                     for t in tasks {
                         t.await;

@@ -304,6 +304,17 @@ async fn recover(
 
 async fn handle(s: &Rc<Served>, env: Envelope) {
     let now = now_micros();
+    if matches!(env.request, Request::Stats) {
+        // A scan of every document head of the shard: run it on the blocking pool.
+        s.in_flight.set(s.in_flight.get() + 1);
+        let s = s.clone();
+        spawn_local(async move {
+            let r = stats_off_executor(&s).await;
+            reply(env, r);
+            s.in_flight.set(s.in_flight.get() - 1);
+        });
+        return;
+    }
     if let Some(scope) = read_scope(&env.request) {
         let need = s.core.borrow().needs(&scope, s.wal.durable_lsn());
         match need {
@@ -359,12 +370,29 @@ async fn handle(s: &Rc<Served>, env: Envelope) {
     });
 }
 
-async fn read_when_durable(
-    s: &Served,
-    scope: &Scope,
-    mut lsn: u64,
-    req: &Request,
-) -> Result<Response> {
+async fn read_when_durable(s: &Served, scope: &Scope, lsn: u64, req: &Request) -> Result<Response> {
+    wait_readable(s, scope, lsn).await?;
+    s.core
+        .borrow_mut()
+        .shard
+        .handle(req.clone(), now_micros())
+        .map(|o| o.response)
+}
+
+/// Shard statistics, counted on the blocking pool once every write so far is durable.
+async fn stats_off_executor(s: &Served) -> Result<Response> {
+    let need = s.core.borrow().needs(&Scope::Shard, s.wal.durable_lsn());
+    if let Some(lsn) = need {
+        wait_readable(s, &Scope::Shard, lsn).await?;
+    }
+    let store = s.store.clone();
+    let mut stats = spawn_blocking(move || crate::queries::stats(&store)).await?;
+    stats.active_transactions = s.core.borrow().shard.active_transactions() as u64;
+    Ok(Response::Stats(stats))
+}
+
+/// Waits until the log records `scope` could read are durable (starting with `lsn`).
+async fn wait_readable(s: &Served, scope: &Scope, mut lsn: u64) -> Result<()> {
     loop {
         if let Err(e) = s.wal.wait_durable(lsn).await {
             s.poison(format!("log sync failed: {e}"));
@@ -373,14 +401,9 @@ async fn read_when_durable(
         // Writes applied while we waited need their own sync before we may read them.
         match s.core.borrow().needs(scope, s.wal.durable_lsn()) {
             Some(next) => lsn = next,
-            None => break,
+            None => return Ok(()),
         }
     }
-    s.core
-        .borrow_mut()
-        .shard
-        .handle(req.clone(), now_micros())
-        .map(|o| o.response)
 }
 
 /// Appends `m` to the log and applies it; returns its LSN. Runs before the next request is
