@@ -210,10 +210,14 @@ where
             break None;
         }
         let head = cur.get(pos, RECORD_HEADER_LEN).await?;
-        let type_zero = head
-            .get(4)
-            .map(|&b| b == 0)
-            .unwrap_or_else(|| head.iter().all(|&b| b == 0));
+        // Fewer bytes than a record header before the block ends: padding (the writer never
+        // starts a record there), whatever the next block holds.
+        let block_tail = block - (pos & (block - 1)) < RECORD_HEADER_LEN as u64;
+        let type_zero = block_tail
+            || head
+                .get(4)
+                .map(|&b| b == 0)
+                .unwrap_or_else(|| head.iter().all(|&b| b == 0));
         if type_zero {
             if pos & (block - 1) == 0 {
                 // End of data: everything after must be zero.

@@ -246,6 +246,13 @@ impl<F: FileSystem> Wal<F> {
                 RecordType::Data
             };
             let lsn = st.next_lsn;
+            // A record never starts in the last RECORD_HEADER_LEN - 1 bytes of a block (the
+            // buffer starts on a block boundary): the reader takes such a tail for padding.
+            let room = BLOCK_SIZE - st.buf.len() % BLOCK_SIZE;
+            if room < format::RECORD_HEADER_LEN {
+                let padded = st.buf.len() + room;
+                st.buf.resize(padded, 0);
+            }
             encode_record(&mut st.buf, rtype, lsn, txid, chunk);
             st.next_lsn += 1;
         }

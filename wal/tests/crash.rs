@@ -731,3 +731,39 @@ fn ctl_verify_and_dump() {
     );
     assert!(ctl::dump(&dir).unwrap().contains("INVALID"));
 }
+
+/// A flush that ends 1..=27 bytes before a block boundary, followed by another flush: the short
+/// zero tail is padding, not a record header whose type byte lies in the next flush (found by the
+/// kill -9 test: recovery refused such a log as corrupt). Also records inside one flush that would
+/// start in a block's last bytes.
+#[test]
+fn flush_ending_just_before_a_block_boundary_is_read_back() {
+    block_on(async {
+        for tail in 1..=27usize {
+            let fs = SimFs::new(tail as u64);
+            let o = WalOptions {
+                max_record_size: 1 << 20,
+                ..opts()
+            };
+            let (w, _) = open(fs.clone(), 0, o.clone()).await.unwrap();
+            // First record starts at block 1; 28-byte header + payload ends `tail` bytes short.
+            let first = vec![7u8; 4096 - 28 - tail];
+            w.append(1, &first).unwrap();
+            w.sync().await.unwrap();
+            w.append(2, b"next flush").unwrap();
+            w.sync().await.unwrap();
+            // Two records in one flush, the second would start in the last bytes of a block.
+            w.append(3, &first).unwrap();
+            w.append(4, b"same flush").unwrap();
+            w.sync().await.unwrap();
+            drop(w);
+            let (_, rec) = open(fs.crash_durable(), 0, o.clone())
+                .await
+                .unwrap_or_else(|e| panic!("tail {tail}: {e}"));
+            let got: Vec<u64> = rec.iter().map(|r| r.txid).collect();
+            assert_eq!(got, [1, 2, 3, 4], "tail {tail}");
+            assert_eq!(rec[1].payload, b"next flush");
+            assert_eq!(rec[3].payload, b"same flush");
+        }
+    });
+}
