@@ -229,8 +229,10 @@ pub enum Response {
     Versions(Vec<Version>),
     Version(Version),
     Diff(Diff),
-    Node(NodeView),
-    Nodes(Vec<NodeView>),
+    /// A node and the version it was read at.
+    Node(NodeView, VersionNo),
+    /// Nodes and the version they were read at.
+    Nodes(Vec<NodeView>, VersionNo),
     Hits(Vec<SearchHit>),
     Xrefs(Vec<CrossReference>),
     Bools(Vec<bool>),

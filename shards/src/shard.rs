@@ -227,7 +227,10 @@ impl<S: KvStore> Shard<S> {
                 txn,
             } => {
                 let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
-                Outcome::read(Response::Node(view.node_view(&node_id, include_text)?))
+                Outcome::read(Response::Node(
+                    view.node_view(&node_id, include_text)?,
+                    view.version,
+                ))
             }
             Request::GetChildren {
                 doc_id,
@@ -239,6 +242,7 @@ impl<S: KvStore> Shard<S> {
                 let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
                 Outcome::read(Response::Nodes(
                     view.children(node_id.as_deref(), include_text)?,
+                    view.version,
                 ))
             }
             Request::GetSubtree {
@@ -250,11 +254,10 @@ impl<S: KvStore> Shard<S> {
                 txn,
             } => {
                 let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
-                Outcome::read(Response::Nodes(view.subtree(
-                    node_id.as_deref(),
-                    max_depth,
-                    include_text,
-                )?))
+                Outcome::read(Response::Nodes(
+                    view.subtree(node_id.as_deref(), max_depth, include_text)?,
+                    view.version,
+                ))
             }
             Request::GetAncestors {
                 doc_id,
@@ -264,7 +267,10 @@ impl<S: KvStore> Shard<S> {
                 txn,
             } => {
                 let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
-                Outcome::read(Response::Nodes(view.ancestors(&node_id, include_text)?))
+                Outcome::read(Response::Nodes(
+                    view.ancestors(&node_id, include_text)?,
+                    view.version,
+                ))
             }
             Request::InsertNode {
                 doc_id,

@@ -18,21 +18,21 @@ impl<R: ShardRouter> Service<R> {
         r: pb::GetNodeRequest,
     ) -> Result<pb::GetNodeResponse, Status> {
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
-        let p = self.pin(&r.doc_id, at, txn).await?;
+        // One shard call: the read reports the version it was made at.
         let n = self
             .engine
-            .get_node(
+            .get_node_at(
                 &r.doc_id,
                 &r.node_id,
-                p.at,
+                at,
                 r.include_text.unwrap_or(true),
-                p.txn,
+                txn,
             )
             .await
             .map_err(to_status)?;
         Ok(pb::GetNodeResponse {
-            node: Some(convert::node(n)),
-            version: p.version,
+            node: Some(convert::node(n.value)),
+            version: n.version,
         })
     }
 
@@ -41,22 +41,21 @@ impl<R: ShardRouter> Service<R> {
         r: pb::GetSubtreeRequest,
     ) -> Result<pb::GetSubtreeResponse, Status> {
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
-        let p = self.pin(&r.doc_id, at, txn).await?;
         let roots = self
             .engine
-            .get_subtree(
+            .get_subtree_at(
                 &r.doc_id,
                 convert::opt_str(r.node_id),
                 r.max_depth as usize,
                 r.include_text,
-                p.at,
-                p.txn,
+                at,
+                txn,
             )
             .await
             .map_err(to_status)?;
         let resp = pb::GetSubtreeResponse {
-            roots: convert::nodes(roots),
-            version: p.version,
+            roots: convert::nodes(roots.value),
+            version: roots.version,
         };
         self.check_size(&resp)?;
         Ok(resp)
@@ -69,18 +68,19 @@ impl<R: ShardRouter> Service<R> {
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
         let offset = paging::decode_offset('C', &r.page_token)?;
         let size = paging::size(r.page_size, CHILDREN_PAGE, CHILDREN_PAGE_MAX);
-        let p = self.pin(&r.doc_id, at, txn).await?;
-        let all = self
+        let read = self
             .engine
-            .get_children(
+            .get_children_at(
                 &r.doc_id,
                 convert::opt_str(r.node_id),
-                p.at,
+                at,
                 r.include_text,
-                p.txn,
+                txn,
             )
             .await
             .map_err(to_status)?;
+        let version = read.version;
+        let all = read.value;
         let total = all.len();
         let end = offset.saturating_add(size).min(total);
         let children: Vec<NodeView> = all.into_iter().skip(offset).take(size).collect();
@@ -91,7 +91,7 @@ impl<R: ShardRouter> Service<R> {
             } else {
                 String::new()
             },
-            version: p.version,
+            version,
         };
         self.check_size(&resp)?;
         Ok(resp)
@@ -102,23 +102,29 @@ impl<R: ShardRouter> Service<R> {
         r: pb::GetAncestorsRequest,
     ) -> Result<pb::GetAncestorsResponse, Status> {
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
-        let p = self.pin(&r.doc_id, at, txn).await?;
-        let mut ancestors = self
+        let read = self
             .engine
-            .get_ancestors(&r.doc_id, &r.node_id, p.at, false, p.txn.clone())
+            .get_ancestors_at(&r.doc_id, &r.node_id, at, false, txn.clone())
             .await
             .map_err(to_status)?;
+        let (mut ancestors, version) = (read.value, read.version);
         if r.include_self {
+            // At the very version the ancestors were read (or through the same transaction).
+            let at = if txn.is_some() {
+                at
+            } else {
+                ReadAt::Version(version)
+            };
             let me = self
                 .engine
-                .get_node(&r.doc_id, &r.node_id, p.at, false, p.txn)
+                .get_node(&r.doc_id, &r.node_id, at, false, txn)
                 .await
                 .map_err(to_status)?;
             ancestors.push(me);
         }
         Ok(pb::GetAncestorsResponse {
             ancestors: convert::nodes(ancestors),
-            version: p.version,
+            version,
         })
     }
 

@@ -116,6 +116,13 @@ pub struct WriteResult {
     pub removed_versions: u64,
 }
 
+/// A read's answer and the version it was made at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AtVersion<T> {
+    pub value: T,
+    pub version: VersionNo,
+}
+
 /// One page of a list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<T> {
@@ -331,6 +338,20 @@ impl<R: ShardRouter> Engine<R> {
         include_text: bool,
         txn: Option<String>,
     ) -> Result<NodeView> {
+        Ok(self
+            .get_node_at(doc_id, node_id, at, include_text, txn)
+            .await?
+            .value)
+    }
+
+    pub async fn get_node_at(
+        &self,
+        doc_id: &str,
+        node_id: &str,
+        at: ReadAt,
+        include_text: bool,
+        txn: Option<String>,
+    ) -> Result<AtVersion<NodeView>> {
         let req = Request::GetNode {
             doc_id: doc_id.into(),
             node_id: node_id.into(),
@@ -338,7 +359,7 @@ impl<R: ShardRouter> Engine<R> {
             include_text,
             txn,
         };
-        expect!(self.on_doc(doc_id, req).await?, Response::Node(n) => n)
+        expect!(self.on_doc(doc_id, req).await?, Response::Node(n, v) => AtVersion { value: n, version: v })
     }
 
     pub async fn get_children(
@@ -349,6 +370,20 @@ impl<R: ShardRouter> Engine<R> {
         include_text: bool,
         txn: Option<String>,
     ) -> Result<Vec<NodeView>> {
+        Ok(self
+            .get_children_at(doc_id, node_id, at, include_text, txn)
+            .await?
+            .value)
+    }
+
+    pub async fn get_children_at(
+        &self,
+        doc_id: &str,
+        node_id: Option<String>,
+        at: ReadAt,
+        include_text: bool,
+        txn: Option<String>,
+    ) -> Result<AtVersion<Vec<NodeView>>> {
         let req = Request::GetChildren {
             doc_id: doc_id.into(),
             node_id,
@@ -356,7 +391,7 @@ impl<R: ShardRouter> Engine<R> {
             include_text,
             txn,
         };
-        expect!(self.on_doc(doc_id, req).await?, Response::Nodes(n) => n)
+        expect!(self.on_doc(doc_id, req).await?, Response::Nodes(n, v) => AtVersion { value: n, version: v })
     }
 
     pub async fn get_subtree(
@@ -368,6 +403,21 @@ impl<R: ShardRouter> Engine<R> {
         at: ReadAt,
         txn: Option<String>,
     ) -> Result<Vec<NodeView>> {
+        Ok(self
+            .get_subtree_at(doc_id, node_id, max_depth, include_text, at, txn)
+            .await?
+            .value)
+    }
+
+    pub async fn get_subtree_at(
+        &self,
+        doc_id: &str,
+        node_id: Option<String>,
+        max_depth: usize,
+        include_text: bool,
+        at: ReadAt,
+        txn: Option<String>,
+    ) -> Result<AtVersion<Vec<NodeView>>> {
         let req = Request::GetSubtree {
             doc_id: doc_id.into(),
             node_id,
@@ -376,7 +426,7 @@ impl<R: ShardRouter> Engine<R> {
             at,
             txn,
         };
-        expect!(self.on_doc(doc_id, req).await?, Response::Nodes(n) => n)
+        expect!(self.on_doc(doc_id, req).await?, Response::Nodes(n, v) => AtVersion { value: n, version: v })
     }
 
     pub async fn get_ancestors(
@@ -387,6 +437,20 @@ impl<R: ShardRouter> Engine<R> {
         include_text: bool,
         txn: Option<String>,
     ) -> Result<Vec<NodeView>> {
+        Ok(self
+            .get_ancestors_at(doc_id, node_id, at, include_text, txn)
+            .await?
+            .value)
+    }
+
+    pub async fn get_ancestors_at(
+        &self,
+        doc_id: &str,
+        node_id: &str,
+        at: ReadAt,
+        include_text: bool,
+        txn: Option<String>,
+    ) -> Result<AtVersion<Vec<NodeView>>> {
         let req = Request::GetAncestors {
             doc_id: doc_id.into(),
             node_id: node_id.into(),
@@ -394,7 +458,7 @@ impl<R: ShardRouter> Engine<R> {
             include_text,
             txn,
         };
-        expect!(self.on_doc(doc_id, req).await?, Response::Nodes(n) => n)
+        expect!(self.on_doc(doc_id, req).await?, Response::Nodes(n, v) => AtVersion { value: n, version: v })
     }
 
     pub async fn insert_node(
