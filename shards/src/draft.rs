@@ -65,7 +65,7 @@ impl<'a> Draft<'a> {
                 self.overlay.header = Some(h);
             }
             Some(p) => {
-                let mut rec = self.view().must_node("parent_id", p)?;
+                let mut rec = self.view().must_node(p)?;
                 rec.children = children;
                 self.set_node(p, Some(rec));
             }
@@ -231,7 +231,7 @@ impl<'a> Draft<'a> {
     /// Sets the fields of `mask` from `content`.
     pub fn update(&mut self, id: &str, content: &NodeContent, mask: &FieldMask) -> Result<()> {
         self.limits.check_id("node_id", id)?;
-        let mut rec = self.view().must_node("node_id", id)?;
+        let mut rec = self.view().must_node(id)?;
         mask.apply(&mut rec.content, content);
         self.limits.check_content(&rec.content)?;
         self.set_node(id, Some(rec));
@@ -246,7 +246,7 @@ impl<'a> Draft<'a> {
         position: Option<u32>,
     ) -> Result<()> {
         self.limits.check_id("node_id", id)?;
-        let mut rec = self.view().must_node("node_id", id)?;
+        let mut rec = self.view().must_node(id)?;
         let parent_depth = self.check_parent(new_parent)?;
         if let Some(p) = new_parent {
             if p == id
@@ -280,7 +280,7 @@ impl<'a> Draft<'a> {
         self.set_children(new_parent, siblings)?;
         rec.parent = new_parent.map(str::to_string);
         // Re-read: if the old and new parent are the same node its children were just rewritten.
-        rec.children = self.view().must_node("node_id", id)?.children;
+        rec.children = self.view().must_node(id)?.children;
         self.set_node(id, Some(rec));
         Ok(())
     }
@@ -288,7 +288,7 @@ impl<'a> Draft<'a> {
     /// Removes `id` and its subtree; returns the ids removed.
     pub fn delete(&mut self, id: &str) -> Result<Vec<String>> {
         self.limits.check_id("node_id", id)?;
-        let rec = self.view().must_node("node_id", id)?;
+        let rec = self.view().must_node(id)?;
         let (ids, _) = self.view().subtree_ids(id)?;
         let mut siblings = self.view().child_ids(rec.parent.as_deref())?;
         siblings.retain(|s| s != id);

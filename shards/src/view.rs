@@ -127,8 +127,8 @@ impl<'a> DocView<'a> {
         }
     }
 
-    pub fn must_node(&self, field: &str, id: &str) -> Result<NodeRecord> {
-        let _ = field;
+    /// The node at this version, or NotFound.
+    pub fn must_node(&self, id: &str) -> Result<NodeRecord> {
         self.node(id)?
             .ok_or_else(|| Error::not_found("node", format!("{}/{id}", self.doc)))
     }
@@ -159,7 +159,7 @@ impl<'a> DocView<'a> {
     pub fn child_ids(&self, parent: Option<&str>) -> Result<Vec<String>> {
         match parent {
             None => Ok(self.header()?.roots),
-            Some(p) => Ok(self.must_node("node_id", p)?.children),
+            Some(p) => Ok(self.must_node(p)?.children),
         }
     }
 
@@ -188,7 +188,7 @@ impl<'a> DocView<'a> {
     }
 
     pub fn node_view(&self, id: &str, include_text: bool) -> Result<NodeView> {
-        let rec = self.must_node("node_id", id)?;
+        let rec = self.must_node(id)?;
         let pos = self.position(id, &rec)?;
         Ok(self.shape(id, rec, pos, include_text))
     }
@@ -197,7 +197,7 @@ impl<'a> DocView<'a> {
         let ids = self.child_ids(parent)?;
         let mut out = Vec::with_capacity(ids.len());
         for (i, c) in ids.iter().enumerate() {
-            let rec = self.must_node("node_id", c)?;
+            let rec = self.must_node(c)?;
             out.push(self.shape(c, rec, i as u32, include_text));
         }
         Ok(out)
@@ -218,14 +218,14 @@ impl<'a> DocView<'a> {
         };
         match root {
             Some(id) => {
-                let rec = self.must_node("node_id", id)?;
+                let rec = self.must_node(id)?;
                 let pos = self.position(id, &rec)?;
                 Ok(vec![self.build(id, rec, pos, depth, include_text)?])
             }
             None => {
                 let mut out = vec![];
                 for (i, id) in self.header()?.roots.iter().enumerate() {
-                    let rec = self.must_node("node_id", id)?;
+                    let rec = self.must_node(id)?;
                     out.push(self.build(id, rec, i as u32, depth, include_text)?);
                 }
                 Ok(out)
@@ -245,7 +245,7 @@ impl<'a> DocView<'a> {
         let mut v = self.shape(id, rec, pos, include_text);
         if depth > 1 {
             for (i, c) in child_ids.iter().enumerate() {
-                let crec = self.must_node("node_id", c)?;
+                let crec = self.must_node(c)?;
                 v.children
                     .push(self.build(c, crec, i as u32, depth - 1, include_text)?);
             }
@@ -256,9 +256,9 @@ impl<'a> DocView<'a> {
     /// The path from the top level down to `id`'s parent, root first (the node itself excluded).
     pub fn ancestors(&self, id: &str, include_text: bool) -> Result<Vec<NodeView>> {
         let mut out = vec![];
-        let mut cur = self.must_node("node_id", id)?.parent;
+        let mut cur = self.must_node(id)?.parent;
         while let Some(p) = cur {
-            let rec = self.must_node("node_id", &p)?;
+            let rec = self.must_node(&p)?;
             let pos = self.position(&p, &rec)?;
             cur = rec.parent.clone();
             out.push(self.shape(&p, rec, pos, include_text));
@@ -276,10 +276,10 @@ impl<'a> DocView<'a> {
     /// Depth of a node: 1 for a top-level node.
     pub fn depth(&self, id: &str) -> Result<usize> {
         let mut d = 1;
-        let mut cur = self.must_node("node_id", id)?.parent;
+        let mut cur = self.must_node(id)?.parent;
         while let Some(p) = cur {
             d += 1;
-            cur = self.must_node("node_id", &p)?.parent;
+            cur = self.must_node(&p)?.parent;
             if d > 100_000 {
                 return Err(Error::Internal(format!(
                     "parent cycle above {}/{id}",
@@ -297,7 +297,7 @@ impl<'a> DocView<'a> {
         let mut stack = vec![(id.to_string(), 1usize)];
         while let Some((n, d)) = stack.pop() {
             height = height.max(d);
-            let rec = self.must_node("node_id", &n)?;
+            let rec = self.must_node(&n)?;
             for c in rec.children.iter().rev() {
                 stack.push((c.clone(), d + 1));
             }
