@@ -24,6 +24,7 @@ pub mod mutation;
 pub mod pageindex;
 pub mod placement;
 pub mod queries;
+pub mod reads;
 pub mod request;
 pub mod runtime;
 pub mod shard;

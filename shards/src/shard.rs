@@ -12,6 +12,7 @@ use crate::limits::Limits;
 use crate::model::*;
 use crate::mutation::{DocCommit, Mutation, XrefSide, XrefValue};
 use crate::queries;
+use crate::reads;
 use crate::request::{Request, Response, WriteOpts};
 use crate::store::{KvRead, KvStore, WriteBatch};
 use crate::view::{latest_write, live_head, read_head, resolve, DocView, Overlay};
@@ -131,7 +132,18 @@ impl<S: KvStore> Shard<S> {
         self.sweep_txns(now);
         let lim = &self.config.limits;
         let st: &dyn KvRead = &self.store;
+        if let Some(answer) = reads::read(st, lim, &req, now) {
+            let mut response = answer?;
+            if let Response::Stats(s) = &mut response {
+                s.active_transactions = self.txns.len() as u64;
+            }
+            return Outcome::read(response);
+        }
         match req {
+            Request::GetDocument { doc_id, at, txn } => {
+                let (head, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
+                Outcome::read(Response::Document(view.document(&head)?))
+            }
             Request::PutDocument {
                 doc,
                 overwrite,
@@ -143,25 +155,6 @@ impl<S: KvStore> Shard<S> {
                     return Err(Error::already_exists("document", id));
                 }
                 self.write(&id, write, now, true, |d| d.put_tree(&doc).map(|_| 0))
-            }
-            Request::GetDocument { doc_id, at, txn } => {
-                let (head, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
-                Outcome::read(Response::Document(view.document(&head)?))
-            }
-            Request::ListDocuments {
-                id_prefix,
-                metadata,
-                after,
-                limit,
-            } => {
-                let limit = lim.page_size(limit, 100);
-                Outcome::read(Response::Documents(queries::list_documents(
-                    st,
-                    &id_prefix,
-                    &metadata,
-                    after.as_deref(),
-                    limit,
-                )?))
             }
             Request::DeleteDocument {
                 doc_id,
@@ -201,23 +194,6 @@ impl<S: KvStore> Shard<S> {
                         deleted_at: now,
                     }),
                 })
-            }
-            Request::ListVersions {
-                doc_id,
-                after,
-                limit,
-            } => {
-                let limit = lim.page_size(limit, 100);
-                Outcome::read(Response::Versions(queries::list_versions(
-                    st, &doc_id, after, limit,
-                )?))
-            }
-            Request::VersionAsOf { doc_id, time, axis } => {
-                let (_, v) = resolve(st, &doc_id, ReadAt::AsOf { time, axis })?;
-                Outcome::read(Response::Version(queries::version(st, &doc_id, v)?))
-            }
-            Request::Diff { doc_id, from, to } => {
-                Outcome::read(Response::Diff(queries::diff(st, &doc_id, from, to)?))
             }
             Request::GetNode {
                 doc_id,
@@ -307,30 +283,6 @@ impl<S: KvStore> Shard<S> {
             } => self.write(&doc_id, write, now, false, |d| {
                 d.delete(&node_id).map(|ids| ids.len() as u64)
             }),
-            Request::Search {
-                words,
-                doc_id,
-                at,
-                after,
-                limit,
-            } => {
-                if words.len() > lim.max_query_words {
-                    return Err(Error::invalid(
-                        "query",
-                        format!("more than {} words", lim.max_query_words),
-                    ));
-                }
-                let limit = lim.page_size(limit, 20);
-                let after = after.as_ref().map(|(d, n)| (d.as_str(), n.as_str()));
-                Outcome::read(Response::Hits(queries::search(
-                    st,
-                    &words,
-                    doc_id.as_deref(),
-                    at,
-                    after,
-                    limit,
-                )?))
-            }
             Request::PutXref {
                 key,
                 side,
@@ -362,39 +314,6 @@ impl<S: KvStore> Shard<S> {
                     mutation: Some(Mutation::RemoveXref { key, side }),
                 })
             }
-            Request::ListXrefs {
-                doc_id,
-                node_id,
-                side,
-                kind,
-            } => Outcome::read(Response::Xrefs(queries::list_xrefs(
-                st,
-                &doc_id,
-                node_id.as_deref(),
-                side,
-                kind.as_deref(),
-            )?)),
-            Request::XrefsExist { keys: ks } => {
-                let mut out = Vec::with_capacity(ks.len());
-                for k in &ks {
-                    out.push(st.get(&keys::xref_out(k))?.is_some());
-                }
-                Outcome::read(Response::Bools(out))
-            }
-            Request::NodesExist { nodes } => {
-                let mut out = Vec::with_capacity(nodes.len());
-                for (d, n) in &nodes {
-                    out.push(queries::node_exists(st, d, n)?);
-                }
-                Outcome::read(Response::Bools(out))
-            }
-            Request::DocVersions { doc_ids } => {
-                let mut out = Vec::with_capacity(doc_ids.len());
-                for d in &doc_ids {
-                    out.push(queries::doc_version(st, d)?);
-                }
-                Outcome::read(Response::DocVersions(out))
-            }
             Request::PutToolResult {
                 tool,
                 args,
@@ -416,12 +335,6 @@ impl<S: KvStore> Shard<S> {
                     response: Response::ToolResult(ToolLookup::Hit(record.clone())),
                     mutation: Some(Mutation::PutToolResult { tool, args, record }),
                 })
-            }
-            Request::GetToolResult { tool, args } => {
-                lim.check_id("tool_name", &tool)?;
-                Outcome::read(Response::ToolResult(queries::get_tool_result(
-                    st, &tool, &args, now,
-                )?))
             }
             Request::SweepToolResults { limit } => {
                 let doomed = queries::expired_tool_results(st, now, limit)?;
@@ -453,11 +366,8 @@ impl<S: KvStore> Shard<S> {
                 self.take_txn(&txn, now)?;
                 Outcome::read(Response::Done)
             }
-            Request::Stats => {
-                let mut s = queries::stats(st)?;
-                s.active_transactions = self.txns.len() as u64;
-                Outcome::read(Response::Stats(s))
-            }
+            // Every other request is a snapshot read, answered above.
+            _ => Err(Error::Internal("snapshot read not answered".into())),
         }
     }
 

@@ -119,3 +119,75 @@ fn a_failed_replay_keeps_the_shard_out_of_service_until_fixed() {
     rt.shutdown().unwrap();
     scenario.teardown();
 }
+
+fn wide_doc(id: &str, nodes: usize) -> DocumentInput {
+    DocumentInput {
+        roots: (0..nodes)
+            .map(|i| NodeInput {
+                node_id: format!("{i:04}"),
+                content: NodeContent {
+                    title: format!("section {i}"),
+                    ..Default::default()
+                },
+                children: vec![],
+            })
+            .collect(),
+        ..doc(id)
+    }
+}
+
+/// Waits up to a minute for `rx`: a liveness check, not a timing one.
+fn within_a_minute<T>(rx: &std::sync::mpsc::Receiver<T>, what: &str) -> T {
+    rx.recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what} did not complete"))
+}
+
+#[test]
+fn a_large_subtree_read_runs_on_a_snapshot_off_the_executor() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::start(config(dir.path())).unwrap();
+    wait_state(&rt, ShardState::Serving);
+    let e = std::sync::Arc::new(Engine::new(rt.clone()));
+    run(e.put_document(wide_doc("big", 200), false, WriteOpts::default())).unwrap();
+
+    // Hold the subtree read on the blocking pool until released.
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let hook = std::sync::Mutex::new((entered_tx, release_rx));
+    fail::cfg_callback("shard::snapshot_read", move || {
+        let hook = hook.lock().unwrap();
+        hook.0.send(()).unwrap();
+        let _ = hook.1.recv();
+    })
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = e.clone();
+    let t = std::thread::spawn(move || {
+        let nodes = run(reader.get_subtree("big", None, 0, false, ReadAt::Latest, None));
+        tx.send(nodes).unwrap();
+    });
+    within_a_minute(&entered, "the subtree read reaching the blocking pool");
+
+    // The shard's executor keeps serving point reads and writes meanwhile.
+    let node = run(e.get_node("big", "0007", ReadAt::Latest, false, None)).unwrap();
+    assert_eq!(node.content.title, "section 7");
+    let new_node = NodeInput {
+        node_id: "new".into(),
+        content: NodeContent::default(),
+        children: vec![],
+    };
+    run(e.insert_node("big", None, None, new_node, WriteOpts::default())).unwrap();
+
+    // The held read answers from the state it started on, without the later insert.
+    fail::remove("shard::snapshot_read");
+    release.send(()).unwrap();
+    let nodes = within_a_minute(&rx, "the subtree read").unwrap();
+    t.join().unwrap();
+    assert_eq!(nodes.len(), 200);
+    assert!(nodes.iter().all(|n| n.node_id != "new"));
+    let now = run(e.get_subtree("big", None, 0, false, ReadAt::Latest, None)).unwrap();
+    assert_eq!(now.len(), 201);
+    rt.shutdown().unwrap();
+    scenario.teardown();
+}

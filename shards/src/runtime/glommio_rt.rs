@@ -2,13 +2,17 @@
 //! runtime calls only these functions, so another thread-per-core runtime could replace glommio
 //! here without touching shard logic.
 
-use glommio::{LocalExecutorBuilder, Placement};
+use glommio::{CpuSet, LocalExecutorBuilder, Placement, PoolPlacement};
 use std::future::Future;
 use std::time::Duration;
 
 /// Memory glommio registers for I/O per executor: small enough for an 8 MiB memlock limit with a
 /// few executors, large enough for the log's flush buffers (larger buffers fall back to the heap).
 const IO_MEMORY: usize = 512 << 10;
+
+/// Threads in each executor's blocking pool: a RocksDB flush (seconds at worst) must not hold
+/// up the snapshot reads queued behind it.
+const BLOCKING_THREADS: usize = 2;
 
 /// An executor thread.
 pub struct ExecutorHandle(glommio::ExecutorJoinHandle<()>);
@@ -32,12 +36,22 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let placement = match cpu {
-        Some(c) => Placement::Fixed(c),
-        None => Placement::Unbound,
+    let (placement, pool) = match cpu {
+        // The blocking threads share the executor's core, as everything of a shard does.
+        Some(c) => {
+            let core = CpuSet::online()
+                .map_err(|e| std::io::Error::other(format!("listing cpus: {e}")))?
+                .filter(|l| l.cpu == c);
+            (
+                Placement::Fixed(c),
+                PoolPlacement::Custom(vec![core; BLOCKING_THREADS]),
+            )
+        }
+        None => (Placement::Unbound, PoolPlacement::Unbound(BLOCKING_THREADS)),
     };
     let handle = LocalExecutorBuilder::new(placement)
         .name(name)
+        .blocking_thread_pool_placement(pool)
         .io_memory(IO_MEMORY)
         .spawn(main)
         .map_err(|e| std::io::Error::other(format!("starting executor {name}: {e}")))?;

@@ -15,9 +15,11 @@ use super::inbox::{Envelope, Inbox};
 use super::{RuntimeConfig, ShardStatus};
 use crate::engine::{now_micros, ShardState};
 use crate::mutation::{Mutation, XrefSide};
+use crate::reads;
 use crate::request::{Request, Response};
 use crate::shard::Shard;
 use crate::store::{KvStore, RocksStore};
+use crate::view::read_head;
 use crate::{Error, Result};
 use futures_channel::oneshot;
 use std::cell::{Cell, RefCell};
@@ -302,41 +304,64 @@ async fn recover(
     })
 }
 
+/// Largest document whose subtree reads are answered inline on the executor; larger ones are
+/// answered on a snapshot on the blocking pool.
+const INLINE_SUBTREE_NODES: u64 = 64;
+
+/// Whether `req` is a read that may visit many keys. Such reads are answered on a RocksDB
+/// snapshot on the blocking pool, so that point reads and writes keep flowing on the executor.
+fn scans_many_keys(store: &RocksStore, req: &Request) -> bool {
+    match req {
+        Request::GetSubtree {
+            doc_id, txn: None, ..
+        } => read_head(store, doc_id)
+            .ok()
+            .flatten()
+            .is_some_and(|h| h.node_count > INLINE_SUBTREE_NODES),
+        Request::ListDocuments { .. }
+        | Request::ListVersions { .. }
+        | Request::Diff { .. }
+        | Request::Search { .. }
+        | Request::Stats => true,
+        _ => false,
+    }
+}
+
 async fn handle(s: &Rc<Served>, env: Envelope) {
     let now = now_micros();
-    if matches!(env.request, Request::Stats) {
-        // A scan of every document head of the shard: run it on the blocking pool.
+    if let Some(scope) = read_scope(&env.request) {
+        let off_executor = scans_many_keys(&s.store, &env.request);
+        let need = s.core.borrow().needs(&scope, s.wal.durable_lsn());
+        if need.is_none() && !off_executor {
+            let r = s
+                .core
+                .borrow_mut()
+                .shard
+                .handle(env.request.clone(), now)
+                .map(|o| o.response);
+            return reply(env, r);
+        }
         s.in_flight.set(s.in_flight.get() + 1);
         let s = s.clone();
         spawn_local(async move {
-            let r = stats_off_executor(&s).await;
-            reply(env, r);
-            s.in_flight.set(s.in_flight.get() - 1);
-        });
-        return;
-    }
-    if let Some(scope) = read_scope(&env.request) {
-        let need = s.core.borrow().needs(&scope, s.wal.durable_lsn());
-        match need {
-            None => {
-                let r = s
+            let Envelope { request, reply } = env;
+            let r = match need {
+                Some(lsn) => wait_readable(&s, &scope, lsn).await,
+                None => Ok(()),
+            };
+            let r = match r {
+                Err(e) => Err(e),
+                Ok(()) if off_executor => read_on_snapshot(&s, request).await,
+                Ok(()) => s
                     .core
                     .borrow_mut()
                     .shard
-                    .handle(env.request.clone(), now)
-                    .map(|o| o.response);
-                reply(env, r);
-            }
-            Some(lsn) => {
-                s.in_flight.set(s.in_flight.get() + 1);
-                let s = s.clone();
-                spawn_local(async move {
-                    let r = read_when_durable(&s, &scope, lsn, &env.request).await;
-                    reply(env, r);
-                    s.in_flight.set(s.in_flight.get() - 1);
-                });
-            }
-        }
+                    .handle(request, now_micros())
+                    .map(|o| o.response),
+            };
+            let _ = reply.send(r);
+            s.in_flight.set(s.in_flight.get() - 1);
+        });
         return;
     }
     let outcome = s.core.borrow_mut().shard.handle(env.request.clone(), now);
@@ -370,25 +395,24 @@ async fn handle(s: &Rc<Served>, env: Envelope) {
     });
 }
 
-async fn read_when_durable(s: &Served, scope: &Scope, lsn: u64, req: &Request) -> Result<Response> {
-    wait_readable(s, scope, lsn).await?;
-    s.core
-        .borrow_mut()
-        .shard
-        .handle(req.clone(), now_micros())
-        .map(|o| o.response)
-}
-
-/// Shard statistics, counted on the blocking pool once every write so far is durable.
-async fn stats_off_executor(s: &Served) -> Result<Response> {
-    let need = s.core.borrow().needs(&Scope::Shard, s.wal.durable_lsn());
-    if let Some(lsn) = need {
-        wait_readable(s, &Scope::Shard, lsn).await?;
+/// Answers a snapshot read on the blocking pool, over a snapshot taken now (everything it could
+/// read is already durable).
+async fn read_on_snapshot(s: &Served, request: Request) -> Result<Response> {
+    let snapshot = s.store.snapshot();
+    let limits = s.core.borrow().shard.config.limits.clone();
+    let now = now_micros();
+    let answer = spawn_blocking(move || {
+        // Failpoint `shard::snapshot_read` (feature `failpoints`): "pause" holds the read here.
+        fail::fail_point!("shard::snapshot_read");
+        reads::read(&*snapshot, &limits, &request, now)
+            .unwrap_or_else(|| Err(Error::Internal("not a snapshot read".into())))
+    })
+    .await;
+    let mut response = answer?;
+    if let Response::Stats(stats) = &mut response {
+        stats.active_transactions = s.core.borrow().shard.active_transactions() as u64;
     }
-    let store = s.store.clone();
-    let mut stats = spawn_blocking(move || crate::queries::stats(&store)).await?;
-    stats.active_transactions = s.core.borrow().shard.active_transactions() as u64;
-    Ok(Response::Stats(stats))
+    Ok(response)
 }
 
 /// Waits until the log records `scope` could read are durable (starting with `lsn`).

@@ -1,6 +1,6 @@
 //! An in-memory `KvStore` over a `BTreeMap`, for tests and the model-based property test.
 
-use super::{BatchOp, KvRead, KvStore, Visitor, WriteBatch};
+use super::{BatchOp, KvRead, KvStore, Snapshot, Visitor, WriteBatch};
 use crate::Result;
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -23,22 +23,43 @@ impl MemStore {
     }
 }
 
+fn scan_map(
+    map: &BTreeMap<Vec<u8>, Vec<u8>>,
+    start: &[u8],
+    end: &[u8],
+    f: &mut Visitor<'_>,
+) -> Result<()> {
+    if start >= end {
+        return Ok(());
+    }
+    for (k, v) in map.range::<[u8], _>((Bound::Included(start), Bound::Excluded(end))) {
+        if !f(k, v)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 impl KvRead for MemStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.read().get(key).cloned())
     }
 
     fn scan(&self, start: &[u8], end: &[u8], f: &mut Visitor<'_>) -> Result<()> {
-        if start >= end {
-            return Ok(());
-        }
-        let map = self.read();
-        for (k, v) in map.range::<[u8], _>((Bound::Included(start), Bound::Excluded(end))) {
-            if !f(k, v)? {
-                break;
-            }
-        }
-        Ok(())
+        scan_map(&self.read(), start, end, f)
+    }
+}
+
+/// A copy of the whole map (the memory store serves tests, where maps are small).
+struct MemSnapshot(BTreeMap<Vec<u8>, Vec<u8>>);
+
+impl KvRead for MemSnapshot {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.get(key).cloned())
+    }
+
+    fn scan(&self, start: &[u8], end: &[u8], f: &mut Visitor<'_>) -> Result<()> {
+        scan_map(&self.0, start, end, f)
     }
 }
 
@@ -67,6 +88,10 @@ impl KvStore for MemStore {
             }
         }
         Ok(())
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Box::new(MemSnapshot(self.read().clone()))
     }
 
     fn flush(&self) -> Result<()> {

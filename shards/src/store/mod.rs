@@ -7,7 +7,7 @@ mod memory;
 mod rocks;
 
 pub use memory::MemStore;
-pub use rocks::{RocksDb, RocksStore};
+pub use rocks::{RocksDb, RocksSnapshot, RocksStore};
 
 use crate::Result;
 
@@ -63,9 +63,16 @@ pub trait KvRead {
     }
 }
 
+/// A frozen, consistent view of a key space that another thread may read: later writes to the
+/// store are invisible to it.
+pub type Snapshot = Box<dyn KvRead + Send>;
+
 /// One shard's key space.
 pub trait KvStore: KvRead + Send + Sync {
     fn write(&self, batch: WriteBatch) -> Result<()>;
+
+    /// The state as of now, for reads that run off the shard's executor. Cheap to take.
+    fn snapshot(&self) -> Snapshot;
 
     /// Makes everything written so far durable in the store's own files (a RocksDB flush of the
     /// shard's column family). Slow: call it off the shard's executor.
@@ -111,5 +118,34 @@ pub(crate) mod contract {
         assert_eq!(seen, ["a3", "b1", "c"]);
         store.flush().unwrap();
         assert_eq!(store.get(b"c").unwrap(), Some(b"C".to_vec()));
+
+        // A snapshot keeps seeing the state it was taken at, from any thread.
+        let snap = store.snapshot();
+        let mut b = WriteBatch::default();
+        b.put(b"c".to_vec(), b"C2".to_vec());
+        b.put(b"d".to_vec(), b"D".to_vec());
+        b.delete(b"a3".to_vec());
+        store.write(b).unwrap();
+        let seen = std::thread::scope(|s| {
+            s.spawn(move || {
+                let mut seen = vec![];
+                snap.scan(b"", &[0xFF], &mut |k, v| {
+                    seen.push(format!(
+                        "{}={}",
+                        String::from_utf8_lossy(k),
+                        String::from_utf8_lossy(v)
+                    ));
+                    Ok(true)
+                })
+                .unwrap();
+                (seen, snap.get(b"c").unwrap(), snap.get(b"d").unwrap())
+            })
+            .join()
+            .unwrap()
+        });
+        assert_eq!(seen.0, ["a3=A3", "b1=B1", "c=C"]);
+        assert_eq!(seen.1, Some(b"C".to_vec()));
+        assert_eq!(seen.2, None);
+        assert_eq!(store.get(b"c").unwrap(), Some(b"C2".to_vec()));
     }
 }

@@ -3,11 +3,12 @@
 //! write-ahead log, and each batch carries the shard's applied LSN, so a column family flushed to
 //! disk always says how much of the shard log it holds.
 
-use super::{BatchOp, KvRead, KvStore, Visitor, WriteBatch};
+use super::{BatchOp, KvRead, KvStore, Snapshot, Visitor, WriteBatch};
 use crate::{Error, Result};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
-    ErrorKind, FlushOptions, IteratorMode, Options, ReadOptions, WriteOptions, DB,
+    ErrorKind, FlushOptions, IteratorMode, Options, ReadOptions, SnapshotWithThreadMode,
+    WriteOptions, DB,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -67,10 +68,7 @@ pub struct RocksStore {
 
 impl RocksStore {
     fn cf(&self) -> Result<&ColumnFamily> {
-        self.db
-            .db
-            .cf_handle(&self.cf)
-            .ok_or_else(|| Error::Internal(format!("column family {} missing", self.cf)))
+        cf_handle(&self.db, &self.cf)
     }
 
     fn to_rocks(&self, batch: &WriteBatch) -> Result<rocksdb::WriteBatch> {
@@ -106,29 +104,85 @@ impl RocksStore {
     }
 }
 
+fn cf_handle<'a>(db: &'a RocksDb, cf: &str) -> Result<&'a ColumnFamily> {
+    db.db
+        .cf_handle(cf)
+        .ok_or_else(|| Error::Internal(format!("column family {cf} missing")))
+}
+
+/// Reads `[start, end)` with `ro` (bounded to `end`) through `iterate`, calling `f` per entry.
+fn scan_with<'a>(
+    start: &'a [u8],
+    end: &[u8],
+    mut ro: ReadOptions,
+    iterate: impl FnOnce(ReadOptions, IteratorMode<'a>) -> rocksdb::DBIterator<'a>,
+    f: &mut Visitor<'_>,
+) -> Result<()> {
+    if start >= end {
+        return Ok(());
+    }
+    ro.set_iterate_upper_bound(end.to_vec());
+    for item in iterate(ro, IteratorMode::From(start, Direction::Forward)) {
+        let (k, v) = item?;
+        if !f(&k, &v)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 impl KvRead for RocksStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.db.db.get_cf(self.cf()?, key)?)
     }
 
     fn scan(&self, start: &[u8], end: &[u8], f: &mut Visitor<'_>) -> Result<()> {
-        if start >= end {
-            return Ok(());
-        }
-        let mut ro = ReadOptions::default();
-        ro.set_iterate_upper_bound(end.to_vec());
-        let it = self.db.db.iterator_cf_opt(
-            self.cf()?,
-            ro,
-            IteratorMode::From(start, Direction::Forward),
-        );
-        for item in it {
-            let (k, v) = item?;
-            if !f(&k, &v)? {
-                break;
-            }
-        }
-        Ok(())
+        let cf = self.cf()?;
+        let db = &self.db.db;
+        scan_with(
+            start,
+            end,
+            ReadOptions::default(),
+            |ro, mode| db.iterator_cf_opt(cf, ro, mode),
+            f,
+        )
+    }
+}
+
+type DbSnapshot<'a> = SnapshotWithThreadMode<'a, DB>;
+
+self_cell::self_cell!(
+    /// A RocksDB snapshot together with the database it pins, so it can outlive the borrow that
+    /// took it and move to another thread.
+    struct OwnedSnapshot {
+        owner: Arc<RocksDb>,
+        #[covariant]
+        dependent: DbSnapshot,
+    }
+);
+
+/// One shard's column family as of the moment `RocksStore::snapshot` was called.
+pub struct RocksSnapshot {
+    snap: OwnedSnapshot,
+    cf: String,
+}
+
+impl KvRead for RocksSnapshot {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let cf = cf_handle(self.snap.borrow_owner(), &self.cf)?;
+        Ok(self.snap.borrow_dependent().get_cf(cf, key)?)
+    }
+
+    fn scan(&self, start: &[u8], end: &[u8], f: &mut Visitor<'_>) -> Result<()> {
+        let cf = cf_handle(self.snap.borrow_owner(), &self.cf)?;
+        let snap = self.snap.borrow_dependent();
+        scan_with(
+            start,
+            end,
+            ReadOptions::default(),
+            |ro, mode| snap.iterator_cf_opt(cf, ro, mode),
+            f,
+        )
     }
 }
 
@@ -136,6 +190,13 @@ impl KvStore for RocksStore {
     fn write(&self, batch: WriteBatch) -> Result<()> {
         let b = self.to_rocks(&batch)?;
         Ok(self.db.db.write_opt(b, &Self::write_opts(false))?)
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Box::new(RocksSnapshot {
+            snap: OwnedSnapshot::new(self.db.clone(), |db| db.db.snapshot()),
+            cf: self.cf.clone(),
+        })
     }
 
     fn flush(&self) -> Result<()> {

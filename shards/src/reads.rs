@@ -1,0 +1,182 @@
+//! Reads that need nothing but a consistent view of the store: no transaction, no shard state.
+//! `Shard::handle` answers them through `read` over its live store, and the runtime answers the
+//! large ones through the same `read` over a snapshot on its blocking pool, so both paths give
+//! the same answer.
+
+use crate::limits::Limits;
+use crate::model::*;
+use crate::queries;
+use crate::request::{Request, Response};
+use crate::store::KvRead;
+use crate::view::{resolve, DocView};
+use crate::{keys, Error, Result};
+
+/// A view of `doc` at `at`, outside any transaction.
+fn view<'a>(
+    st: &'a dyn KvRead,
+    lim: &Limits,
+    doc: &'a str,
+    at: ReadAt,
+) -> Result<(DocHead, DocView<'a>)> {
+    lim.check_id("doc_id", doc)?;
+    let (head, version) = resolve(st, doc, at)?;
+    Ok((
+        head,
+        DocView {
+            store: st,
+            doc,
+            version,
+            overlay: None,
+        },
+    ))
+}
+
+/// Answers `req` from `st` when it is a snapshot read (None otherwise). `Stats` counts no
+/// active transactions: the shard, which holds them, fills that in.
+pub fn read(st: &dyn KvRead, lim: &Limits, req: &Request, now: Micros) -> Option<Result<Response>> {
+    Some(match req {
+        Request::GetDocument {
+            doc_id,
+            at,
+            txn: None,
+        } => view(st, lim, doc_id, *at)
+            .and_then(|(head, v)| v.document(&head).map(Response::Document)),
+        Request::GetNode {
+            doc_id,
+            node_id,
+            at,
+            include_text,
+            txn: None,
+        } => view(st, lim, doc_id, *at).and_then(|(_, v)| {
+            Ok(Response::Node(
+                v.node_view(node_id, *include_text)?,
+                v.version,
+            ))
+        }),
+        Request::GetChildren {
+            doc_id,
+            node_id,
+            at,
+            include_text,
+            txn: None,
+        } => view(st, lim, doc_id, *at).and_then(|(_, v)| {
+            Ok(Response::Nodes(
+                v.children(node_id.as_deref(), *include_text)?,
+                v.version,
+            ))
+        }),
+        Request::GetSubtree {
+            doc_id,
+            node_id,
+            max_depth,
+            include_text,
+            at,
+            txn: None,
+        } => view(st, lim, doc_id, *at).and_then(|(_, v)| {
+            Ok(Response::Nodes(
+                v.subtree(node_id.as_deref(), *max_depth, *include_text)?,
+                v.version,
+            ))
+        }),
+        Request::GetAncestors {
+            doc_id,
+            node_id,
+            at,
+            include_text,
+            txn: None,
+        } => view(st, lim, doc_id, *at).and_then(|(_, v)| {
+            Ok(Response::Nodes(
+                v.ancestors(node_id, *include_text)?,
+                v.version,
+            ))
+        }),
+        Request::ListDocuments {
+            id_prefix,
+            metadata,
+            after,
+            limit,
+        } => queries::list_documents(
+            st,
+            id_prefix,
+            metadata,
+            after.as_deref(),
+            lim.page_size(*limit, 100),
+        )
+        .map(Response::Documents),
+        Request::ListVersions {
+            doc_id,
+            after,
+            limit,
+        } => queries::list_versions(st, doc_id, *after, lim.page_size(*limit, 100))
+            .map(Response::Versions),
+        Request::VersionAsOf { doc_id, time, axis } => resolve(
+            st,
+            doc_id,
+            ReadAt::AsOf {
+                time: *time,
+                axis: *axis,
+            },
+        )
+        .and_then(|(_, v)| queries::version(st, doc_id, v))
+        .map(Response::Version),
+        Request::Diff { doc_id, from, to } => {
+            queries::diff(st, doc_id, *from, *to).map(Response::Diff)
+        }
+        Request::Search {
+            words,
+            doc_id,
+            at,
+            after,
+            limit,
+        } => {
+            let after = after.as_ref().map(|(d, n)| (d.as_str(), n.as_str()));
+            search(st, lim, words, doc_id.as_deref(), *at, after, *limit)
+        }
+        Request::ListXrefs {
+            doc_id,
+            node_id,
+            side,
+            kind,
+        } => queries::list_xrefs(st, doc_id, node_id.as_deref(), *side, kind.as_deref())
+            .map(Response::Xrefs),
+        Request::XrefsExist { keys: ks } => ks
+            .iter()
+            .map(|k| Ok(st.get(&keys::xref_out(k))?.is_some()))
+            .collect::<Result<Vec<_>>>()
+            .map(Response::Bools),
+        Request::NodesExist { nodes } => nodes
+            .iter()
+            .map(|(d, n)| queries::node_exists(st, d, n))
+            .collect::<Result<Vec<_>>>()
+            .map(Response::Bools),
+        Request::DocVersions { doc_ids } => doc_ids
+            .iter()
+            .map(|d| queries::doc_version(st, d))
+            .collect::<Result<Vec<_>>>()
+            .map(Response::DocVersions),
+        Request::GetToolResult { tool, args } => lim
+            .check_id("tool_name", tool)
+            .and_then(|()| queries::get_tool_result(st, tool, args, now))
+            .map(Response::ToolResult),
+        Request::Stats => queries::stats(st).map(Response::Stats),
+        _ => return None,
+    })
+}
+
+fn search(
+    st: &dyn KvRead,
+    lim: &Limits,
+    words: &[String],
+    doc_id: Option<&str>,
+    at: ReadAt,
+    after: Option<(&str, &str)>,
+    limit: usize,
+) -> Result<Response> {
+    if words.len() > lim.max_query_words {
+        return Err(Error::invalid(
+            "query",
+            format!("more than {} words", lim.max_query_words),
+        ));
+    }
+    queries::search(st, words, doc_id, at, after, lim.page_size(limit, 20)).map(Response::Hits)
+}
