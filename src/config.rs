@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// Do not pin executor threads to cores.
     #[arg(long, env = "TREESTORE_NO_PIN_CORES", num_args = 0..=1, default_missing_value = "true")]
     pub no_pin_cores: Option<bool>,
+    /// Threads of the router (the tokio runtime serving gRPC and metrics) [default: 1, a
+    /// dedicated thread beside the shard executors].
+    #[arg(long, env = "TREESTORE_ROUTER_THREADS")]
+    pub router_threads: Option<usize>,
     /// Bounded inbox per shard; a full inbox answers RESOURCE_EXHAUSTED [default: 1024].
     #[arg(long, env = "TREESTORE_INBOX_CAPACITY")]
     pub inbox_capacity: Option<usize>,
@@ -115,6 +119,7 @@ pub struct Config {
     pub shards: Option<usize>,
     pub executors: Option<usize>,
     pub pin_cores: bool,
+    pub router_threads: usize,
     pub inbox_capacity: usize,
     pub wal_segment_size: u64,
     pub wal_keep_segments: usize,
@@ -141,6 +146,7 @@ impl Default for Config {
             shards: None,
             executors: None,
             pin_cores: true,
+            router_threads: 1,
             inbox_capacity: 1024,
             wal_segment_size: wal.segment_size,
             wal_keep_segments: wal.keep_segments,
@@ -203,6 +209,7 @@ impl Config {
         if let Some(no) = a.no_pin_cores {
             self.pin_cores = !no;
         }
+        set(&mut self.router_threads, &a.router_threads);
         set(&mut self.inbox_capacity, &a.inbox_capacity);
         set(&mut self.wal_segment_size, &a.wal_segment_size);
         set(&mut self.wal_keep_segments, &a.wal_keep_segments);
@@ -233,6 +240,9 @@ impl Config {
         }
         if self.executors == Some(0) {
             return bad("executors must be at least 1");
+        }
+        if self.router_threads == 0 {
+            return bad("router_threads must be at least 1");
         }
         if self.inbox_capacity == 0 {
             return bad("inbox_capacity must be at least 1");
@@ -280,7 +290,8 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         writeln!(
             f,
-            "listen = \"127.0.0.1:1\"\nshards = 3\nlog_format = \"json\"\n[limits]\nmax_depth = 10"
+            "listen = \"127.0.0.1:1\"\nshards = 3\nrouter_threads = 4\nlog_format = \"json\"\n\
+             [limits]\nmax_depth = 10"
         )
         .unwrap();
         let args = ServeArgs {
@@ -291,6 +302,8 @@ mod tests {
         let c = Config::load(&args).unwrap();
         assert_eq!(c.listen, "127.0.0.1:2".parse().unwrap());
         assert_eq!(c.shards, Some(3));
+        assert_eq!(c.router_threads, 4);
+        assert_eq!(Config::default().router_threads, 1);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.limits.max_depth, 10);
         assert_eq!(c.limits.max_page_size, 1000);
@@ -307,6 +320,11 @@ mod tests {
         ));
         let args = ServeArgs {
             max_tree_depth: Some(500),
+            ..Default::default()
+        };
+        assert!(matches!(Config::load(&args), Err(ConfigError::Invalid(_))));
+        let args = ServeArgs {
+            router_threads: Some(0),
             ..Default::default()
         };
         assert!(matches!(Config::load(&args), Err(ConfigError::Invalid(_))));

@@ -1,6 +1,7 @@
 //! Tracing setup (text or JSON lines) and the one structured line logged per request.
 
 use crate::config::LogFormat;
+use std::io::IsTerminal;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
@@ -16,8 +17,10 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), LoggingError> {
         _ => EnvFilter::try_new(filter),
     }
     .map_err(|e| LoggingError(e.to_string()))?;
+    // Colours only on a terminal: a log file or collector gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let r = match format {
         LogFormat::Text => builder.try_init(),

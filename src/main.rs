@@ -121,9 +121,18 @@ enum RunError {
 fn run(config: Config) -> Result<(), RunError> {
     tracing::info!(data_dir = %config.data_dir.display(), "starting shards");
     let backend = backend::start(&config).map_err(RunError::Start)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // One router thread runs the gRPC server on a current-thread runtime; more use tokio's
+    // work-stealing scheduler.
+    let mut builder = if config.router_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(config.router_threads);
+        b
+    };
+    let rt = builder
         .enable_all()
-        .thread_name("treestore-grpc")
+        .thread_name("treestore-router")
         .build()
         .map_err(RunError::Tokio)?;
     let result = rt.block_on(async {

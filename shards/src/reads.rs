@@ -163,6 +163,36 @@ pub fn read(st: &dyn KvRead, lim: &Limits, req: &Request, now: Micros) -> Option
     })
 }
 
+/// A GetSubtree outside a transaction, answered only when its answer holds at most `max_nodes`
+/// nodes; None when it holds more (or `req` is no such read).
+pub fn subtree_within(
+    st: &dyn KvRead,
+    lim: &Limits,
+    req: &Request,
+    max_nodes: usize,
+) -> Option<Result<Response>> {
+    let Request::GetSubtree {
+        doc_id,
+        node_id,
+        max_depth,
+        include_text,
+        at,
+        txn: None,
+    } = req
+    else {
+        return None;
+    };
+    let (_, v) = match view(st, lim, doc_id, *at) {
+        Ok(found) => found,
+        Err(e) => return Some(Err(e)),
+    };
+    match v.subtree_within(node_id.as_deref(), *max_depth, *include_text, max_nodes) {
+        Ok(Some(nodes)) => Some(Ok(Response::Nodes(nodes, v.version))),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
+
 fn search(
     st: &dyn KvRead,
     lim: &Limits,
@@ -179,4 +209,68 @@ fn search(
         ));
     }
     queries::search(st, words, doc_id, at, after, lim.page_size(limit, 20)).map(Response::Hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::WriteOpts;
+    use crate::shard::{Shard, ShardConfig};
+    use crate::store::MemStore;
+
+    fn node(id: &str, children: Vec<NodeInput>) -> NodeInput {
+        NodeInput {
+            node_id: id.into(),
+            content: NodeContent::default(),
+            children,
+        }
+    }
+
+    fn subtree_of(root: Option<&str>) -> Request {
+        Request::GetSubtree {
+            doc_id: "d".into(),
+            node_id: root.map(String::from),
+            max_depth: 0,
+            include_text: true,
+            at: ReadAt::Latest,
+            txn: None,
+        }
+    }
+
+    #[test]
+    fn a_bounded_subtree_read_answers_small_trees_and_gives_up_on_large_ones() {
+        let mut shard = Shard::new(0, MemStore::new(), ShardConfig::default(), 1);
+        let doc = DocumentInput {
+            doc_id: "d".into(),
+            roots: vec![
+                node("a", vec![node("a1", vec![]), node("a2", vec![])]),
+                node("b", vec![]),
+            ],
+            ..Default::default()
+        };
+        let put = Request::PutDocument {
+            doc,
+            overwrite: false,
+            write: WriteOpts::default(),
+        };
+        let m = shard.handle(put, 10).unwrap().mutation.unwrap();
+        shard.apply(&m, 1).unwrap();
+        let lim = Limits::default();
+        let whole = read(&shard.store, &lim, &subtree_of(None), 20)
+            .unwrap()
+            .unwrap();
+        // 4 nodes: a budget of 4 answers exactly what the unbounded read does; 3 gives up.
+        let bounded = subtree_within(&shard.store, &lim, &subtree_of(None), 4);
+        assert_eq!(bounded.unwrap().unwrap(), whole);
+        assert!(subtree_within(&shard.store, &lim, &subtree_of(None), 3).is_none());
+        let a = subtree_within(&shard.store, &lim, &subtree_of(Some("a")), 3);
+        assert!(matches!(a, Some(Ok(Response::Nodes(ref n, 1))) if n[0].children.len() == 2));
+        // Errors are answers, not "too large"; other requests are not bounded subtree reads.
+        let missing = subtree_within(&shard.store, &lim, &subtree_of(Some("zz")), 3);
+        assert!(
+            matches!(missing, Some(Err(Error::NotFound { .. }))),
+            "{missing:?}"
+        );
+        assert!(subtree_within(&shard.store, &lim, &Request::Stats, 3).is_none());
+    }
 }

@@ -211,28 +211,45 @@ impl<'a> DocView<'a> {
         max_depth: usize,
         include_text: bool,
     ) -> Result<Vec<NodeView>> {
+        self.subtree_within(root, max_depth, include_text, usize::MAX)?
+            .ok_or_else(|| Error::Internal("an unbounded subtree read gave up".into()))
+    }
+
+    /// `subtree`, giving up (None) as soon as it would hold more than `max_nodes` nodes.
+    pub fn subtree_within(
+        &self,
+        root: Option<&str>,
+        max_depth: usize,
+        include_text: bool,
+        max_nodes: usize,
+    ) -> Result<Option<Vec<NodeView>>> {
         let depth = if max_depth == 0 {
             usize::MAX
         } else {
             max_depth
         };
-        match root {
-            Some(id) => {
-                let rec = self.must_node(id)?;
-                let pos = self.position(id, &rec)?;
-                Ok(vec![self.build(id, rec, pos, depth, include_text)?])
-            }
-            None => {
-                let mut out = vec![];
-                for (i, id) in self.header()?.roots.iter().enumerate() {
-                    let rec = self.must_node(id)?;
-                    out.push(self.build(id, rec, i as u32, depth, include_text)?);
-                }
-                Ok(out)
+        let mut budget = max_nodes;
+        let tops = match root {
+            Some(id) => vec![id.to_string()],
+            None => self.header()?.roots,
+        };
+        let mut out = Vec::with_capacity(tops.len());
+        for (i, id) in tops.iter().enumerate() {
+            let rec = self.must_node(id)?;
+            let pos = match root {
+                Some(_) => self.position(id, &rec)?,
+                None => i as u32,
+            };
+            match self.build(id, rec, pos, depth, include_text, &mut budget)? {
+                Some(v) => out.push(v),
+                None => return Ok(None),
             }
         }
+        Ok(Some(out))
     }
 
+    /// The view of `id` and `depth - 1` levels below it; None once more than `budget` nodes
+    /// would be built.
     fn build(
         &self,
         id: &str,
@@ -240,17 +257,24 @@ impl<'a> DocView<'a> {
         pos: u32,
         depth: usize,
         include_text: bool,
-    ) -> Result<NodeView> {
+        budget: &mut usize,
+    ) -> Result<Option<NodeView>> {
+        if *budget == 0 {
+            return Ok(None);
+        }
+        *budget -= 1;
         let child_ids = rec.children.clone();
         let mut v = self.shape(id, rec, pos, include_text);
         if depth > 1 {
             for (i, c) in child_ids.iter().enumerate() {
                 let crec = self.must_node(c)?;
-                v.children
-                    .push(self.build(c, crec, i as u32, depth - 1, include_text)?);
+                match self.build(c, crec, i as u32, depth - 1, include_text, budget)? {
+                    Some(child) => v.children.push(child),
+                    None => return Ok(None),
+                }
             }
         }
-        Ok(v)
+        Ok(Some(v))
     }
 
     /// The path from the top level down to `id`'s parent, root first (the node itself excluded).

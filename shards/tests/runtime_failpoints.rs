@@ -169,9 +169,19 @@ fn a_large_subtree_read_runs_on_a_snapshot_off_the_executor() {
     });
     within_a_minute(&entered, "the subtree read reaching the blocking pool");
 
-    // The shard's executor keeps serving point reads and writes meanwhile.
+    // The shard's executor keeps serving point reads, small subtrees and writes meanwhile.
     let node = run(e.get_node("big", "0007", ReadAt::Latest, false, None)).unwrap();
     assert_eq!(node.content.title, "section 7");
+    let (small_tx, small) = std::sync::mpsc::channel();
+    let reader = e.clone();
+    std::thread::spawn(move || {
+        let nodes =
+            run(reader.get_subtree("big", Some("0007".into()), 0, false, ReadAt::Latest, None));
+        small_tx.send(nodes).unwrap();
+    });
+    let nodes = within_a_minute(&small, "a one-node subtree read").unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].node_id, "0007");
     let new_node = NodeInput {
         node_id: "new".into(),
         content: NodeContent::default(),

@@ -14,12 +14,12 @@ use super::glommio_rt::{sleep, spawn_blocking, spawn_joinable, spawn_local};
 use super::inbox::{Envelope, Inbox};
 use super::{RuntimeConfig, ShardStatus};
 use crate::engine::{now_micros, ShardState};
+use crate::model::Micros;
 use crate::mutation::{Mutation, XrefSide};
 use crate::reads;
 use crate::request::{Request, Response};
 use crate::shard::Shard;
-use crate::store::{KvStore, RocksStore};
-use crate::view::read_head;
+use crate::store::{KvStore, RocksStore, Snapshot};
 use crate::{Error, Result};
 use futures_channel::oneshot;
 use std::cell::{Cell, RefCell};
@@ -304,79 +304,112 @@ async fn recover(
     })
 }
 
-/// Largest document whose subtree reads are answered inline on the executor; larger ones are
-/// answered on a snapshot on the blocking pool.
-const INLINE_SUBTREE_NODES: u64 = 64;
+/// Most nodes a subtree read builds on the executor; a larger one is answered again on a
+/// snapshot on the blocking pool (so the executor spends at most this much on it).
+const INLINE_SUBTREE_NODES: usize = 64;
 
-/// Whether `req` is a read that may visit many keys. Such reads are answered on a RocksDB
-/// snapshot on the blocking pool, so that point reads and writes keep flowing on the executor.
-fn scans_many_keys(store: &RocksStore, req: &Request) -> bool {
-    match req {
-        Request::GetSubtree {
-            doc_id, txn: None, ..
-        } => read_head(store, doc_id)
-            .ok()
-            .flatten()
-            .is_some_and(|h| h.node_count > INLINE_SUBTREE_NODES),
+/// A read answered on the executor, or handed back to be answered on a snapshot.
+enum Inline {
+    Answered(Result<Response>),
+    TooLarge(Request),
+}
+
+/// Answers a read inline unless it may visit many keys: lists, searches, diffs, version lists
+/// and statistics always go to a snapshot on the blocking pool, and so does a subtree of more
+/// than `INLINE_SUBTREE_NODES` nodes, so point reads and writes keep flowing on the executor.
+fn read_inline(s: &Served, request: Request, now: Micros) -> Inline {
+    match request {
         Request::ListDocuments { .. }
         | Request::ListVersions { .. }
         | Request::Diff { .. }
         | Request::Search { .. }
-        | Request::Stats => true,
-        _ => false,
+        | Request::Stats => Inline::TooLarge(request),
+        Request::GetSubtree { txn: None, .. } => {
+            let core = s.core.borrow();
+            let limits = &core.shard.config.limits;
+            match reads::subtree_within(&s.store, limits, &request, INLINE_SUBTREE_NODES) {
+                Some(answer) => Inline::Answered(answer),
+                None => Inline::TooLarge(request),
+            }
+        }
+        _ => Inline::Answered(
+            s.core
+                .borrow_mut()
+                .shard
+                .handle(request, now)
+                .map(|o| o.response),
+        ),
     }
+}
+
+/// What a read that is not answered at once waits for.
+enum Deferred {
+    /// The blocking pool, to read this snapshot.
+    OnSnapshot(Snapshot),
+    /// The sync of the log up to this LSN.
+    AfterSync(u64),
 }
 
 async fn handle(s: &Rc<Served>, env: Envelope) {
     let now = now_micros();
     if let Some(scope) = read_scope(&env.request) {
-        let off_executor = scans_many_keys(&s.store, &env.request);
         let need = s.core.borrow().needs(&scope, s.wal.durable_lsn());
-        if need.is_none() && !off_executor {
-            let r = s
-                .core
-                .borrow_mut()
-                .shard
-                .handle(env.request.clone(), now)
-                .map(|o| o.response);
-            return reply(env, r);
-        }
+        let Envelope { request, reply } = env;
+        let request = match need {
+            Some(_) => request,
+            None => match read_inline(s, request, now) {
+                Inline::Answered(answer) => {
+                    let _ = reply.send(answer);
+                    return;
+                }
+                Inline::TooLarge(request) => request,
+            },
+        };
+        let next = match need {
+            // Taken now, before any later write is applied: everything it holds is durable.
+            None => Deferred::OnSnapshot(s.store.snapshot()),
+            Some(lsn) => Deferred::AfterSync(lsn),
+        };
         s.in_flight.set(s.in_flight.get() + 1);
         let s = s.clone();
         spawn_local(async move {
-            let Envelope { request, reply } = env;
-            let r = match need {
-                Some(lsn) => wait_readable(&s, &scope, lsn).await,
-                None => Ok(()),
+            let answer = match next {
+                Deferred::OnSnapshot(snapshot) => read_on_snapshot(&s, snapshot, request).await,
+                Deferred::AfterSync(lsn) => match wait_readable(&s, &scope, lsn).await {
+                    Err(e) => Err(e),
+                    // On the executor, with no await since the wait: durable state only.
+                    Ok(()) => match read_inline(&s, request, now_micros()) {
+                        Inline::Answered(answer) => answer,
+                        Inline::TooLarge(request) => {
+                            read_on_snapshot(&s, s.store.snapshot(), request).await
+                        }
+                    },
+                },
             };
-            let r = match r {
-                Err(e) => Err(e),
-                Ok(()) if off_executor => read_on_snapshot(&s, request).await,
-                Ok(()) => s
-                    .core
-                    .borrow_mut()
-                    .shard
-                    .handle(request, now_micros())
-                    .map(|o| o.response),
-            };
-            let _ = reply.send(r);
+            let _ = reply.send(answer);
             s.in_flight.set(s.in_flight.get() - 1);
         });
         return;
     }
-    let outcome = s.core.borrow_mut().shard.handle(env.request.clone(), now);
+    let Envelope { request, reply } = env;
+    let outcome = s.core.borrow_mut().shard.handle(request, now);
     let outcome = match outcome {
         Ok(o) => o,
-        Err(e) => return reply(env, Err(e)),
+        Err(e) => {
+            let _ = reply.send(Err(e));
+            return;
+        }
     };
     let Some(m) = outcome.mutation else {
-        return reply(env, Ok(outcome.response));
+        let _ = reply.send(Ok(outcome.response));
+        return;
     };
     let lsn = match log_and_apply(s, &m).await {
         Ok(lsn) => lsn,
         Err(e) => {
             s.poison(format!("writing mutation: {e}"));
-            return reply(env, Err(s.unavailable()));
+            let _ = reply.send(Err(s.unavailable()));
+            return;
         }
     };
     s.in_flight.set(s.in_flight.get() + 1);
@@ -384,21 +417,22 @@ async fn handle(s: &Rc<Served>, env: Envelope) {
     spawn_local(async move {
         let synced = s.wal.wait_durable(lsn).await;
         s.publish();
-        match synced {
-            Ok(()) => reply(env, Ok(outcome.response)),
+        let answer = match synced {
+            Ok(()) => Ok(outcome.response),
             Err(e) => {
                 s.poison(format!("log sync failed: {e}"));
-                reply(env, Err(s.unavailable()));
+                Err(s.unavailable())
             }
-        }
+        };
+        // The caller may have gone (deadline, cancellation): nothing to do then.
+        let _ = reply.send(answer);
         s.in_flight.set(s.in_flight.get() - 1);
     });
 }
 
-/// Answers a snapshot read on the blocking pool, over a snapshot taken now (everything it could
-/// read is already durable).
-async fn read_on_snapshot(s: &Served, request: Request) -> Result<Response> {
-    let snapshot = s.store.snapshot();
+/// Answers a snapshot read on the blocking pool over `snapshot`, which the caller took on the
+/// executor at a point where everything it could read was durable.
+async fn read_on_snapshot(s: &Served, snapshot: Snapshot, request: Request) -> Result<Response> {
     let limits = s.core.borrow().shard.config.limits.clone();
     let now = now_micros();
     let answer = spawn_blocking(move || {

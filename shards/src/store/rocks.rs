@@ -6,9 +6,8 @@
 use super::{BatchOp, KvRead, KvStore, Snapshot, Visitor, WriteBatch};
 use crate::{Error, Result};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
-    ErrorKind, FlushOptions, IteratorMode, Options, ReadOptions, SnapshotWithThreadMode,
-    WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, ErrorKind,
+    FlushOptions, Options, ReadOptions, SnapshotWithThreadMode, WriteOptions, DB,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -110,25 +109,29 @@ fn cf_handle<'a>(db: &'a RocksDb, cf: &str) -> Result<&'a ColumnFamily> {
         .ok_or_else(|| Error::Internal(format!("column family {cf} missing")))
 }
 
-/// Reads `[start, end)` with `ro` (bounded to `end`) through `iterate`, calling `f` per entry.
+/// Visits `[start, end)` in key order through the raw iterator `open` makes from read options
+/// bounded to `end`. The raw iterator lends keys and values without copying them.
 fn scan_with<'a>(
-    start: &'a [u8],
+    start: &[u8],
     end: &[u8],
-    mut ro: ReadOptions,
-    iterate: impl FnOnce(ReadOptions, IteratorMode<'a>) -> rocksdb::DBIterator<'a>,
+    open: impl FnOnce(ReadOptions) -> rocksdb::DBRawIterator<'a>,
     f: &mut Visitor<'_>,
 ) -> Result<()> {
     if start >= end {
         return Ok(());
     }
+    let mut ro = ReadOptions::default();
     ro.set_iterate_upper_bound(end.to_vec());
-    for item in iterate(ro, IteratorMode::From(start, Direction::Forward)) {
-        let (k, v) = item?;
-        if !f(&k, &v)? {
-            break;
+    let mut it = open(ro);
+    it.seek(start);
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        if !f(k, v)? {
+            return Ok(());
         }
+        it.next();
     }
-    Ok(())
+    // An invalid iterator is either the end of the range or an error.
+    Ok(it.status()?)
 }
 
 impl KvRead for RocksStore {
@@ -139,13 +142,7 @@ impl KvRead for RocksStore {
     fn scan(&self, start: &[u8], end: &[u8], f: &mut Visitor<'_>) -> Result<()> {
         let cf = self.cf()?;
         let db = &self.db.db;
-        scan_with(
-            start,
-            end,
-            ReadOptions::default(),
-            |ro, mode| db.iterator_cf_opt(cf, ro, mode),
-            f,
-        )
+        scan_with(start, end, |ro| db.raw_iterator_cf_opt(cf, ro), f)
     }
 }
 
@@ -176,13 +173,7 @@ impl KvRead for RocksSnapshot {
     fn scan(&self, start: &[u8], end: &[u8], f: &mut Visitor<'_>) -> Result<()> {
         let cf = cf_handle(self.snap.borrow_owner(), &self.cf)?;
         let snap = self.snap.borrow_dependent();
-        scan_with(
-            start,
-            end,
-            ReadOptions::default(),
-            |ro, mode| snap.iterator_cf_opt(cf, ro, mode),
-            f,
-        )
+        scan_with(start, end, |ro| snap.raw_iterator_cf_opt(cf, ro), f)
     }
 }
 
