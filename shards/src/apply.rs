@@ -13,6 +13,18 @@ use crate::words::node_words;
 use crate::Result;
 
 pub fn apply(store: &dyn KvRead, m: &Mutation, lsn: u64) -> Result<WriteBatch> {
+    let mut b = apply_data(store, m)?;
+    record_lsn(&mut b, lsn);
+    Ok(b)
+}
+
+/// Records in `b` that the shard log is applied up to `lsn` (the last op of every batch).
+pub fn record_lsn(b: &mut WriteBatch, lsn: u64) {
+    b.put(keys::APPLIED_LSN.to_vec(), encode_u64(lsn));
+}
+
+/// The batch of `m` without its LSN record: what `apply` gives before `record_lsn`.
+pub fn apply_data(store: &dyn KvRead, m: &Mutation) -> Result<WriteBatch> {
     let mut b = WriteBatch::default();
     match m {
         Mutation::Commit(c) => apply_commit(store, c, &mut b)?,
@@ -39,7 +51,6 @@ pub fn apply(store: &dyn KvRead, m: &Mutation, lsn: u64) -> Result<WriteBatch> {
             }
         }
     }
-    b.put(keys::APPLIED_LSN.to_vec(), encode_u64(lsn));
     Ok(b)
 }
 

@@ -149,6 +149,16 @@ impl<S: KvStore> Shard<S> {
                 overwrite,
                 write,
             } => {
+                if write.txn.is_none() {
+                    return plan_put_document(
+                        &self.store,
+                        &self.config,
+                        &doc,
+                        overwrite,
+                        write,
+                        now,
+                    );
+                }
                 lim.check_id("doc_id", &doc.doc_id)?;
                 let id = doc.doc_id.clone();
                 if !overwrite && self.doc_exists_for(&id, write.txn.as_deref(), now)? {
@@ -555,69 +565,15 @@ impl<S: KvStore> Shard<S> {
                 removed_versions: 0,
             });
         }
-        let head = read_head(&self.store, doc)?.filter(|h| !h.deleted);
-        let base = head.as_ref().map(|h| h.version).unwrap_or(0);
-        if base == 0 && !creates {
-            return Err(Error::not_found("document", doc));
-        }
-        let mut draft = Draft::new(&self.store, doc, base, &self.config.limits);
-        let removed = op(&mut draft)?;
-        let stamp = self.stamp(doc, opts, now)?;
-        let commit = draft.into_commit(stamp)?;
-        self.finish(commit, removed)
-    }
-
-    fn stamp(&self, doc: &str, opts: WriteOpts, now: Micros) -> Result<CommitStamp> {
-        let head = read_head(&self.store, doc)?;
-        let (version, last) = head
-            .map(|h| (h.version + 1, h.last_commit_time))
-            .unwrap_or((1, Micros::MIN));
-        Ok(CommitStamp {
-            version,
-            // Commit times strictly increase per document, whatever the wall clock does.
-            commit_time: now.max(last.saturating_add(1)),
-            effective_time: opts.effective_time,
-            message: opts.message,
-        })
-    }
-
-    fn finish(&self, commit: Option<DocCommit>, removed_nodes: u64) -> Result<Outcome> {
-        let Some(c) = commit else {
-            return Outcome::read(Response::Written {
-                version: None,
-                removed_links: vec![],
-                removed_nodes,
-                removed_versions: 0,
-            });
-        };
-        let mut removed_links = vec![];
-        for (id, rec) in &c.nodes {
-            if rec.is_none() {
-                for side in [XrefSide::Out, XrefSide::In] {
-                    removed_links.extend(
-                        queries::list_xrefs(&self.store, &c.doc_id, Some(id), side, None)?
-                            .into_iter()
-                            .map(|x| (x.key, side)),
-                    );
-                }
-            }
-        }
-        let version = Version {
-            version: c.version,
-            commit_time: c.commit_time,
-            effective_time: c.effective_time,
-            message: c.message.clone(),
-            nodes_changed: c.nodes.len() as u64,
-        };
-        Ok(Outcome {
-            response: Response::Written {
-                version: Some(version),
-                removed_links,
-                removed_nodes,
-                removed_versions: 0,
-            },
-            mutation: Some(Mutation::Commit(c)),
-        })
+        plan_implicit(
+            &self.store,
+            &self.config.limits,
+            doc,
+            opts,
+            now,
+            creates,
+            op,
+        )
     }
 
     fn commit_txn(&mut self, t: Txn, opts: WriteOpts, now: Micros) -> Result<Outcome> {
@@ -666,13 +622,111 @@ impl<S: KvStore> Shard<S> {
         // Other commits since the snapshot may have changed the count: apply our delta to it.
         let now_count = head.as_ref().map(|h| h.node_count as i64).unwrap_or(0);
         draft.overlay.node_count = Some((now_count + tx_count - base_count).max(0) as u64);
-        let stamp = self.stamp(&t.doc, opts, now)?;
+        let stamp = stamp(&self.store, &t.doc, opts, now)?;
         let mut commit = draft.into_commit(stamp)?;
         if let (Some(c), true) = (commit.as_mut(), t.base == 0) {
             c.created_at = Some(c.commit_time);
         }
-        self.finish(commit, 0)
+        finish(&self.store, commit, 0)
     }
+}
+
+/// Plans a PutDocument outside a transaction from `st` alone, so it can run on a snapshot off the
+/// executor: the plan is valid as long as nothing else wrote the document since `st` was taken.
+pub fn plan_put_document(
+    st: &dyn KvRead,
+    config: &ShardConfig,
+    doc: &DocumentInput,
+    overwrite: bool,
+    write: WriteOpts,
+    now: Micros,
+) -> Result<Outcome> {
+    let lim = &config.limits;
+    lim.check_id("doc_id", &doc.doc_id)?;
+    lim.check_short("message", &write.message)?;
+    let id = doc.doc_id.as_str();
+    if !overwrite && read_head(st, id)?.is_some_and(|h| !h.deleted) {
+        return Err(Error::already_exists("document", id));
+    }
+    plan_implicit(st, lim, id, write, now, true, |d| {
+        d.put_tree(doc).map(|_| 0)
+    })
+}
+
+/// A write as its own implicit transaction: `op` on a draft of `doc`'s latest version, committed
+/// as the next version.
+fn plan_implicit(
+    st: &dyn KvRead,
+    lim: &Limits,
+    doc: &str,
+    opts: WriteOpts,
+    now: Micros,
+    creates: bool,
+    op: impl FnOnce(&mut Draft) -> Result<u64>,
+) -> Result<Outcome> {
+    let head = read_head(st, doc)?.filter(|h| !h.deleted);
+    let base = head.as_ref().map(|h| h.version).unwrap_or(0);
+    if base == 0 && !creates {
+        return Err(Error::not_found("document", doc));
+    }
+    let mut draft = Draft::new(st, doc, base, lim);
+    let removed = op(&mut draft)?;
+    let stamp = stamp(st, doc, opts, now)?;
+    let commit = draft.into_commit(stamp)?;
+    finish(st, commit, removed)
+}
+
+fn stamp(st: &dyn KvRead, doc: &str, opts: WriteOpts, now: Micros) -> Result<CommitStamp> {
+    let head = read_head(st, doc)?;
+    let (version, last) = head
+        .map(|h| (h.version + 1, h.last_commit_time))
+        .unwrap_or((1, Micros::MIN));
+    Ok(CommitStamp {
+        version,
+        // Commit times strictly increase per document, whatever the wall clock does.
+        commit_time: now.max(last.saturating_add(1)),
+        effective_time: opts.effective_time,
+        message: opts.message,
+    })
+}
+
+fn finish(st: &dyn KvRead, commit: Option<DocCommit>, removed_nodes: u64) -> Result<Outcome> {
+    let Some(c) = commit else {
+        return Outcome::read(Response::Written {
+            version: None,
+            removed_links: vec![],
+            removed_nodes,
+            removed_versions: 0,
+        });
+    };
+    let mut removed_links = vec![];
+    for (id, rec) in &c.nodes {
+        if rec.is_none() {
+            for side in [XrefSide::Out, XrefSide::In] {
+                removed_links.extend(
+                    queries::list_xrefs(st, &c.doc_id, Some(id), side, None)?
+                        .into_iter()
+                        .map(|x| (x.key, side)),
+                );
+            }
+        }
+    }
+    let version = Version {
+        version: c.version,
+        commit_time: c.commit_time,
+        effective_time: c.effective_time,
+        message: c.message.clone(),
+        nodes_changed: c.nodes.len() as u64,
+    };
+    Ok(Outcome {
+        response: Response::Written {
+            version: Some(version),
+            removed_links,
+            removed_nodes,
+            removed_versions: 0,
+        },
+        mutation: Some(Mutation::Commit(c)),
+    })
 }
 
 fn check_xref(lim: &Limits, k: &XrefKey) -> Result<()> {

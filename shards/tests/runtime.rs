@@ -2,7 +2,7 @@
 //! health, backpressure and shutdown.
 
 mod common;
-use common::{fixtures, run};
+use common::{copy_dir, fixtures, run};
 use shards::engine::{Engine, ShardRouter, ShardState};
 use shards::request::WriteOpts;
 use shards::runtime::{Runtime, RuntimeConfig};
@@ -132,19 +132,6 @@ fn the_log_alone_recovers_writes_never_flushed_to_rocksdb() {
     assert_eq!(stats.total.documents, 50);
     rt2.shutdown().unwrap();
     drop(e);
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else if entry.file_name() != "LOCK" {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -201,3 +201,97 @@ fn a_large_subtree_read_runs_on_a_snapshot_off_the_executor() {
     rt.shutdown().unwrap();
     scenario.teardown();
 }
+
+/// Holds the failpoint `name` when reached; returns (reached, release).
+fn hold_at(name: &str) -> (std::sync::mpsc::Receiver<()>, std::sync::mpsc::Sender<()>) {
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let hook = std::sync::Mutex::new((entered_tx, release_rx));
+    fail::cfg_callback(name, move || {
+        let hook = hook.lock().unwrap();
+        let _ = hook.0.send(());
+        let _ = hook.1.recv();
+    })
+    .unwrap();
+    (entered, release)
+}
+
+fn put_in_background(
+    e: &std::sync::Arc<Engine<Runtime>>,
+    doc: DocumentInput,
+) -> std::sync::mpsc::Receiver<Result<(String, engine::WriteResult)>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let writer = e.clone();
+    std::thread::spawn(move || {
+        tx.send(run(writer.put_document(doc, true, WriteOpts::default())))
+            .unwrap();
+    });
+    rx
+}
+
+#[test]
+fn a_large_put_is_planned_off_the_executor_and_replanned_when_its_document_changed() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::start(config(dir.path())).unwrap();
+    wait_state(&rt, ShardState::Serving);
+    let e = std::sync::Arc::new(Engine::new(rt.clone()));
+    run(e.put_document(wide_doc("big", 300), false, WriteOpts::default())).unwrap();
+    run(e.put_document(doc("other"), false, WriteOpts::default())).unwrap();
+
+    // 1. Held in planning: the shard serves reads and writes of other documents meanwhile.
+    let (entered, release) = hold_at("shard::plan_put");
+    let mut replacement = wide_doc("big", 400);
+    replacement.name = "replaced".into();
+    let done = put_in_background(&e, replacement);
+    within_a_minute(&entered, "the put reaching its plan");
+    assert!(run(e.get_document("big", ReadAt::Latest, None)).is_ok());
+    run(e.put_document(doc("third"), false, WriteOpts::default())).unwrap();
+    release.send(()).unwrap();
+    let (_, put) = within_a_minute(&done, "the held put").unwrap();
+    assert_eq!(put.version.unwrap().version, 2);
+    fail::remove("shard::plan_put");
+
+    // 2. A write to the document while its put is being planned makes that plan stale: the put
+    //    is planned again on the executor and lands after the write, as the next version.
+    let (entered, release) = hold_at("shard::plan_put");
+    let mut third_version = wide_doc("big", 350);
+    third_version.name = "third".into();
+    let done = put_in_background(&e, third_version);
+    within_a_minute(&entered, "the second put reaching its plan");
+    let extra = NodeInput {
+        node_id: "extra".into(),
+        content: NodeContent::default(),
+        children: vec![],
+    };
+    let inserted = run(e.insert_node("big", None, None, extra, WriteOpts::default())).unwrap();
+    assert_eq!(inserted.version.unwrap().version, 3);
+    fail::remove("shard::plan_put");
+    release.send(()).unwrap();
+    let (_, put) = within_a_minute(&done, "the stale put").unwrap();
+    assert_eq!(put.version.unwrap().version, 4);
+
+    let check = |e: &Engine<Runtime>| {
+        let d = run(e.get_document("big", ReadAt::Latest, None)).unwrap();
+        assert_eq!((d.name.as_str(), d.version), ("third", 4));
+        let nodes = run(e.get_subtree("big", None, 0, false, ReadAt::Latest, None)).unwrap();
+        assert_eq!(nodes.len(), 350);
+        assert!(nodes.iter().all(|n| n.node_id != "extra"));
+        let v3 = run(e.get_subtree("big", None, 0, false, ReadAt::Version(3), None)).unwrap();
+        assert_eq!(v3.len(), 401);
+        let versions = run(e.list_versions("big", None, 10)).unwrap();
+        let numbers: Vec<u64> = versions.iter().map(|v| v.version).collect();
+        assert_eq!(numbers, [1, 2, 3, 4]);
+    };
+    check(&e);
+    // The log replays to the same state (a copy taken while running holds no flushed memtable).
+    let copy = tempfile::tempdir().unwrap();
+    common::copy_dir(dir.path(), copy.path());
+    rt.shutdown().unwrap();
+    drop(e);
+    let rt = Runtime::start(config(copy.path())).unwrap();
+    wait_state(&rt, ShardState::Serving);
+    check(&Engine::new(rt.clone()));
+    rt.shutdown().unwrap();
+    scenario.teardown();
+}

@@ -9,7 +9,9 @@
 
 mod glommio_rt;
 mod inbox;
+mod read_path;
 mod shard_loop;
+mod write_path;
 
 use crate::engine::{now_micros, ShardFuture, ShardHealth, ShardRouter, ShardState};
 use crate::manifest;

@@ -1,9 +1,5 @@
-//! One shard on its executor: recover from the log, then serve the inbox.
-//!
-//! Write path, per request, without awaiting in between: plan (`Shard::handle`) -> append the
-//! mutation to the log -> apply its batch to RocksDB. Then a task awaits the group commit that
-//! covers the record and only then answers. Because plans and applies happen in log order on one
-//! thread, the log replays to exactly the state RocksDB had.
+//! One shard on its executor: recover from the log, then serve the inbox (reads in
+//! `read_path.rs`, writes in `write_path.rs`), checkpoint on a timer.
 //!
 //! Reads never see what is not durable: a read waits until every log record that wrote its
 //! document (or, for shard-wide reads, every record) is synced. A failed append, apply or sync
@@ -12,16 +8,15 @@
 
 use super::glommio_rt::{sleep, spawn_blocking, spawn_joinable, spawn_local};
 use super::inbox::{Envelope, Inbox};
-use super::{RuntimeConfig, ShardStatus};
+use super::{read_path, write_path, RuntimeConfig, ShardStatus};
 use crate::engine::{now_micros, ShardState};
-use crate::model::Micros;
 use crate::mutation::{Mutation, XrefSide};
-use crate::reads;
 use crate::request::{Request, Response};
 use crate::shard::Shard;
-use crate::store::{KvStore, RocksStore, Snapshot};
+use crate::store::{KvStore, RocksStore};
 use crate::{Error, Result};
 use futures_channel::oneshot;
+use futures_util::lock::Mutex;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -39,9 +34,11 @@ pub struct ShardContext {
     pub wal_dir: PathBuf,
 }
 
+pub(super) type Reply = oneshot::Sender<Result<Response>>;
+
 /// What a read must see durable first.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Scope {
+pub(super) enum Scope {
     /// Writes of one document.
     Doc(String),
     /// Every write of the shard.
@@ -97,7 +94,7 @@ fn read_scope(req: &Request) -> Option<Scope> {
 }
 
 /// The document whose reads a mutation affects ("" = only shard-wide reads).
-fn written_doc(m: &Mutation) -> &str {
+pub(super) fn written_doc(m: &Mutation) -> &str {
     match m {
         Mutation::Commit(c) => &c.doc_id,
         Mutation::DeleteDocument { doc_id, .. } => doc_id,
@@ -109,16 +106,19 @@ fn written_doc(m: &Mutation) -> &str {
     }
 }
 
-struct Core {
-    shard: Shard<RocksStore>,
+pub(super) struct Core {
+    pub(super) shard: Shard<RocksStore>,
     /// Log position of the last record that wrote each document (pruned once durable).
-    pending: HashMap<String, u64>,
-    last_appended: u64,
-    next_txid: u64,
+    pub(super) pending: HashMap<String, u64>,
+    /// Documents whose put is being planned off the executor, and whether a mutation wrote them
+    /// since (then that plan is stale and is made again).
+    pub(super) planning: HashMap<String, bool>,
+    pub(super) last_appended: u64,
+    pub(super) next_txid: u64,
 }
 
 impl Core {
-    fn needs(&self, scope: &Scope, durable: u64) -> Option<u64> {
+    pub(super) fn needs(&self, scope: &Scope, durable: u64) -> Option<u64> {
         let lsn = match scope {
             Scope::Nothing => return None,
             Scope::Shard => self.last_appended,
@@ -128,29 +128,32 @@ impl Core {
     }
 }
 
-struct Served {
-    id: usize,
-    core: RefCell<Core>,
-    wal: Wal<GlommioFs>,
-    status: Arc<ShardStatus>,
-    store: RocksStore,
-    in_flight: Cell<usize>,
+pub(super) struct Served {
+    pub(super) id: usize,
+    pub(super) core: RefCell<Core>,
+    pub(super) wal: Wal<GlommioFs>,
+    pub(super) status: Arc<ShardStatus>,
+    pub(super) store: RocksStore,
+    pub(super) in_flight: Cell<usize>,
+    /// Held from planning a write (or validating a plan made off the executor) until its batch
+    /// is applied: mutations are planned against, appended and applied in one order.
+    pub(super) apply_order: Mutex<()>,
 }
 
 impl Served {
-    fn poison(&self, why: String) {
+    pub(super) fn poison(&self, why: String) {
         tracing::error!(shard = self.id, reason = %why, "shard poisoned; restart to recover from the log");
         self.status.set_state(ShardState::Poisoned, why);
     }
 
-    fn unavailable(&self) -> Error {
+    pub(super) fn unavailable(&self) -> Error {
         Error::Unavailable {
             shard: self.id,
             reason: self.status.detail(),
         }
     }
 
-    fn publish(&self) {
+    pub(super) fn publish(&self) {
         self.status
             .durable_lsn
             .store(self.wal.durable_lsn(), std::sync::atomic::Ordering::Relaxed);
@@ -295,201 +298,23 @@ async fn recover(
             shard,
             pending: HashMap::new(),
             last_appended: last,
+            planning: HashMap::new(),
             next_txid: now_micros() as u64,
         }),
         wal,
         status,
         store,
         in_flight: Cell::new(0),
+        apply_order: Mutex::new(()),
     })
-}
-
-/// Most nodes a subtree read builds on the executor; a larger one is answered again on a
-/// snapshot on the blocking pool (so the executor spends at most this much on it).
-const INLINE_SUBTREE_NODES: usize = 64;
-
-/// A read answered on the executor, or handed back to be answered on a snapshot.
-enum Inline {
-    Answered(Result<Response>),
-    TooLarge(Request),
-}
-
-/// Answers a read inline unless it may visit many keys: lists, searches, diffs, version lists
-/// and statistics always go to a snapshot on the blocking pool, and so does a subtree of more
-/// than `INLINE_SUBTREE_NODES` nodes, so point reads and writes keep flowing on the executor.
-fn read_inline(s: &Served, request: Request, now: Micros) -> Inline {
-    match request {
-        Request::ListDocuments { .. }
-        | Request::ListVersions { .. }
-        | Request::Diff { .. }
-        | Request::Search { .. }
-        | Request::Stats => Inline::TooLarge(request),
-        Request::GetSubtree { txn: None, .. } => {
-            let core = s.core.borrow();
-            let limits = &core.shard.config.limits;
-            match reads::subtree_within(&s.store, limits, &request, INLINE_SUBTREE_NODES) {
-                Some(answer) => Inline::Answered(answer),
-                None => Inline::TooLarge(request),
-            }
-        }
-        _ => Inline::Answered(
-            s.core
-                .borrow_mut()
-                .shard
-                .handle(request, now)
-                .map(|o| o.response),
-        ),
-    }
-}
-
-/// What a read that is not answered at once waits for.
-enum Deferred {
-    /// The blocking pool, to read this snapshot.
-    OnSnapshot(Snapshot),
-    /// The sync of the log up to this LSN.
-    AfterSync(u64),
 }
 
 async fn handle(s: &Rc<Served>, env: Envelope) {
     let now = now_micros();
-    if let Some(scope) = read_scope(&env.request) {
-        let need = s.core.borrow().needs(&scope, s.wal.durable_lsn());
-        let Envelope { request, reply } = env;
-        let request = match need {
-            Some(_) => request,
-            None => match read_inline(s, request, now) {
-                Inline::Answered(answer) => {
-                    let _ = reply.send(answer);
-                    return;
-                }
-                Inline::TooLarge(request) => request,
-            },
-        };
-        let next = match need {
-            // Taken now, before any later write is applied: everything it holds is durable.
-            None => Deferred::OnSnapshot(s.store.snapshot()),
-            Some(lsn) => Deferred::AfterSync(lsn),
-        };
-        s.in_flight.set(s.in_flight.get() + 1);
-        let s = s.clone();
-        spawn_local(async move {
-            let answer = match next {
-                Deferred::OnSnapshot(snapshot) => read_on_snapshot(&s, snapshot, request).await,
-                Deferred::AfterSync(lsn) => match wait_readable(&s, &scope, lsn).await {
-                    Err(e) => Err(e),
-                    // On the executor, with no await since the wait: durable state only.
-                    Ok(()) => match read_inline(&s, request, now_micros()) {
-                        Inline::Answered(answer) => answer,
-                        Inline::TooLarge(request) => {
-                            read_on_snapshot(&s, s.store.snapshot(), request).await
-                        }
-                    },
-                },
-            };
-            let _ = reply.send(answer);
-            s.in_flight.set(s.in_flight.get() - 1);
-        });
-        return;
+    match read_scope(&env.request) {
+        Some(scope) => read_path::serve(s, scope, env, now),
+        None => write_path::serve(s, env, now).await,
     }
-    let Envelope { request, reply } = env;
-    let outcome = s.core.borrow_mut().shard.handle(request, now);
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => {
-            let _ = reply.send(Err(e));
-            return;
-        }
-    };
-    let Some(m) = outcome.mutation else {
-        let _ = reply.send(Ok(outcome.response));
-        return;
-    };
-    let lsn = match log_and_apply(s, &m).await {
-        Ok(lsn) => lsn,
-        Err(e) => {
-            s.poison(format!("writing mutation: {e}"));
-            let _ = reply.send(Err(s.unavailable()));
-            return;
-        }
-    };
-    s.in_flight.set(s.in_flight.get() + 1);
-    let s = s.clone();
-    spawn_local(async move {
-        let synced = s.wal.wait_durable(lsn).await;
-        s.publish();
-        let answer = match synced {
-            Ok(()) => Ok(outcome.response),
-            Err(e) => {
-                s.poison(format!("log sync failed: {e}"));
-                Err(s.unavailable())
-            }
-        };
-        // The caller may have gone (deadline, cancellation): nothing to do then.
-        let _ = reply.send(answer);
-        s.in_flight.set(s.in_flight.get() - 1);
-    });
-}
-
-/// Answers a snapshot read on the blocking pool over `snapshot`, which the caller took on the
-/// executor at a point where everything it could read was durable.
-async fn read_on_snapshot(s: &Served, snapshot: Snapshot, request: Request) -> Result<Response> {
-    let limits = s.core.borrow().shard.config.limits.clone();
-    let now = now_micros();
-    let answer = spawn_blocking(move || {
-        // Failpoint `shard::snapshot_read` (feature `failpoints`): "pause" holds the read here.
-        fail::fail_point!("shard::snapshot_read");
-        reads::read(&*snapshot, &limits, &request, now)
-            .unwrap_or_else(|| Err(Error::Internal("not a snapshot read".into())))
-    })
-    .await;
-    let mut response = answer?;
-    if let Response::Stats(stats) = &mut response {
-        stats.active_transactions = s.core.borrow().shard.active_transactions() as u64;
-    }
-    Ok(response)
-}
-
-/// Waits until the log records `scope` could read are durable (starting with `lsn`).
-async fn wait_readable(s: &Served, scope: &Scope, mut lsn: u64) -> Result<()> {
-    loop {
-        if let Err(e) = s.wal.wait_durable(lsn).await {
-            s.poison(format!("log sync failed: {e}"));
-            return Err(s.unavailable());
-        }
-        // Writes applied while we waited need their own sync before we may read them.
-        match s.core.borrow().needs(scope, s.wal.durable_lsn()) {
-            Some(next) => lsn = next,
-            None => return Ok(()),
-        }
-    }
-}
-
-/// Appends `m` to the log and applies it; returns its LSN. Runs before the next request is
-/// planned (the caller awaits it), so applies happen in log order.
-async fn log_and_apply(s: &Served, m: &Mutation) -> Result<u64> {
-    let bytes = m.encode()?;
-    let (lsn, batch) = {
-        let mut core = s.core.borrow_mut();
-        core.next_txid += 1;
-        let lsn = s
-            .wal
-            .append(core.next_txid, &bytes)
-            .map_err(|e| Error::Storage(e.to_string()))?;
-        core.last_appended = lsn;
-        let doc = written_doc(m).to_string();
-        let durable = s.wal.durable_lsn();
-        if core.pending.len() > 4096 {
-            core.pending.retain(|_, l| *l > durable);
-        }
-        core.pending.insert(doc, lsn);
-        (lsn, core.shard.batch_for(m, lsn)?)
-    };
-    if !s.store.write_no_slowdown(&batch)? {
-        // RocksDB would stall: wait for it on the blocking pool, not on the executor.
-        let store = s.store.clone();
-        spawn_blocking(move || store.write(batch)).await?;
-    }
-    Ok(lsn)
 }
 
 /// The `shard::checkpoint` failpoint (feature `failpoints`): fails a checkpoint before its flush.

@@ -1,0 +1,137 @@
+//! The read path: a read that touches few keys is answered inline on the executor; one that may
+//! visit many (lists, searches, diffs, version lists, statistics, a subtree of more than
+//! `INLINE_SUBTREE_NODES` nodes) on a RocksDB snapshot on the blocking pool. Either way it sees
+//! only durable writes: it waits for the log records that wrote what it reads to be synced, and
+//! a snapshot is taken on the executor at a moment when that holds.
+
+use super::glommio_rt::{spawn_blocking, spawn_local};
+use super::inbox::Envelope;
+use super::shard_loop::{Scope, Served};
+use crate::engine::now_micros;
+use crate::model::Micros;
+use crate::reads;
+use crate::request::{Request, Response};
+use crate::store::{KvStore, Snapshot};
+use crate::{Error, Result};
+use std::rc::Rc;
+
+/// Answers a read: at once on the executor, or from a task once what it may see is durable, or
+/// on a snapshot on the blocking pool when it may visit many keys.
+pub(super) fn serve(s: &Rc<Served>, scope: Scope, env: Envelope, now: Micros) {
+    let need = s.core.borrow().needs(&scope, s.wal.durable_lsn());
+    let Envelope { request, reply } = env;
+    let request = match need {
+        Some(_) => request,
+        None => match read_inline(s, request, now) {
+            Inline::Answered(answer) => {
+                let _ = reply.send(answer);
+                return;
+            }
+            Inline::TooLarge(request) => request,
+        },
+    };
+    let next = match need {
+        // Taken now, before any later write is applied: everything it holds is durable.
+        None => Deferred::OnSnapshot(s.store.snapshot()),
+        Some(lsn) => Deferred::AfterSync(lsn),
+    };
+    s.in_flight.set(s.in_flight.get() + 1);
+    let s = s.clone();
+    spawn_local(async move {
+        let answer = match next {
+            Deferred::OnSnapshot(snapshot) => read_on_snapshot(&s, snapshot, request).await,
+            Deferred::AfterSync(lsn) => match wait_readable(&s, &scope, lsn).await {
+                Err(e) => Err(e),
+                // On the executor, with no await since the wait: durable state only.
+                Ok(()) => match read_inline(&s, request, now_micros()) {
+                    Inline::Answered(answer) => answer,
+                    Inline::TooLarge(request) => {
+                        read_on_snapshot(&s, s.store.snapshot(), request).await
+                    }
+                },
+            },
+        };
+        let _ = reply.send(answer);
+        s.in_flight.set(s.in_flight.get() - 1);
+    });
+}
+
+/// Most nodes a subtree read builds on the executor; a larger one is answered again on a
+/// snapshot on the blocking pool (so the executor spends at most this much on it).
+const INLINE_SUBTREE_NODES: usize = 64;
+
+/// A read answered on the executor, or handed back to be answered on a snapshot.
+enum Inline {
+    Answered(Result<Response>),
+    TooLarge(Request),
+}
+
+/// Answers a read inline unless it may visit many keys: lists, searches, diffs, version lists
+/// and statistics always go to a snapshot on the blocking pool, and so does a subtree of more
+/// than `INLINE_SUBTREE_NODES` nodes, so point reads and writes keep flowing on the executor.
+fn read_inline(s: &Served, request: Request, now: Micros) -> Inline {
+    match request {
+        Request::ListDocuments { .. }
+        | Request::ListVersions { .. }
+        | Request::Diff { .. }
+        | Request::Search { .. }
+        | Request::Stats => Inline::TooLarge(request),
+        Request::GetSubtree { txn: None, .. } => {
+            let core = s.core.borrow();
+            let limits = &core.shard.config.limits;
+            match reads::subtree_within(&s.store, limits, &request, INLINE_SUBTREE_NODES) {
+                Some(answer) => Inline::Answered(answer),
+                None => Inline::TooLarge(request),
+            }
+        }
+        _ => Inline::Answered(
+            s.core
+                .borrow_mut()
+                .shard
+                .handle(request, now)
+                .map(|o| o.response),
+        ),
+    }
+}
+
+/// What a read that is not answered at once waits for.
+enum Deferred {
+    /// The blocking pool, to read this snapshot.
+    OnSnapshot(Snapshot),
+    /// The sync of the log up to this LSN.
+    AfterSync(u64),
+}
+
+/// Answers a snapshot read on the blocking pool over `snapshot`, which the caller took on the
+/// executor at a point where everything it could read was durable.
+async fn read_on_snapshot(s: &Served, snapshot: Snapshot, request: Request) -> Result<Response> {
+    let limits = s.core.borrow().shard.config.limits.clone();
+    let now = now_micros();
+    let answer = spawn_blocking(move || {
+        // Failpoint `shard::snapshot_read` (feature `failpoints`): "pause" holds the read here.
+        fail::fail_point!("shard::snapshot_read");
+        reads::read(&*snapshot, &limits, &request, now)
+            .unwrap_or_else(|| Err(Error::Internal("not a snapshot read".into())))
+    })
+    .await;
+    let mut response = answer?;
+    if let Response::Stats(stats) = &mut response {
+        stats.active_transactions = s.core.borrow().shard.active_transactions() as u64;
+    }
+    Ok(response)
+}
+
+/// Waits until the log records `scope` could read are durable (starting with `lsn`).
+async fn wait_readable(s: &Served, scope: &Scope, mut lsn: u64) -> Result<()> {
+    loop {
+        if let Err(e) = s.wal.wait_durable(lsn).await {
+            s.poison(format!("log sync failed: {e}"));
+            return Err(s.unavailable());
+        }
+        // Writes applied while we waited need their own sync before we may read them.
+        match s.core.borrow().needs(scope, s.wal.durable_lsn()) {
+            Some(next) => lsn = next,
+            None => return Ok(()),
+        }
+    }
+}

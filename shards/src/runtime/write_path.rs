@@ -1,0 +1,255 @@
+//! The write path: plan -> append the mutation to the log -> apply its batch to RocksDB, under
+//! `apply_order`, then a task awaits the group commit that covers the record and only then
+//! answers. Because mutations are planned, appended and applied in one order, the log replays to
+//! exactly the state RocksDB had. A large put is planned on a snapshot on the blocking pool and
+//! validated before it is logged; a large batch is written on the blocking pool.
+
+use super::glommio_rt::{spawn_blocking, spawn_local};
+use super::inbox::Envelope;
+use super::shard_loop::{written_doc, Core, Reply, Served};
+use crate::apply;
+use crate::engine::ShardState;
+use crate::model::{DocumentInput, Micros, NodeInput};
+use crate::mutation::Mutation;
+use crate::request::{Request, Response, WriteOpts};
+use crate::shard::{plan_put_document, Outcome, ShardConfig};
+use crate::store::{KvRead, KvStore, WriteBatch};
+use crate::{Error, Result};
+use std::rc::Rc;
+
+/// Plans, logs and applies a write, and answers once it is durable.
+pub(super) async fn serve(s: &Rc<Served>, env: Envelope, now: Micros) {
+    let Envelope { request, reply } = env;
+    let route = route_write(&s.core.borrow(), request);
+    let request = match route {
+        WriteRoute::PlanOffExecutor(put) => return put_off_executor(s, put, reply, now),
+        WriteRoute::Inline(request) => request,
+    };
+    // Uncontended unless a put planned off the executor is being applied.
+    let order = s.apply_order.lock().await;
+    let outcome = s.core.borrow_mut().shard.handle(request, now);
+    let written = commit(s, outcome, None).await;
+    drop(order);
+    answer_when_durable(s, written, reply);
+}
+
+/// Write batches of more operations than this are written on the blocking pool.
+const BLOCKING_BATCH_OPS: usize = 1024;
+
+/// Puts of more nodes than this are planned on a snapshot on the blocking pool.
+const INLINE_PUT_NODES: usize = 256;
+
+/// A PutDocument outside a transaction.
+struct Put {
+    doc: DocumentInput,
+    overwrite: bool,
+    write: WriteOpts,
+}
+
+enum WriteRoute {
+    Inline(Request),
+    PlanOffExecutor(Put),
+}
+
+/// Where a write is planned: a large put (outside a transaction, of a document no other put is
+/// being planned for) on the blocking pool, everything else inline.
+fn route_write(core: &Core, request: Request) -> WriteRoute {
+    match request {
+        Request::PutDocument {
+            doc,
+            overwrite,
+            write,
+        } if write.txn.is_none()
+            && !core.planning.contains_key(&doc.doc_id)
+            && more_nodes_than(&doc.roots, INLINE_PUT_NODES) =>
+        {
+            WriteRoute::PlanOffExecutor(Put {
+                doc,
+                overwrite,
+                write,
+            })
+        }
+        request => WriteRoute::Inline(request),
+    }
+}
+
+fn more_nodes_than(roots: &[NodeInput], n: usize) -> bool {
+    let mut stack: Vec<&NodeInput> = roots.iter().collect();
+    let mut seen = 0;
+    while let Some(node) = stack.pop() {
+        seen += 1;
+        if seen > n {
+            return true;
+        }
+        stack.extend(&node.children);
+    }
+    false
+}
+
+/// A write planned off the executor: its encoded mutation, and its batch without the LSN record.
+struct Prepared {
+    bytes: Vec<u8>,
+    data: WriteBatch,
+}
+
+fn plan_and_prepare(
+    st: &dyn KvRead,
+    config: &ShardConfig,
+    put: &Put,
+    now: Micros,
+) -> Result<(Outcome, Option<Prepared>)> {
+    // Failpoint `shard::plan_put` (feature `failpoints`): holds or fails the plan here.
+    fail::fail_point!("shard::plan_put", |_| Err(Error::Storage(
+        "injected planning failure".into()
+    )));
+    let outcome = plan_put_document(st, config, &put.doc, put.overwrite, put.write.clone(), now)?;
+    let prepared = match &outcome.mutation {
+        Some(m) => Some(Prepared {
+            bytes: m.encode()?,
+            data: apply::apply_data(st, m)?,
+        }),
+        None => None,
+    };
+    Ok((outcome, prepared))
+}
+
+/// Plans a large put on a snapshot on the blocking pool (reading the old tree, building the new
+/// version and its write batch), then logs and applies it on the executor. If anything wrote the
+/// document in between, the plan is stale and is made again on the executor.
+fn put_off_executor(s: &Rc<Served>, put: Put, reply: Reply, now: Micros) {
+    let doc_id = put.doc.doc_id.clone();
+    let snapshot = s.store.snapshot();
+    let config = s.core.borrow().shard.config.clone();
+    s.core.borrow_mut().planning.insert(doc_id.clone(), false);
+    s.in_flight.set(s.in_flight.get() + 1);
+    let s = s.clone();
+    spawn_local(async move {
+        let (put, planned) = spawn_blocking(move || {
+            let planned = plan_and_prepare(&*snapshot, &config, &put, now);
+            (put, planned)
+        })
+        .await;
+        let order = s.apply_order.lock().await;
+        let stale = s.core.borrow_mut().planning.remove(&doc_id).unwrap_or(true);
+        let written = if s.status.state() == ShardState::Poisoned {
+            Written::Answer(Err(s.unavailable()))
+        } else if stale {
+            let request = Request::PutDocument {
+                doc: put.doc,
+                overwrite: put.overwrite,
+                write: put.write,
+            };
+            let outcome = s.core.borrow_mut().shard.handle(request, now);
+            commit(&s, outcome, None).await
+        } else {
+            match planned {
+                Ok((outcome, prepared)) => commit(&s, Ok(outcome), prepared).await,
+                Err(e) => Written::Answer(Err(e)),
+            }
+        };
+        drop(order);
+        let answer = when_durable(&s, written).await;
+        let _ = reply.send(answer);
+        s.in_flight.set(s.in_flight.get() - 1);
+    });
+}
+
+/// A write applied, or answered without one.
+enum Written {
+    Answer(Result<Response>),
+    /// Applied at this LSN: answer once the log is synced up to it.
+    AtLsn(u64, Response),
+}
+
+/// Logs and applies the mutation of a planned write. The caller holds `apply_order`.
+async fn commit(s: &Served, outcome: Result<Outcome>, prepared: Option<Prepared>) -> Written {
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return Written::Answer(Err(e)),
+    };
+    let Some(m) = outcome.mutation else {
+        return Written::Answer(Ok(outcome.response));
+    };
+    match log_and_apply(s, &m, prepared).await {
+        Ok(lsn) => Written::AtLsn(lsn, outcome.response),
+        Err(e) => {
+            s.poison(format!("writing mutation: {e}"));
+            Written::Answer(Err(s.unavailable()))
+        }
+    }
+}
+
+/// The answer to a write once what it wrote is durable.
+async fn when_durable(s: &Served, written: Written) -> Result<Response> {
+    let (lsn, response) = match written {
+        Written::Answer(answer) => return answer,
+        Written::AtLsn(lsn, response) => (lsn, response),
+    };
+    let synced = s.wal.wait_durable(lsn).await;
+    s.publish();
+    match synced {
+        Ok(()) => Ok(response),
+        Err(e) => {
+            s.poison(format!("log sync failed: {e}"));
+            Err(s.unavailable())
+        }
+    }
+}
+
+/// Sends the answer to a write once durable, from a task of its own so the shard serves on.
+fn answer_when_durable(s: &Rc<Served>, written: Written, reply: Reply) {
+    if let Written::Answer(answer) = written {
+        let _ = reply.send(answer);
+        return;
+    }
+    s.in_flight.set(s.in_flight.get() + 1);
+    let s = s.clone();
+    spawn_local(async move {
+        let answer = when_durable(&s, written).await;
+        // The caller may have gone (deadline, cancellation): nothing to do then.
+        let _ = reply.send(answer);
+        s.in_flight.set(s.in_flight.get() - 1);
+    });
+}
+
+/// Appends `m` to the log and applies it; returns its LSN. Runs before the next request is
+/// planned (the caller awaits it), so applies happen in log order.
+async fn log_and_apply(s: &Served, m: &Mutation, prepared: Option<Prepared>) -> Result<u64> {
+    let (bytes, data) = match prepared {
+        Some(p) => (p.bytes, Some(p.data)),
+        None => (m.encode()?, None),
+    };
+    let (lsn, batch) = {
+        let mut core = s.core.borrow_mut();
+        core.next_txid += 1;
+        let lsn = s
+            .wal
+            .append(core.next_txid, &bytes)
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        core.last_appended = lsn;
+        let doc = written_doc(m).to_string();
+        let durable = s.wal.durable_lsn();
+        if core.pending.len() > 4096 {
+            core.pending.retain(|_, l| *l > durable);
+        }
+        if let Some(written) = core.planning.get_mut(&doc) {
+            *written = true;
+        }
+        core.pending.insert(doc, lsn);
+        let batch = match data {
+            Some(mut b) => {
+                apply::record_lsn(&mut b, lsn);
+                b
+            }
+            None => core.shard.batch_for(m, lsn)?,
+        };
+        (lsn, batch)
+    };
+    // A large batch (a big put) or one RocksDB would stall on is written on the blocking pool;
+    // the caller holds `apply_order`, so applies stay in log order, and reads go on meanwhile.
+    if batch.ops.len() > BLOCKING_BATCH_OPS || !s.store.write_no_slowdown(&batch)? {
+        let store = s.store.clone();
+        spawn_blocking(move || store.write(batch)).await?;
+    }
+    Ok(lsn)
+}
