@@ -260,6 +260,16 @@ pub struct XrefKey {
     pub to_node: String,
 }
 
+impl std::fmt::Display for XrefKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{} -[{}]-> {}/{}",
+            self.from_doc, self.from_node, self.kind, self.to_doc, self.to_node
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrossReference {
     pub key: XrefKey,

@@ -308,6 +308,10 @@ impl<S: KvStore> Shard<S> {
                 if !queries::node_exists(st, doc, node)? {
                     return Err(Error::not_found("node", format!("{doc}/{node}")));
                 }
+                // The outgoing entry is the link: adding it twice is refused here, atomically.
+                if side == XrefSide::Out && st.get(&keys::xref_out(&key))?.is_some() {
+                    return Err(Error::already_exists("cross reference", key.to_string()));
+                }
                 Ok(Outcome {
                     response: Response::Done,
                     mutation: Some(Mutation::PutXref {
@@ -319,6 +323,9 @@ impl<S: KvStore> Shard<S> {
             }
             Request::RemoveXref { key, side } => {
                 check_xref(lim, &key)?;
+                if side == XrefSide::Out && st.get(&keys::xref_out(&key))?.is_none() {
+                    return Err(Error::not_found("cross reference", key.to_string()));
+                }
                 Ok(Outcome {
                     response: Response::Done,
                     mutation: Some(Mutation::RemoveXref { key, side }),

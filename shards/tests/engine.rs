@@ -419,6 +419,20 @@ on_both_stores!(cross_references_across_shards, 4, |e| {
         Err(Error::NotFound { .. })
     ));
 
+    // A link is added once; a second add is refused (atomically, on the source shard) and
+    // leaves both entries as they were.
+    assert!(matches!(
+        run(e.add_xref(link("x", "a", "y", "b"), "other".into())),
+        Err(Error::AlreadyExists { .. })
+    ));
+    let inc = run(e.get_xrefs("y", "b", Direction::Incoming, 1, None)).unwrap();
+    assert_eq!(
+        inc.iter()
+            .filter(|l| l.key.from_doc == "x")
+            .map(|l| l.label.as_str())
+            .collect::<Vec<_>>(),
+        ["see"]
+    );
     let out = run(e.get_xrefs("x", "a", Direction::Outgoing, 1, None)).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].label, "see");
@@ -452,6 +466,13 @@ on_both_stores!(cross_references_across_shards, 4, |e| {
     assert!(run(e.get_xrefs("y", "b", Direction::Incoming, 1, None))
         .unwrap()
         .is_empty());
+    assert!(matches!(
+        run(e.remove_xref(link("w", "b", "y", "b"))),
+        Err(Error::NotFound {
+            what: "cross reference",
+            ..
+        })
+    ));
 });
 
 on_both_stores!(tool_results_expire_and_go_stale, 2, |e| {

@@ -4,7 +4,7 @@ use super::{required, Service};
 use crate::status::{invalid, to_status};
 use crate::{convert, paging, pb};
 use shards::engine::ShardRouter;
-use shards::{CrossReference, Direction, NodeView, ReadAt, XrefKey};
+use shards::{CrossReference, NodeView, ReadAt, XrefKey};
 use std::collections::HashMap;
 use tonic::Status;
 
@@ -53,27 +53,12 @@ impl<R: ShardRouter> Service<R> {
             to_doc: x.to_doc_id,
             to_node: x.to_node_id,
         };
-        // The engine's add overwrites an existing link: refuse a duplicate here. (Two concurrent
-        // adds of the same link may both succeed; the link then exists once.)
-        if self.stored_link(&key).await?.is_some() {
-            return Err(to_status(shards::Error::already_exists(
-                "cross reference",
-                format!(
-                    "{}/{} -> {}/{} ({:?})",
-                    key.from_doc, key.from_node, key.to_doc, key.to_node, key.kind
-                ),
-            )));
-        }
-        self.engine
+        // ALREADY_EXISTS for a duplicate, NOT_FOUND for a missing node: checked by the engine.
+        let created_at = self
+            .engine
             .add_xref(key.clone(), x.label.clone())
             .await
             .map_err(to_status)?;
-        // The engine stamps created_at; read the stored link back for it.
-        let created_at = self
-            .stored_link(&key)
-            .await?
-            .map(|l| l.created_at)
-            .unwrap_or_else(shards::engine::now_micros);
         Ok(pb::AddCrossReferenceResponse {
             reference: Some(convert::xref(CrossReference {
                 key,
@@ -82,22 +67,6 @@ impl<R: ShardRouter> Service<R> {
                 hops: 1,
             })),
         })
-    }
-
-    /// The stored link with exactly this key, if any (NOT_FOUND when its source node is gone).
-    async fn stored_link(&self, key: &XrefKey) -> Result<Option<CrossReference>, Status> {
-        let links = self
-            .engine
-            .get_xrefs(
-                &key.from_doc,
-                &key.from_node,
-                Direction::Outgoing,
-                1,
-                Some(key.kind.clone()),
-            )
-            .await
-            .map_err(to_status)?;
-        Ok(links.into_iter().find(|l| &l.key == key))
     }
 
     pub(super) async fn do_remove_xref(
@@ -112,16 +81,7 @@ impl<R: ShardRouter> Service<R> {
             to_doc: r.to_doc_id,
             to_node: r.to_node_id,
         };
-        // The engine's remove succeeds on a missing link: report NOT_FOUND here.
-        if self.stored_link(&key).await?.is_none() {
-            return Err(to_status(shards::Error::not_found(
-                "cross reference",
-                format!(
-                    "{}/{} -> {}/{} ({:?})",
-                    key.from_doc, key.from_node, key.to_doc, key.to_node, key.kind
-                ),
-            )));
-        }
+        // NOT_FOUND when the link does not exist: checked by the engine.
         self.engine.remove_xref(key).await.map_err(to_status)?;
         Ok(pb::RemoveCrossReferenceResponse {})
     }

@@ -5,7 +5,9 @@
 use super::*;
 
 impl<R: ShardRouter> Engine<R> {
-    pub async fn add_xref(&self, key: XrefKey, label: String) -> Result<()> {
+    /// Adds a link; returns its creation time. AlreadyExists when the link exists (the check on
+    /// the source shard is atomic with the write), NotFound when either node does not.
+    pub async fn add_xref(&self, key: XrefKey, label: String) -> Result<Micros> {
         let exists = self
             .nodes_exist(vec![(key.from_doc.clone(), key.from_node.clone())])
             .await?;
@@ -16,16 +18,44 @@ impl<R: ShardRouter> Engine<R> {
             ));
         }
         let created_at = now_micros();
-        let req = |side| Request::PutXref {
+        let req = |side, label: String, created_at| Request::PutXref {
             key: key.clone(),
             side,
-            label: label.clone(),
+            label,
             created_at,
         };
-        expect!(self.on_doc(&key.to_doc, req(XrefSide::In)).await?, Response::Done => ())?;
-        expect!(self.on_doc(&key.from_doc, req(XrefSide::Out)).await?, Response::Done => ())
+        // The index entry first: a link never exists without it (a stray index entry is
+        // filtered out on read).
+        let index = req(XrefSide::In, label.clone(), created_at);
+        expect!(self.on_doc(&key.to_doc, index).await?, Response::Done => ())?;
+        let link = req(XrefSide::Out, label, created_at);
+        match self.on_doc(&key.from_doc, link).await {
+            Ok(Response::Done) => Ok(created_at),
+            Ok(other) => Err(Error::Internal(format!("unexpected response {other:?}"))),
+            Err(e @ Error::AlreadyExists { .. }) => {
+                // The link exists (added before, or by a concurrent add that won): put back its
+                // index entry, which ours replaced.
+                let won = self
+                    .links_of(
+                        &key.from_doc,
+                        &key.from_node,
+                        XrefSide::Out,
+                        Some(&key.kind),
+                    )
+                    .await?
+                    .into_iter()
+                    .find(|l| l.key == key);
+                if let Some(won) = won {
+                    let index = req(XrefSide::In, won.label, won.created_at);
+                    expect!(self.on_doc(&key.to_doc, index).await?, Response::Done => ())?;
+                }
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
+    /// Removes a link; NotFound when it does not exist.
     pub async fn remove_xref(&self, key: XrefKey) -> Result<()> {
         let req = |side| Request::RemoveXref {
             key: key.clone(),

@@ -293,8 +293,18 @@ impl Model {
         {
             return Err(EK::NotFound("node"));
         }
+        if self.links.contains_key(&key) {
+            return Err(EK::Exists("cross reference"));
+        }
         self.links.insert(key, label);
         Ok(())
+    }
+
+    pub fn remove_xref(&mut self, key: &XrefKey) -> R<()> {
+        match self.links.remove(key) {
+            Some(_) => Ok(()),
+            None => Err(EK::NotFound("cross reference")),
+        }
     }
 
     /// The engine's breadth-first walk, over the model's link set.
