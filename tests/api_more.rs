@@ -514,4 +514,12 @@ async fn search_history_links_tools_transactions_ops() {
     assert_eq!(s.documents, 2);
     assert_eq!(s.shards.iter().map(|x| x.documents).sum::<u64>(), 2);
     assert!(s.cache_hits >= 1 && s.cache_hit_rate > 0.0);
+    assert_eq!(
+        s.shards.iter().map(|x| x.cache_hits).sum::<u64>(),
+        s.cache_hits
+    );
+    assert_eq!(
+        s.shards.iter().map(|x| x.cache_misses).sum::<u64>(),
+        s.cache_misses
+    );
 }

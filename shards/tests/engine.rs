@@ -531,6 +531,10 @@ on_both_stores!(tool_results_expire_and_go_stale, 2, |e| {
     ));
     let s = run(e.stats()).unwrap();
     assert_eq!((s.cache_hits, s.cache_misses), (1, 3));
+    // Each lookup is counted on the shard that holds (or would hold) the result.
+    assert_eq!(s.cache_per_shard.len(), e.shard_count());
+    let by_shard = |f: fn(&engine::CacheLookups) -> u64| s.cache_per_shard.iter().map(f).sum();
+    assert_eq!((by_shard(|c| c.hits), by_shard(|c| c.misses)), (1, 3));
 });
 
 on_both_stores!(transactions, 2, |e| {

@@ -186,8 +186,8 @@ impl<R: ShardRouter> Service<R> {
                     nodes: x.nodes,
                     versions: x.versions,
                     wal_bytes: h.map(|h| h.wal_bytes).unwrap_or(0),
-                    cache_hits: 0,
-                    cache_misses: 0,
+                    cache_hits: s.cache_per_shard.get(i).map_or(0, |c| c.hits),
+                    cache_misses: s.cache_per_shard.get(i).map_or(0, |c| c.misses),
                     active_transactions: x.active_transactions,
                     state: h
                         .map(|h| convert::shard_state(h.state))

@@ -78,12 +78,21 @@ pub struct Stats {
     pub per_shard: Vec<ShardStats>,
     pub cache_hits: u64,
     pub cache_misses: u64,
+    /// Tool-result lookups by the shard holding the result, in shard order.
+    pub cache_per_shard: Vec<CacheLookups>,
+}
+
+/// Tool-result cache lookups that hit and that missed (absent, expired or stale).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheLookups {
+    pub hits: u64,
+    pub misses: u64,
 }
 
 pub struct Engine<R: ShardRouter> {
     router: Arc<R>,
-    cache_hits: AtomicU64,
-    cache_misses: AtomicU64,
+    /// Per shard: tool-result lookups that hit, and that missed.
+    cache_lookups: Vec<[AtomicU64; 2]>,
     ids: AtomicU64,
     /// Default lifetime of a cached tool result.
     pub default_ttl_seconds: u64,
@@ -133,9 +142,10 @@ pub struct Page<T> {
 impl<R: ShardRouter> Engine<R> {
     pub fn new(router: Arc<R>) -> Self {
         Engine {
+            cache_lookups: (0..router.shard_count())
+                .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
+                .collect(),
             router,
-            cache_hits: AtomicU64::new(0),
-            cache_misses: AtomicU64::new(0),
             ids: AtomicU64::new(0),
             default_ttl_seconds: 3600,
         }
@@ -635,11 +645,16 @@ impl<R: ShardRouter> Engine<R> {
     }
 
     pub async fn stats(&self) -> Result<Stats> {
-        let mut s = Stats {
-            cache_hits: self.cache_hits.load(Ordering::Relaxed),
-            cache_misses: self.cache_misses.load(Ordering::Relaxed),
-            ..Default::default()
-        };
+        let mut s = Stats::default();
+        for [hits, misses] in &self.cache_lookups {
+            let shard = CacheLookups {
+                hits: hits.load(Ordering::Relaxed),
+                misses: misses.load(Ordering::Relaxed),
+            };
+            s.cache_hits += shard.hits;
+            s.cache_misses += shard.misses;
+            s.cache_per_shard.push(shard);
+        }
         for r in self.on_all(|| Request::Stats).await? {
             let x = expect!(r, Response::Stats(x) => x)?;
             s.total.documents += x.documents;

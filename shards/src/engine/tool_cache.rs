@@ -118,12 +118,10 @@ impl<R: ShardRouter> Engine<R> {
                 found = ToolLookup::Miss(MissReason::Stale);
             }
         }
-        let counter = if matches!(found, ToolLookup::Hit(_)) {
-            &self.cache_hits
-        } else {
-            &self.cache_misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(counters) = self.cache_lookups.get(shard) {
+            let missed = !matches!(found, ToolLookup::Hit(_));
+            counters[missed as usize].fetch_add(1, Ordering::Relaxed);
+        }
         Ok(found)
     }
 }
