@@ -82,6 +82,21 @@ pub fn list_versions(
     Ok(out)
 }
 
+/// Versions a live document holds: those since it was last created (version numbers go on
+/// across a delete and re-create, and the delete removed the earlier ones). The creating
+/// version is the one in force at `created_at` on the commit-time axis: one seek.
+fn versions_stored(store: &dyn KvRead, doc: &str, head: &DocHead) -> Result<u64> {
+    if head.version <= 1 {
+        return Ok(head.version);
+    }
+    match crate::view::version_as_of(store, doc, head.created_at, TimeAxis::Commit) {
+        Ok(first) => Ok(head.version.saturating_sub(first) + 1),
+        // No version record at its creation time: count every version number.
+        Err(Error::NotFound { .. }) => Ok(head.version),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn count_versions(store: &dyn KvRead, doc: &str) -> Result<u64> {
     let scope = keys::version_scope(doc);
     let mut n = 0;
@@ -431,17 +446,42 @@ pub fn expired_tool_results(
 }
 
 pub fn stats(store: &dyn KvRead) -> Result<ShardStats> {
+    stats_in_batches(store, 1024)
+}
+
+fn stats_in_batches(store: &dyn KvRead, batch: usize) -> Result<ShardStats> {
     let mut s = ShardStats::default();
     let scope = vec![keys::HEAD];
-    store.scan(&scope, &keys::prefix_end(&scope), &mut |_, v| {
-        let h: DocHead = decode(v)?;
-        if !h.deleted {
+    let end = keys::prefix_end(&scope);
+    let mut from = scope;
+    loop {
+        // Heads in batches, so the per-document lookups below do not nest inside the scan.
+        let mut live: Vec<(String, DocHead)> = Vec::with_capacity(batch);
+        let mut last = None;
+        store.scan(&from, &end, &mut |k, v| {
+            let h: DocHead = decode(v)?;
+            if !h.deleted {
+                live.push((
+                    String::from_utf8_lossy(keys::doc_from_head(k)).into_owned(),
+                    h,
+                ));
+            }
+            last = Some(k.to_vec());
+            Ok(live.len() < batch)
+        })?;
+        for (doc, h) in &live {
             s.documents += 1;
             s.nodes += h.node_count;
-            s.versions += h.version;
+            s.versions += versions_stored(store, doc, h)?;
         }
-        Ok(true)
-    })?;
+        match last {
+            Some(mut k) if live.len() == batch => {
+                k.push(0);
+                from = k;
+            }
+            _ => break,
+        }
+    }
     let scope = keys::tool_scope();
     store.scan(&scope, &keys::prefix_end(&scope), &mut |_, _| {
         s.tool_results += 1;
@@ -449,4 +489,61 @@ pub fn stats(store: &dyn KvRead) -> Result<ShardStats> {
     })?;
     s.applied_lsn = crate::view::decode_applied_lsn(store)?;
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Request, WriteOpts};
+    use crate::shard::{Shard, ShardConfig};
+    use crate::store::MemStore;
+
+    #[test]
+    fn stats_are_the_same_whatever_the_batch_size() {
+        let mut shard = Shard::new(0, MemStore::new(), ShardConfig::default(), 1);
+        let mut lsn = 0;
+        let mut write = |shard: &mut Shard<MemStore>, req: Request| {
+            let m = shard
+                .handle(req, 1_000 + lsn as i64)
+                .unwrap()
+                .mutation
+                .unwrap();
+            lsn += 1;
+            shard.apply(&m, lsn).unwrap();
+        };
+        for i in 0..7 {
+            for name in ["a", "b"] {
+                let doc = DocumentInput {
+                    doc_id: format!("d{i}"),
+                    name: name.into(),
+                    ..Default::default()
+                };
+                let (overwrite, write_opts) = (true, WriteOpts::default());
+                write(
+                    &mut shard,
+                    Request::PutDocument {
+                        doc,
+                        overwrite,
+                        write: write_opts,
+                    },
+                );
+            }
+        }
+        for i in [1, 4] {
+            let req = Request::DeleteDocument {
+                doc_id: format!("d{i}"),
+                expected_version: None,
+            };
+            write(&mut shard, req);
+        }
+        let whole = stats(&shard.store).unwrap();
+        assert_eq!((whole.documents, whole.versions), (5, 10));
+        for batch in 1..=6 {
+            assert_eq!(
+                stats_in_batches(&shard.store, batch).unwrap(),
+                whole,
+                "batch {batch}"
+            );
+        }
+    }
 }

@@ -311,6 +311,10 @@ on_both_stores!(list_and_delete_documents, 3, |e| {
         run(e.get_document("doc-03", ReadAt::Version(1), None)),
         Err(Error::NotFound { .. })
     ));
+    // Stats count the versions stored: doc-03 now holds one (v2), the others one each.
+    run(e.put_document(small_doc("doc-04"), true, w())).unwrap();
+    let s = run(e.stats()).unwrap();
+    assert_eq!((s.total.documents, s.total.versions), (25, 26));
     let (generated, _) = run(e.put_document(
         DocumentInput {
             doc_id: String::new(),
