@@ -295,3 +295,40 @@ fn a_large_put_is_planned_off_the_executor_and_replanned_when_its_document_chang
     rt.shutdown().unwrap();
     scenario.teardown();
 }
+
+#[test]
+fn a_full_inbox_refuses_at_once() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::start(RuntimeConfig {
+        inbox_capacity: 2,
+        // Nothing but the test's requests reaches the inbox.
+        tool_sweep_interval: Duration::from_secs(3600),
+        ..config(dir.path())
+    })
+    .unwrap();
+    wait_state(&rt, ShardState::Serving);
+    let stats = || shards::request::Request::Stats;
+    // The executor takes the first request and is held there; two more fill the inbox.
+    let (entered, release) = hold_at("shard::request");
+    let first = rt.call(0, stats());
+    let (tx, first_done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(run(first).is_ok()).unwrap());
+    within_a_minute(&entered, "the first request reaching the executor");
+    let queued = [rt.call(0, stats()), rt.call(0, stats())];
+    // The next is refused without waiting for room.
+    let refused = run(rt.call(0, stats()));
+    assert!(
+        matches!(refused, Err(Error::ResourceExhausted(ref m)) if m.contains("inbox is full")),
+        "{refused:?}"
+    );
+    fail::remove("shard::request");
+    release.send(()).unwrap();
+    assert!(within_a_minute(&first_done, "the held request"));
+    for q in queued {
+        assert!(run(q).is_ok());
+    }
+    assert!(run(rt.call(0, stats())).is_ok());
+    rt.shutdown().unwrap();
+    scenario.teardown();
+}

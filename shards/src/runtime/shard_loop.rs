@@ -310,6 +310,8 @@ async fn recover(
 }
 
 async fn handle(s: &Rc<Served>, env: Envelope) {
+    // Failpoint `shard::request` (feature `failpoints`): a callback here holds the executor.
+    fail::fail_point!("shard::request");
     let now = now_micros();
     match read_scope(&env.request) {
         Some(scope) => read_path::serve(s, scope, env, now),
