@@ -27,3 +27,5 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e "./client/python[dev]"
+# Offline Kubernetes API schemas, to check deploy/kubernetes.
+"$VENV/bin/python" -m pip install -q "kubernetes-validate==1.37.0"

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting and lints, Rust unit/integration/property/crash tests (with
-# and without failpoints), and the Python client's tests against the real server binary.
+# and without failpoints), the Python client's tests against the real server binary, and the
+# Kubernetes manifests against the API schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/treestore/target}"
 VENV="${TREESTORE_VENV:-/var/cache/treestore/venv}"
 
+echo "== deploy/kubernetes against the Kubernetes API schema (strict)"
+"$VENV/bin/kubernetes-validate" --strict --quiet -k 1.29 deploy/kubernetes/*.yaml
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

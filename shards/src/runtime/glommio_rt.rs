@@ -26,7 +26,9 @@ impl ExecutorHandle {
     }
 }
 
-/// Starts an executor thread running `main` to completion. `cpu`: pin to that core.
+/// Starts an executor thread running `main` to completion. `cpu`: pin to that core. Returns
+/// once the executor runs, or the error that kept it from starting (such as a memlock limit too
+/// small for its I/O memory).
 pub fn spawn_executor<F, Fut>(
     name: &str,
     cpu: Option<usize>,
@@ -49,13 +51,37 @@ where
         }
         None => (Placement::Unbound, PoolPlacement::Unbound(BLOCKING_THREADS)),
     };
+    let (started, running) = std::sync::mpsc::channel::<()>();
     let handle = LocalExecutorBuilder::new(placement)
         .name(name)
         .blocking_thread_pool_placement(pool)
         .io_memory(IO_MEMORY)
-        .spawn(main)
+        .spawn(move || {
+            // Runs only once the executor is set up.
+            let _ = started.send(());
+            main()
+        })
         .map_err(|e| std::io::Error::other(format!("starting executor {name}: {e}")))?;
-    Ok(ExecutorHandle(handle))
+    if running.recv().is_ok() {
+        return Ok(ExecutorHandle(handle));
+    }
+    // The thread ended before running `main`: its setup failed.
+    let why = match handle.join() {
+        Err(e) => e.to_string(),
+        Ok(()) => "it stopped before running".to_string(),
+    };
+    let hint = if why.contains("MemLockLimit") {
+        format!(
+            " (each executor locks {} KiB of I/O memory: raise the memlock limit, e.g. \
+             `ulimit -l 8192` or `docker run --ulimit memlock=8388608`)",
+            IO_MEMORY >> 10
+        )
+    } else {
+        String::new()
+    };
+    Err(std::io::Error::other(format!(
+        "executor {name} could not start: {why}{hint}"
+    )))
 }
 
 /// Runs `fut` as a task of the current executor, detached.

@@ -170,7 +170,7 @@ impl Runtime {
                 });
             }
             let cpu = config.pin_cores.then_some(e % cores);
-            let handle = glommio_rt::spawn_executor(
+            let started = glommio_rt::spawn_executor(
                 &format!("treestore-exec-{e}"),
                 cpu,
                 move || async move {
@@ -182,9 +182,20 @@ impl Runtime {
                         t.await;
                     }
                 },
-            )
-            .map_err(|e| Error::Storage(e.to_string()))?;
-            handles.push(handle);
+            );
+            match started {
+                Ok(handle) => handles.push(handle),
+                Err(err) => {
+                    // Stop the executors already running before reporting.
+                    for inbox in &inboxes {
+                        inbox.close();
+                    }
+                    for h in handles {
+                        h.join();
+                    }
+                    return Err(Error::Storage(err.to_string()));
+                }
+            }
         }
         tracing::info!(shards = n, executors, data_dir = %config.data_dir.display(), "runtime started");
         Ok(Arc::new(Runtime {
