@@ -102,7 +102,23 @@ async fn setup(c: &mut TreeStoreClient<Channel>, clients: usize) -> Result<Tree,
         })
         .await?
         .into_inner();
-    let v = put.version.unwrap_or_default();
+    // An unchanged document (a rerun on the same server) gets no new version: read the time of
+    // the one in force now.
+    let v = match put.version.filter(|v| v.version != 0) {
+        Some(v) => v,
+        None => c
+            .get_version_as_of(pb::GetVersionAsOfRequest {
+                doc_id: DOC.into(),
+                as_of: Some(pb::AsOf {
+                    time: i64::MAX,
+                    axis: pb::TimeAxis::Commit as i32,
+                }),
+            })
+            .await?
+            .into_inner()
+            .version
+            .unwrap_or_default(),
+    };
     for i in 0..clients {
         c.put_document(pb::PutDocumentRequest {
             doc_id: format!("bench-w-{i}"),
