@@ -124,12 +124,7 @@ fn run(config: Config) -> Result<(), RunError> {
     // One router thread runs the gRPC server on a current-thread runtime; more use tokio's
     // work-stealing scheduler.
     let mut builder = if config.router_threads == 1 {
-        let mut b = tokio::runtime::Builder::new_current_thread();
-        // Shard answers wake their request tasks from the executor threads (the global queue).
-        // Taking those first, every tick, lets the HTTP/2 connection tasks that run after them
-        // send many answers in one write instead of one write per answer.
-        b.global_queue_interval(1);
-        b
+        tokio::runtime::Builder::new_current_thread()
     } else {
         let mut b = tokio::runtime::Builder::new_multi_thread();
         b.worker_threads(config.router_threads);

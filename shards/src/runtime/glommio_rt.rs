@@ -58,7 +58,6 @@ where
         .io_memory(IO_MEMORY)
         .spawn(move || {
             // Runs only once the executor is set up.
-            batch_scheduling();
             let _ = started.send(());
             main()
         })
@@ -83,20 +82,6 @@ where
     Err(std::io::Error::other(format!(
         "executor {name} could not start: {why}{hint}"
     )))
-}
-
-/// Puts the calling thread under SCHED_BATCH: when the router wakes it with a request, it does
-/// not preempt the router (which goes on reading requests and queueing them) but runs when a
-/// core is free or the router's slice ends, and then takes the whole queue in one go. On cores
-/// of its own it runs at once all the same. Needs no privilege; on failure the thread keeps the
-/// default policy.
-fn batch_scheduling() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: sched_setscheduler on the calling thread (pid 0) with a valid parameter.
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } != 0 {
-        let e = std::io::Error::last_os_error();
-        tracing::warn!(error = %e, "executor stays under the default scheduling policy");
-    }
 }
 
 /// Runs `fut` as a task of the current executor, detached.

@@ -46,10 +46,6 @@ impl Inbox {
         Ok(())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
-    }
-
     /// Refuses later pushes and wakes the receiver so it can drain and stop.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);

@@ -23,7 +23,10 @@ pub(super) fn serve(s: &Rc<Served>, scope: Scope, env: Envelope, now: Micros) {
     let request = match need {
         Some(_) => request,
         None => match read_inline(s, request, now) {
-            Inline::Answered(answer) => return s.answer_soon(reply, answer),
+            Inline::Answered(answer) => {
+                let _ = reply.send(answer);
+                return;
+            }
             Inline::TooLarge(request) => request,
         },
     };

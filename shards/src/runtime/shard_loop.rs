@@ -34,9 +34,6 @@ pub struct ShardContext {
     pub wal_dir: PathBuf,
 }
 
-/// Most inline answers held back before they are sent.
-const OUTBOX_MAX: usize = 64;
-
 pub(super) type Reply = oneshot::Sender<Result<Response>>;
 
 /// What a read must see durable first.
@@ -141,24 +138,9 @@ pub(super) struct Served {
     /// Held from planning a write (or validating a plan made off the executor) until its batch
     /// is applied: mutations are planned against, appended and applied in one order.
     pub(super) apply_order: Mutex<()>,
-    /// Answers of inline reads not sent yet: sent together once the inbox is drained (or
-    /// `OUTBOX_MAX` wait), so the router takes them in one wakeup.
-    pub(super) outbox: RefCell<Vec<(Reply, Result<Response>)>>,
 }
 
 impl Served {
-    /// Queues the answer of an inline read (see `outbox`).
-    pub(super) fn answer_soon(&self, reply: Reply, answer: Result<Response>) {
-        self.outbox.borrow_mut().push((reply, answer));
-    }
-
-    pub(super) fn send_outbox(&self) {
-        for (reply, answer) in self.outbox.borrow_mut().drain(..) {
-            // The caller may have gone (deadline, cancellation): nothing to do then.
-            let _ = reply.send(answer);
-        }
-    }
-
     pub(super) fn poison(&self, why: String) {
         tracing::error!(shard = self.id, reason = %why, "shard poisoned; restart to recover from the log");
         self.status.set_state(ShardState::Poisoned, why);
@@ -234,14 +216,10 @@ pub async fn run(ctx: ShardContext) {
 
     while let Some(env) = inbox.recv().await {
         if status.state() == ShardState::Poisoned {
-            served.send_outbox();
             reply(env, Err(served.unavailable()));
             continue;
         }
         handle(&served, env).await;
-        if inbox.is_empty() || served.outbox.borrow().len() >= OUTBOX_MAX {
-            served.send_outbox();
-        }
         if served.wal.disk_size() > config.checkpoint_wal_bytes && !checkpointer.get() {
             checkpointer.set(true);
             let (s, flag) = (served.clone(), checkpointer.clone());
@@ -251,7 +229,6 @@ pub async fn run(ctx: ShardContext) {
             });
         }
     }
-    served.send_outbox();
     // Closed and drained: let in-flight writes finish, then checkpoint.
     if status.state() != ShardState::Poisoned {
         let _ = served.wal.sync().await;
@@ -329,7 +306,6 @@ async fn recover(
         store,
         in_flight: Cell::new(0),
         apply_order: Mutex::new(()),
-        outbox: RefCell::new(Vec::new()),
     })
 }
 

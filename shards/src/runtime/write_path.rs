@@ -19,8 +19,6 @@ use std::rc::Rc;
 
 /// Plans, logs and applies a write, and answers once it is durable.
 pub(super) async fn serve(s: &Rc<Served>, env: Envelope, now: Micros) {
-    // Reads answered so far go out now, not after this write (which may wait).
-    s.send_outbox();
     let Envelope { request, reply } = env;
     let route = route_write(&s.core.borrow(), request);
     let request = match route {
