@@ -57,8 +57,8 @@ pub struct ServeArgs {
     /// Do not pin executor threads to cores.
     #[arg(long, env = "TREESTORE_NO_PIN_CORES", num_args = 0..=1, default_missing_value = "true")]
     pub no_pin_cores: Option<bool>,
-    /// Threads of the router (the tokio runtime serving gRPC and metrics) [default: 1, a
-    /// dedicated thread beside the shard executors].
+    /// Threads of the router (the tokio runtime serving gRPC and metrics) [default: number of
+    /// cores; 1 runs it on a single dedicated thread].
     #[arg(long, env = "TREESTORE_ROUTER_THREADS")]
     pub router_threads: Option<usize>,
     /// Bounded inbox per shard; a full inbox answers RESOURCE_EXHAUSTED [default: 1024].
@@ -119,7 +119,8 @@ pub struct Config {
     pub shards: Option<usize>,
     pub executors: Option<usize>,
     pub pin_cores: bool,
-    pub router_threads: usize,
+    /// None: one per core.
+    pub router_threads: Option<usize>,
     pub inbox_capacity: usize,
     pub wal_segment_size: u64,
     pub wal_keep_segments: usize,
@@ -146,7 +147,7 @@ impl Default for Config {
             shards: None,
             executors: None,
             pin_cores: true,
-            router_threads: 1,
+            router_threads: None,
             inbox_capacity: 1024,
             wal_segment_size: wal.segment_size,
             wal_keep_segments: wal.keep_segments,
@@ -209,7 +210,9 @@ impl Config {
         if let Some(no) = a.no_pin_cores {
             self.pin_cores = !no;
         }
-        set(&mut self.router_threads, &a.router_threads);
+        if a.router_threads.is_some() {
+            self.router_threads = a.router_threads;
+        }
         set(&mut self.inbox_capacity, &a.inbox_capacity);
         set(&mut self.wal_segment_size, &a.wal_segment_size);
         set(&mut self.wal_keep_segments, &a.wal_keep_segments);
@@ -241,7 +244,7 @@ impl Config {
         if self.executors == Some(0) {
             return bad("executors must be at least 1");
         }
-        if self.router_threads == 0 {
+        if self.router_threads == Some(0) {
             return bad("router_threads must be at least 1");
         }
         if self.inbox_capacity == 0 {
@@ -302,8 +305,8 @@ mod tests {
         let c = Config::load(&args).unwrap();
         assert_eq!(c.listen, "127.0.0.1:2".parse().unwrap());
         assert_eq!(c.shards, Some(3));
-        assert_eq!(c.router_threads, 4);
-        assert_eq!(Config::default().router_threads, 1);
+        assert_eq!(c.router_threads, Some(4));
+        assert_eq!(Config::default().router_threads, None);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.limits.max_depth, 10);
         assert_eq!(c.limits.max_page_size, 1000);

@@ -121,13 +121,18 @@ enum RunError {
 fn run(config: Config) -> Result<(), RunError> {
     tracing::info!(data_dir = %config.data_dir.display(), "starting shards");
     let backend = backend::start(&config).map_err(RunError::Start)?;
-    // One router thread runs the gRPC server on a current-thread runtime; more use tokio's
-    // work-stealing scheduler.
-    let mut builder = if config.router_threads == 1 {
+    // The router: tokio's work-stealing runtime on `router_threads` threads (default: one per
+    // core, which measured best here), or a current-thread runtime on one dedicated thread.
+    let threads = config.router_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let mut builder = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
         let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(config.router_threads);
+        b.worker_threads(threads);
         b
     };
     let rt = builder
