@@ -15,7 +15,7 @@ use crate::queries;
 use crate::reads;
 use crate::request::{Request, Response, WriteOpts};
 use crate::store::{KvRead, KvStore, WriteBatch};
-use crate::view::{latest_write, live_head, read_head, resolve, DocView, Overlay};
+use crate::view::{latest_write, live_head, read_head, DocView, Overlay};
 use crate::{Error, Result};
 use std::collections::HashMap;
 
@@ -140,8 +140,12 @@ impl<S: KvStore> Shard<S> {
             return Outcome::read(response);
         }
         match req {
-            Request::GetDocument { doc_id, at, txn } => {
-                let (head, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
+            Request::GetDocument {
+                doc_id,
+                at,
+                txn: Some(txn),
+            } => {
+                let (head, view) = self.txn_view(&doc_id, at, &txn, now)?;
                 Outcome::read(Response::Document(view.document(&head)?))
             }
             Request::PutDocument {
@@ -149,7 +153,7 @@ impl<S: KvStore> Shard<S> {
                 overwrite,
                 write,
             } => {
-                if write.txn.is_none() {
+                let Some(txn) = write.txn.as_deref() else {
                     return plan_put_document(
                         &self.store,
                         &self.config,
@@ -158,10 +162,10 @@ impl<S: KvStore> Shard<S> {
                         write,
                         now,
                     );
-                }
+                };
                 lim.check_id("doc_id", &doc.doc_id)?;
                 let id = doc.doc_id.clone();
-                if !overwrite && self.doc_exists_for(&id, write.txn.as_deref(), now)? {
+                if !overwrite && self.doc_exists_in(&id, txn, now)? {
                     return Err(Error::already_exists("document", id));
                 }
                 self.write(&id, write, now, true, |d| d.put_tree(&doc).map(|_| 0))
@@ -210,9 +214,9 @@ impl<S: KvStore> Shard<S> {
                 node_id,
                 at,
                 include_text,
-                txn,
+                txn: Some(txn),
             } => {
-                let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
+                let (_, view) = self.txn_view(&doc_id, at, &txn, now)?;
                 Outcome::read(Response::Node(
                     view.node_view(&node_id, include_text)?,
                     view.version,
@@ -223,9 +227,9 @@ impl<S: KvStore> Shard<S> {
                 node_id,
                 at,
                 include_text,
-                txn,
+                txn: Some(txn),
             } => {
-                let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
+                let (_, view) = self.txn_view(&doc_id, at, &txn, now)?;
                 Outcome::read(Response::Nodes(
                     view.children(node_id.as_deref(), include_text)?,
                     view.version,
@@ -237,9 +241,9 @@ impl<S: KvStore> Shard<S> {
                 max_depth,
                 include_text,
                 at,
-                txn,
+                txn: Some(txn),
             } => {
-                let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
+                let (_, view) = self.txn_view(&doc_id, at, &txn, now)?;
                 Outcome::read(Response::Nodes(
                     view.subtree(node_id.as_deref(), max_depth, include_text)?,
                     view.version,
@@ -250,9 +254,9 @@ impl<S: KvStore> Shard<S> {
                 node_id,
                 at,
                 include_text,
-                txn,
+                txn: Some(txn),
             } => {
-                let (_, view) = self.view(&doc_id, at, txn.as_deref(), now)?;
+                let (_, view) = self.txn_view(&doc_id, at, &txn, now)?;
                 Outcome::read(Response::Nodes(
                     view.ancestors(&node_id, include_text)?,
                     view.version,
@@ -383,71 +387,55 @@ impl<S: KvStore> Shard<S> {
                 self.take_txn(&txn, now)?;
                 Outcome::read(Response::Done)
             }
-            // Every other request is a snapshot read, answered above.
+            // Every other request (reads outside a transaction) is answered by `reads::read` above.
             _ => Err(Error::Internal("snapshot read not answered".into())),
         }
     }
 
-    /// A view of `doc` at `at`, or through transaction `txn` (which reads its snapshot plus its
-    /// own writes).
-    fn view<'a>(
+    /// A view of `doc` through transaction `txn`: its snapshot plus its own writes.
+    fn txn_view<'a>(
         &'a mut self,
-        doc: &'a str,
+        doc: &str,
         at: ReadAt,
-        txn: Option<&str>,
+        txn: &str,
         now: Micros,
     ) -> Result<(DocHead, DocView<'a>)> {
         self.config.limits.check_id("doc_id", doc)?;
-        if let Some(id) = txn {
-            if at != ReadAt::Latest {
-                return Err(Error::invalid(
-                    "read_at",
-                    "cannot be combined with transaction_id",
-                ));
-            }
-            self.live_txn(id, doc, now)?.last_used = now;
-            let t = &self.txns[id];
-            let head = DocHead {
-                version: t.base,
-                node_count: t.overlay.node_count.unwrap_or(t.base_node_count),
-                created_at: t.base_created_at.unwrap_or(now),
-                updated_at: now,
-                last_commit_time: now,
-                deleted: false,
-            };
-            if t.base == 0 && t.overlay.is_empty() {
-                return Err(Error::not_found("document", doc));
-            }
-            return Ok((
-                head,
-                DocView {
-                    store: &self.store,
-                    doc: &t.doc,
-                    version: t.base,
-                    overlay: Some(&t.overlay),
-                },
+        if at != ReadAt::Latest {
+            return Err(Error::invalid(
+                "read_at",
+                "cannot be combined with transaction_id",
             ));
         }
-        let (head, v) = resolve(&self.store, doc, at)?;
+        self.live_txn(txn, doc, now)?.last_used = now;
+        let t = &self.txns[txn];
+        let head = DocHead {
+            version: t.base,
+            node_count: t.overlay.node_count.unwrap_or(t.base_node_count),
+            created_at: t.base_created_at.unwrap_or(now),
+            updated_at: now,
+            last_commit_time: now,
+            deleted: false,
+        };
+        if t.base == 0 && t.overlay.is_empty() {
+            return Err(Error::not_found("document", doc));
+        }
         Ok((
             head,
             DocView {
                 store: &self.store,
-                doc,
-                version: v,
-                overlay: None,
+                doc: &t.doc,
+                version: t.base,
+                overlay: Some(&t.overlay),
             },
         ))
     }
 
-    /// Whether `doc` exists as seen by a write (through transaction `txn` when given, after the
-    /// checks every use of a transaction makes).
-    fn doc_exists_for(&mut self, doc: &str, txn: Option<&str>, now: Micros) -> Result<bool> {
-        if let Some(id) = txn {
-            let t = self.live_txn(id, doc, now)?;
-            return Ok(t.base != 0 || t.overlay.header.is_some());
-        }
-        Ok(read_head(&self.store, doc)?.is_some_and(|h| !h.deleted))
+    /// Whether `doc` exists as seen through transaction `txn` (after the checks every use of a
+    /// transaction makes).
+    fn doc_exists_in(&mut self, doc: &str, txn: &str, now: Micros) -> Result<bool> {
+        let t = self.live_txn(txn, doc, now)?;
+        Ok(t.base != 0 || t.overlay.header.is_some())
     }
 
     /// The open transaction `id`, checked for use on `doc` at `now`: NotFound when unknown or
