@@ -108,7 +108,7 @@ async fn read_on_snapshot(s: &Served, snapshot: Snapshot, request: Request) -> R
     let limits = s.core.borrow().shard.config.limits.clone();
     let now = now_micros();
     let answer = spawn_blocking(move || {
-        // Failpoint `shard::snapshot_read` (feature `failpoints`): "pause" holds the read here.
+        // Failpoint `shard::snapshot_read` (feature `failpoints`): a callback holds the read here.
         fail::fail_point!("shard::snapshot_read");
         reads::read(&*snapshot, &limits, &request, now)
             .unwrap_or_else(|| Err(Error::Internal("not a snapshot read".into())))
