@@ -381,6 +381,15 @@ pub fn list_xrefs(
     Ok(out)
 }
 
+/// One side of a link as stored on this shard.
+pub fn xref_value(store: &dyn KvRead, key: &XrefKey, side: XrefSide) -> Result<Option<XrefValue>> {
+    let k = match side {
+        XrefSide::Out => keys::xref_out(key),
+        XrefSide::In => keys::xref_in(key),
+    };
+    store.get(&k)?.map(|v| decode(&v)).transpose()
+}
+
 pub fn node_exists(store: &dyn KvRead, doc: &str, node: &str) -> Result<bool> {
     match read_head(store, doc)? {
         Some(h) if !h.deleted => {

@@ -5,11 +5,12 @@
 
 use crate::limits::Limits;
 use crate::model::*;
+use crate::mutation::XrefSide;
 use crate::queries;
 use crate::request::{Request, Response};
 use crate::store::KvRead;
 use crate::view::{resolve, DocView};
-use crate::{keys, Error, Result};
+use crate::{Error, Result};
 
 /// A view of `doc` at `at`, outside any transaction.
 fn view<'a>(
@@ -139,11 +140,11 @@ pub fn read(st: &dyn KvRead, lim: &Limits, req: &Request, now: Micros) -> Option
             kind,
         } => queries::list_xrefs(st, doc_id, node_id.as_deref(), *side, kind.as_deref())
             .map(Response::Xrefs),
-        Request::XrefsExist { keys: ks } => ks
+        Request::LinkValues { keys: ks } => ks
             .iter()
-            .map(|k| Ok(st.get(&keys::xref_out(k))?.is_some()))
+            .map(|k| queries::xref_value(st, k, XrefSide::Out))
             .collect::<Result<Vec<_>>>()
-            .map(Response::Bools),
+            .map(Response::LinkValues),
         Request::NodesExist { nodes } => nodes
             .iter()
             .map(|(d, n)| queries::node_exists(st, d, n))

@@ -3,7 +3,7 @@
 //! shard runs on an executor in this process or, later, in another one.
 
 use crate::model::*;
-use crate::mutation::XrefSide;
+use crate::mutation::{XrefSide, XrefValue};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -14,6 +14,15 @@ pub struct WriteOpts {
     pub txn: Option<String>,
     pub effective_time: Option<Micros>,
     pub message: String,
+}
+
+/// One side of a link that a write removed with its node or document; the router removes the
+/// other side, made at the same `created_at`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedLink {
+    pub key: XrefKey,
+    pub side: XrefSide,
+    pub created_at: Micros,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,15 +129,22 @@ pub enum Request {
         limit: usize,
     },
 
+    /// Writes one side of a link. With `replaces`, only over an entry made at that time (else
+    /// nothing is written): an add that lost to an existing link puts the link's own index
+    /// entry back only if nothing changed it since.
     PutXref {
         key: XrefKey,
         side: XrefSide,
         label: String,
         created_at: Micros,
+        replaces: Option<Micros>,
     },
+    /// Removes one side of a link. With `created_at`, only the entry made at that time: a link
+    /// removed and added again meanwhile keeps its new entry. Answers `XrefRemoved`.
     RemoveXref {
         key: XrefKey,
         side: XrefSide,
+        created_at: Option<Micros>,
     },
     /// Links stored on this shard under `side` for a document or one node of it.
     ListXrefs {
@@ -137,8 +153,8 @@ pub enum Request {
         side: XrefSide,
         kind: Option<String>,
     },
-    /// Whether each link's authoritative (outgoing) entry exists.
-    XrefsExist {
+    /// Each link's authoritative (outgoing) entry; None where there is none.
+    LinkValues {
         keys: Vec<XrefKey>,
     },
     /// Whether each (document, node) exists at the latest version.
@@ -222,7 +238,7 @@ pub enum Response {
     /// (for the router to remove the other side).
     Written {
         version: Option<Version>,
-        removed_links: Vec<(XrefKey, XrefSide)>,
+        removed_links: Vec<RemovedLink>,
         removed_nodes: u64,
         removed_versions: u64,
     },
@@ -236,6 +252,9 @@ pub enum Response {
     Hits(Vec<SearchHit>),
     Xrefs(Vec<CrossReference>),
     Bools(Vec<bool>),
+    LinkValues(Vec<Option<XrefValue>>),
+    /// The creation time of the link entry removed; None when none matched.
+    XrefRemoved(Option<Micros>),
     DocVersions(Vec<Option<VersionNo>>),
     ToolResult(ToolLookup),
     Began {

@@ -13,7 +13,7 @@ use crate::model::*;
 use crate::mutation::{DocCommit, Mutation, XrefSide, XrefValue};
 use crate::queries;
 use crate::reads;
-use crate::request::{Request, Response, WriteOpts};
+use crate::request::{RemovedLink, Request, Response, WriteOpts};
 use crate::store::{KvRead, KvStore, WriteBatch};
 use crate::view::{latest_write, live_head, read_head, DocView, Overlay};
 use crate::{Error, Result};
@@ -193,7 +193,7 @@ impl<S: KvStore> Shard<S> {
                     removed_links.extend(
                         queries::list_xrefs(st, &doc_id, None, side, None)?
                             .into_iter()
-                            .map(|x| (x.key, side)),
+                            .map(|x| removed_link(x, side)),
                     );
                 }
                 Ok(Outcome {
@@ -302,9 +302,16 @@ impl<S: KvStore> Shard<S> {
                 side,
                 label,
                 created_at,
+                replaces,
             } => {
                 check_xref(lim, &key)?;
                 lim.check_short("label", &label)?;
+                if let Some(t) = replaces {
+                    let stored = queries::xref_value(st, &key, side)?;
+                    if stored.is_none_or(|v| v.created_at != t) {
+                        return Outcome::read(Response::Done);
+                    }
+                }
                 let (doc, node) = match side {
                     XrefSide::Out => (&key.from_doc, &key.from_node),
                     XrefSide::In => (&key.to_doc, &key.to_node),
@@ -325,14 +332,24 @@ impl<S: KvStore> Shard<S> {
                     }),
                 })
             }
-            Request::RemoveXref { key, side } => {
+            Request::RemoveXref {
+                key,
+                side,
+                created_at,
+            } => {
                 check_xref(lim, &key)?;
-                if side == XrefSide::Out && st.get(&keys::xref_out(&key))?.is_none() {
+                let stored = queries::xref_value(st, &key, side)?;
+                let removed = match (stored, created_at) {
+                    (Some(v), Some(t)) if v.created_at != t => None,
+                    (stored, _) => stored.map(|v| v.created_at),
+                };
+                // The outgoing entry is the link: removing a missing one is refused, atomically.
+                if removed.is_none() && side == XrefSide::Out && created_at.is_none() {
                     return Err(Error::not_found("cross reference", key.to_string()));
                 }
                 Ok(Outcome {
-                    response: Response::Done,
-                    mutation: Some(Mutation::RemoveXref { key, side }),
+                    response: Response::XrefRemoved(removed),
+                    mutation: removed.map(|_| Mutation::RemoveXref { key, side }),
                 })
             }
             Request::PutToolResult {
@@ -685,6 +702,14 @@ fn stamp(st: &dyn KvRead, doc: &str, opts: WriteOpts, now: Micros) -> Result<Com
     })
 }
 
+fn removed_link(x: CrossReference, side: XrefSide) -> RemovedLink {
+    RemovedLink {
+        key: x.key,
+        side,
+        created_at: x.created_at,
+    }
+}
+
 fn finish(st: &dyn KvRead, commit: Option<DocCommit>, removed_nodes: u64) -> Result<Outcome> {
     let Some(c) = commit else {
         return Outcome::read(Response::Written {
@@ -701,7 +726,7 @@ fn finish(st: &dyn KvRead, commit: Option<DocCommit>, removed_nodes: u64) -> Res
                 removed_links.extend(
                     queries::list_xrefs(st, &c.doc_id, Some(id), side, None)?
                         .into_iter()
-                        .map(|x| (x.key, side)),
+                        .map(|x| removed_link(x, side)),
                 );
             }
         }

@@ -479,6 +479,99 @@ on_both_stores!(cross_references_across_shards, 4, |e| {
     ));
 });
 
+// The steps of racing cross-reference calls, interleaved by hand through the router: a link
+// keeps its index entry, and leaves none behind, whatever runs between an add's or a removal's
+// two writes.
+on_both_stores!(cross_reference_races_keep_links_indexed, 4, |e| {
+    use shards::engine::ShardRouter;
+    use shards::mutation::XrefSide;
+    use shards::request::{Request, Response};
+    let (x, y) = ("x".to_string(), "y".to_string());
+    for d in [&x, &y] {
+        run(e.put_document(small_doc(d), true, w())).unwrap();
+    }
+    let key = XrefKey {
+        from_doc: x.clone(),
+        from_node: "a".into(),
+        kind: "cites".into(),
+        to_doc: y.clone(),
+        to_node: "b".into(),
+    };
+    let call = |doc: &str, req| run(e.router().call(e.shard_for(doc), req)).unwrap();
+    let index_entries = || match call(
+        &y,
+        Request::ListXrefs {
+            doc_id: y.clone(),
+            node_id: Some("b".into()),
+            side: XrefSide::In,
+            kind: None,
+        },
+    ) {
+        Response::Xrefs(x) => x,
+        other => panic!("{other:?}"),
+    };
+    let incoming = || run(e.get_xrefs(&y, "b", Direction::Incoming, 1, None)).unwrap();
+
+    // A removal whose second step (the index entry) runs after the link was added again.
+    let first = run(e.add_xref(key.clone(), "first".into())).unwrap();
+    let remove_link = Request::RemoveXref {
+        key: key.clone(),
+        side: XrefSide::Out,
+        created_at: None,
+    };
+    assert_eq!(call(&x, remove_link), Response::XrefRemoved(Some(first)));
+    let again = run(e.add_xref(key.clone(), "again".into())).unwrap();
+    let remove_index = Request::RemoveXref {
+        key: key.clone(),
+        side: XrefSide::In,
+        created_at: Some(first),
+    };
+    assert_eq!(call(&y, remove_index), Response::XrefRemoved(None));
+    let inc = incoming();
+    assert_eq!(inc.len(), 1);
+    assert_eq!((inc[0].label.as_str(), inc[0].created_at), ("again", again));
+
+    // An add that loses to the existing link leaves the link's own index entry, which the
+    // link's removal then removes.
+    assert!(matches!(
+        run(e.add_xref(key.clone(), "loser".into())),
+        Err(Error::AlreadyExists { .. })
+    ));
+    let inc = incoming();
+    assert_eq!((inc[0].label.as_str(), inc[0].created_at), ("again", again));
+    assert_eq!(index_entries().len(), 1);
+    assert_eq!(index_entries()[0].created_at, again);
+    // A lost add's put-back, run after the index entry changed again, writes nothing.
+    let late_put_back = Request::PutXref {
+        key: key.clone(),
+        side: XrefSide::In,
+        label: "first".into(),
+        created_at: first,
+        replaces: Some(first - 1),
+    };
+    assert_eq!(call(&y, late_put_back), Response::Done);
+    assert_eq!(index_entries()[0].created_at, again);
+    run(e.remove_xref(key.clone())).unwrap();
+    assert!(incoming().is_empty());
+    assert!(index_entries().is_empty());
+
+    // A node deletion's clean-up of the far side, run late, spares a link added since.
+    let third = run(e.add_xref(key.clone(), "third".into())).unwrap();
+    let stale = Request::RemoveXref {
+        key: key.clone(),
+        side: XrefSide::Out,
+        created_at: Some(first),
+    };
+    assert_eq!(call(&x, stale), Response::XrefRemoved(None));
+    let out = run(e.get_xrefs(&x, "a", Direction::Outgoing, 1, None)).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].created_at, third);
+    // Deleting the source node removes both entries.
+    run(e.delete_node(&x, "a", w())).unwrap();
+    assert!(incoming().is_empty());
+    assert!(index_entries().is_empty());
+});
+
 on_both_stores!(tool_results_expire_and_go_stale, 2, |e| {
     run(e.put_document(small_doc("src"), true, w())).unwrap();
     let deps = vec![DocRef {

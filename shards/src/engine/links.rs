@@ -18,23 +18,27 @@ impl<R: ShardRouter> Engine<R> {
             ));
         }
         let created_at = now_micros();
-        let req = |side, label: String, created_at| Request::PutXref {
+        let req = |side, label: String, created_at, replaces| Request::PutXref {
             key: key.clone(),
             side,
             label,
             created_at,
+            replaces,
         };
-        // The index entry first: a link never exists without it (a stray index entry is
-        // filtered out on read).
-        let index = req(XrefSide::In, label.clone(), created_at);
+        // The index entry first: a link never exists without it. An index entry with no link
+        // (a crashed add's, say) is filtered out on read, and incoming reads take the label and
+        // time from the link itself.
+        let index = req(XrefSide::In, label.clone(), created_at, None);
         expect!(self.on_doc(&key.to_doc, index).await?, Response::Done => ())?;
-        let link = req(XrefSide::Out, label, created_at);
+        let link = req(XrefSide::Out, label, created_at, None);
         match self.on_doc(&key.from_doc, link).await {
             Ok(Response::Done) => Ok(created_at),
             Ok(other) => Err(Error::Internal(format!("unexpected response {other:?}"))),
             Err(e @ Error::AlreadyExists { .. }) => {
-                // The link exists (added before, or by a concurrent add that won): put back its
-                // index entry, which ours replaced.
+                // The link exists (added before, or by a concurrent add that won). Our index
+                // entry replaced its own: put that back, so that removing the link (which removes
+                // the index entry of the link's `created_at` only) removes it too. Only over our
+                // entry: if the link was removed and added again meanwhile, the index is theirs.
                 let won = self
                     .links_of(
                         &key.from_doc,
@@ -46,7 +50,7 @@ impl<R: ShardRouter> Engine<R> {
                     .into_iter()
                     .find(|l| l.key == key);
                 if let Some(won) = won {
-                    let index = req(XrefSide::In, won.label, won.created_at);
+                    let index = req(XrefSide::In, won.label, won.created_at, Some(created_at));
                     expect!(self.on_doc(&key.to_doc, index).await?, Response::Done => ())?;
                 }
                 Err(e)
@@ -55,14 +59,23 @@ impl<R: ShardRouter> Engine<R> {
         }
     }
 
-    /// Removes a link; NotFound when it does not exist.
+    /// Removes a link; NotFound when it does not exist. The link goes first, then the index
+    /// entry made with it, and only that one: an add of the same link racing this removal
+    /// keeps its new index entry.
     pub async fn remove_xref(&self, key: XrefKey) -> Result<()> {
-        let req = |side| Request::RemoveXref {
+        let link = Request::RemoveXref {
             key: key.clone(),
-            side,
+            side: XrefSide::Out,
+            created_at: None,
         };
-        expect!(self.on_doc(&key.from_doc, req(XrefSide::Out)).await?, Response::Done => ())?;
-        expect!(self.on_doc(&key.to_doc, req(XrefSide::In)).await?, Response::Done => ())
+        let created_at =
+            expect!(self.on_doc(&key.from_doc, link).await?, Response::XrefRemoved(Some(t)) => t)?;
+        let index = Request::RemoveXref {
+            key: key.clone(),
+            side: XrefSide::In,
+            created_at: Some(created_at),
+        };
+        expect!(self.on_doc(&key.to_doc, index).await?, Response::XrefRemoved(_) => ())
     }
 
     async fn nodes_exist(&self, nodes: Vec<(String, String)>) -> Result<Vec<bool>> {
@@ -81,7 +94,8 @@ impl<R: ShardRouter> Engine<R> {
         Ok(out)
     }
 
-    async fn links_exist(&self, keys: &[XrefKey]) -> Result<Vec<bool>> {
+    /// The authoritative (outgoing) entry of each link, from its source shard.
+    async fn link_values(&self, keys: &[XrefKey]) -> Result<Vec<Option<XrefValue>>> {
         let mut by_shard: HashMap<usize, Vec<usize>> = HashMap::new();
         for (i, k) in keys.iter().enumerate() {
             by_shard
@@ -89,12 +103,12 @@ impl<R: ShardRouter> Engine<R> {
                 .or_default()
                 .push(i);
         }
-        let mut out = vec![false; keys.len()];
+        let mut out = vec![None; keys.len()];
         for (shard, idx) in by_shard {
             let ask = idx.iter().map(|&i| keys[i].clone()).collect();
-            let got = expect!(self.router.call(shard, Request::XrefsExist { keys: ask }).await?, Response::Bools(b) => b)?;
-            for (i, b) in idx.into_iter().zip(got) {
-                out[i] = b;
+            let got = expect!(self.router.call(shard, Request::LinkValues { keys: ask }).await?, Response::LinkValues(v) => v)?;
+            for (i, v) in idx.into_iter().zip(got) {
+                out[i] = v;
             }
         }
         Ok(out)
@@ -115,27 +129,36 @@ impl<R: ShardRouter> Engine<R> {
             kind: kind.map(str::to_string),
         };
         let links = expect!(self.on_doc(doc, req).await?, Response::Xrefs(x) => x)?;
-        let keep = match side {
+        match side {
             XrefSide::Out => {
-                self.nodes_exist(
-                    links
-                        .iter()
-                        .map(|l| (l.key.to_doc.clone(), l.key.to_node.clone()))
-                        .collect(),
-                )
-                .await?
+                let far = links
+                    .iter()
+                    .map(|l| (l.key.to_doc.clone(), l.key.to_node.clone()))
+                    .collect();
+                let keep = self.nodes_exist(far).await?;
+                Ok(links
+                    .into_iter()
+                    .zip(keep)
+                    .filter_map(|(l, k)| k.then_some(l))
+                    .collect())
             }
             XrefSide::In => {
-                self.links_exist(&links.iter().map(|l| l.key.clone()).collect::<Vec<_>>())
-                    .await?
+                let keys: Vec<XrefKey> = links.into_iter().map(|l| l.key).collect();
+                let values = self.link_values(&keys).await?;
+                Ok(keys
+                    .into_iter()
+                    .zip(values)
+                    .filter_map(|(key, v)| {
+                        v.map(|v| CrossReference {
+                            key,
+                            label: v.label,
+                            created_at: v.created_at,
+                            hops: 1,
+                        })
+                    })
+                    .collect())
             }
-        };
-        Ok(links
-            .into_iter()
-            .zip(keep)
-            .filter(|(_, k)| *k)
-            .map(|(l, _)| l)
-            .collect())
+        }
     }
 
     /// Links from, to, or both of a node, following them up to `max_hops` away.

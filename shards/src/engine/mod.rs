@@ -4,13 +4,16 @@
 //!
 //! Cross-reference invariant: the outgoing entry (on the source document's shard) is the link;
 //! the incoming entry (on the target's shard) is an index to it. Adding writes the index first,
-//! removing deletes the link first, and incoming reads keep only entries whose link exists, so a
-//! crash between the two writes, or a delete on one side, never shows a link that is not there.
+//! removing deletes the link first, and incoming reads keep only entries whose link exists (and
+//! take its label and time from the link), so a crash between the two writes, a delete on one
+//! side, or a lost concurrent add never shows a link that is not there. An index entry is removed
+//! only together with the link it was made for (same `created_at`), so a link removed and added
+//! again concurrently keeps its index.
 
 use crate::model::*;
-use crate::mutation::XrefSide;
+use crate::mutation::{XrefSide, XrefValue};
 use crate::placement::{shard_of, shard_of_tool};
-use crate::request::{Request, Response, ShardStats, WriteOpts};
+use crate::request::{RemovedLink, Request, Response, ShardStats, WriteOpts};
 use crate::shard::txn_shard;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -213,13 +216,19 @@ impl<R: ShardRouter> Engine<R> {
     /// Removes the other side of links that left with a deleted node or document. Best effort:
     /// reads verify links (see the module comment), so a failure here leaves garbage, never a
     /// wrong answer.
-    async fn clean_peers(&self, removed: Vec<(XrefKey, XrefSide)>) {
-        for (key, gone) in removed {
-            let (peer, side) = match gone {
-                XrefSide::Out => (key.to_doc.clone(), XrefSide::In),
-                XrefSide::In => (key.from_doc.clone(), XrefSide::Out),
+    /// Only the far entry made with the removed one goes: a link added again meanwhile stays.
+    async fn clean_peers(&self, removed: Vec<RemovedLink>) {
+        for gone in removed {
+            let (peer, side) = match gone.side {
+                XrefSide::Out => (gone.key.to_doc.clone(), XrefSide::In),
+                XrefSide::In => (gone.key.from_doc.clone(), XrefSide::Out),
             };
-            if let Err(e) = self.on_doc(&peer, Request::RemoveXref { key, side }).await {
+            let req = Request::RemoveXref {
+                key: gone.key,
+                side,
+                created_at: Some(gone.created_at),
+            };
+            if let Err(e) = self.on_doc(&peer, req).await {
                 tracing::warn!(error = %e, "could not remove the far side of a link; reads filter it");
             }
         }

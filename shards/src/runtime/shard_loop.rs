@@ -85,7 +85,7 @@ fn read_scope(req: &Request) -> Option<Scope> {
         } => doc(doc_id),
         Search { doc_id: None, .. }
         | ListDocuments { .. }
-        | XrefsExist { .. }
+        | LinkValues { .. }
         | NodesExist { .. }
         | DocVersions { .. }
         | GetToolResult { .. }
