@@ -39,6 +39,11 @@ enum WalCommand {
     Verify { dir: PathBuf },
 }
 
+/// mimalloc instead of glibc malloc: requests allocate and free many small buffers, often on
+/// different threads (a router thread frees what an executor allocated).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
