@@ -38,6 +38,9 @@ struct Args {
         value_delimiter = ','
     )]
     workloads: Vec<String>,
+    /// Documents the reads spread over (each the same tree), placed by hash on the shards.
+    #[arg(long, default_value_t = 8)]
+    docs: usize,
     /// Tokio worker threads of the load generator (default: cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -45,16 +48,17 @@ struct Args {
 
 type BoxErr = Box<dyn std::error::Error + Send + Sync>;
 
-const DOC: &str = "bench-doc";
 const ROOTS: usize = 10;
 const CHILDREN: usize = 10;
 const LEAVES: usize = 5;
 
-/// Node ids of the benchmark document, leaves last.
+/// The read documents (each the same tree) and their node ids, leaves last.
 struct Tree {
+    docs: Vec<String>,
     all: Vec<String>,
     leaves: Vec<String>,
-    v1_time: i64,
+    /// A time at which every read document has a version in force.
+    as_of_time: i64,
 }
 
 fn node(id: String, children: Vec<pb::NodeInput>) -> pb::NodeInput {
@@ -70,7 +74,11 @@ fn node(id: String, children: Vec<pb::NodeInput>) -> pb::NodeInput {
     }
 }
 
-async fn setup(c: &mut TreeStoreClient<Channel>, clients: usize) -> Result<Tree, BoxErr> {
+async fn setup(
+    c: &mut TreeStoreClient<Channel>,
+    docs: usize,
+    clients: usize,
+) -> Result<Tree, BoxErr> {
     let mut all = vec![];
     let mut leaves = vec![];
     let mut roots = vec![];
@@ -92,9 +100,37 @@ async fn setup(c: &mut TreeStoreClient<Channel>, clients: usize) -> Result<Tree,
         roots.push(node(id, kids));
     }
     all.extend(leaves.iter().cloned());
+    let docs: Vec<String> = (0..docs.max(1)).map(|i| format!("bench-doc-{i}")).collect();
+    let mut as_of_time = 0;
+    for doc in &docs {
+        as_of_time = as_of_time.max(put_read_doc(c, doc, roots.clone()).await?);
+    }
+    for i in 0..clients {
+        c.put_document(pb::PutDocumentRequest {
+            doc_id: format!("bench-w-{i}"),
+            roots: vec![node("w".into(), vec![])],
+            overwrite: true,
+            ..Default::default()
+        })
+        .await?;
+    }
+    Ok(Tree {
+        docs,
+        all,
+        leaves,
+        as_of_time,
+    })
+}
+
+/// Puts one read document; returns the commit time of its version in force.
+async fn put_read_doc(
+    c: &mut TreeStoreClient<Channel>,
+    doc: &str,
+    roots: Vec<pb::NodeInput>,
+) -> Result<i64, BoxErr> {
     let put = c
         .put_document(pb::PutDocumentRequest {
-            doc_id: DOC.into(),
+            doc_id: doc.into(),
             name: "bench".into(),
             roots,
             overwrite: true,
@@ -108,7 +144,7 @@ async fn setup(c: &mut TreeStoreClient<Channel>, clients: usize) -> Result<Tree,
         Some(v) => v,
         None => c
             .get_version_as_of(pb::GetVersionAsOfRequest {
-                doc_id: DOC.into(),
+                doc_id: doc.into(),
                 as_of: Some(pb::AsOf {
                     time: i64::MAX,
                     axis: pb::TimeAxis::Commit as i32,
@@ -119,20 +155,7 @@ async fn setup(c: &mut TreeStoreClient<Channel>, clients: usize) -> Result<Tree,
             .version
             .unwrap_or_default(),
     };
-    for i in 0..clients {
-        c.put_document(pb::PutDocumentRequest {
-            doc_id: format!("bench-w-{i}"),
-            roots: vec![node("w".into(), vec![])],
-            overwrite: true,
-            ..Default::default()
-        })
-        .await?;
-    }
-    Ok(Tree {
-        all,
-        leaves,
-        v1_time: v.commit_time,
-    })
+    Ok(v.commit_time)
 }
 
 /// xorshift64*: deterministic per client, no dependency.
@@ -174,7 +197,7 @@ async fn one(
         }
         "get_node" => {
             c.get_node(pb::GetNodeRequest {
-                doc_id: DOC.into(),
+                doc_id: rng.pick(&tree.docs).into(),
                 node_id: rng.pick(&tree.all).into(),
                 ..Default::default()
             })
@@ -182,7 +205,7 @@ async fn one(
         }
         "get_subtree" => {
             c.get_subtree(pb::GetSubtreeRequest {
-                doc_id: DOC.into(),
+                doc_id: rng.pick(&tree.docs).into(),
                 node_id: rng.pick(&tree.all[..ROOTS * (CHILDREN + 1)]).into(),
                 max_depth: 2,
                 ..Default::default()
@@ -191,7 +214,7 @@ async fn one(
         }
         "get_ancestors" => {
             c.get_ancestors(pb::GetAncestorsRequest {
-                doc_id: DOC.into(),
+                doc_id: rng.pick(&tree.docs).into(),
                 node_id: rng.pick(&tree.leaves).into(),
                 include_self: true,
                 ..Default::default()
@@ -200,11 +223,11 @@ async fn one(
         }
         "as_of" => {
             c.get_node(pb::GetNodeRequest {
-                doc_id: DOC.into(),
+                doc_id: rng.pick(&tree.docs).into(),
                 node_id: rng.pick(&tree.all).into(),
                 read_at: Some(pb::ReadAt {
                     at: Some(pb::read_at::At::AsOf(pb::AsOf {
-                        time: tree.v1_time,
+                        time: tree.as_of_time,
                         axis: pb::TimeAxis::Commit as i32,
                     })),
                 }),
@@ -298,12 +321,13 @@ async fn main_async(args: Args) -> Result<(), BoxErr> {
         channels.push(Channel::from_shared(url.clone())?.connect().await?);
     }
     let mut setup_client = TreeStoreClient::new(channels[0].clone());
-    let tree = std::sync::Arc::new(setup(&mut setup_client, args.clients).await?);
+    let tree = std::sync::Arc::new(setup(&mut setup_client, args.docs, args.clients).await?);
     report(&format!(
-        "treestore-bench: {} clients over {} connections, {} s per workload, document of {} nodes",
+        "treestore-bench: {} clients over {} connections, {} s per workload, reads over {} documents of {} nodes",
         args.clients,
         channels.len(),
         args.seconds,
+        tree.docs.len(),
         tree.all.len()
     ));
     report(&format!(
