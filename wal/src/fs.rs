@@ -1,7 +1,8 @@
 //! File I/O behind a trait, so tests can inject faults and simulate crashes.
 //!
 //! Three implementations:
-//! * [`GlommioFs`]: `glommio::io::DmaFile` (O_DIRECT, io_uring). For production.
+//! * [`GlommioFs`]: `glommio::io::DmaFile` (O_DIRECT, io_uring), fsyncs on a thread of its
+//!   own ([`crate::sync_thread`]). For production.
 //! * [`StdFs`]: blocking `std::fs`. For the ctl tool and tests.
 //! * [`SimFs`]: an in-memory simulated disk that keeps unsynced data apart from
 //!   durable data and can produce crash images and inject I/O errors.
@@ -11,8 +12,11 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
+use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+
+use crate::sync_thread::SyncThread;
 
 /// One open file.
 #[allow(async_fn_in_trait, clippy::len_without_is_empty)]
@@ -142,24 +146,37 @@ fn list_std(dir: &Path) -> io::Result<Vec<String>> {
 /// `glommio::io::DmaFile` implementation (O_DIRECT). Must be used inside a
 /// glommio executor.
 ///
-/// Directory operations (list, remove, rename, create_dir_all) are rare (segment
-/// rotation and purge, every ~100 MB) and are done inline with blocking
-/// `std::fs` calls; the directory fsync uses glommio's `Directory::sync`.
+/// Reads and writes go through io_uring; fdatasync and the directory fsync run on
+/// the file system's sync thread, so the executor does not spin while the disk
+/// syncs (see [`crate::sync_thread`]). Directory operations (list, remove,
+/// rename, create_dir_all) are rare (segment rotation and purge, every ~100 MB)
+/// and are done inline with blocking `std::fs` calls.
 /// glommio disables O_DIRECT by itself on tmpfs; on a file system that refuses
 /// O_DIRECT the open fails with the OS error (EINVAL) in the `Io` context.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GlommioFs;
+#[derive(Debug, Clone)]
+pub struct GlommioFs {
+    sync: Rc<SyncThread>,
+}
+
+impl GlommioFs {
+    /// Starts the sync thread, named `name`; it inherits the caller's CPU affinity.
+    pub fn new(name: &str) -> io::Result<GlommioFs> {
+        Ok(GlommioFs {
+            sync: Rc::new(SyncThread::start(name)?),
+        })
+    }
+}
 
 /// A file of [`GlommioFs`].
 #[derive(Debug)]
 pub struct GlommioFile {
     file: glommio::io::DmaFile,
+    sync: Rc<SyncThread>,
 }
 
 impl GlommioFile {
     /// Is O_DIRECT set on the file descriptor? (glommio turns it off on tmpfs.)
     pub fn is_direct_io(&self) -> bool {
-        use std::os::unix::io::AsRawFd;
         // SAFETY: F_GETFL on a descriptor we own has no memory effects.
         let fl = unsafe { libc::fcntl(self.file.as_raw_fd(), libc::F_GETFL) };
         fl >= 0 && (fl & libc::O_DIRECT) != 0
@@ -198,7 +215,16 @@ impl WalFile for GlommioFile {
         Ok(r.to_vec())
     }
     async fn fdatasync(&self) -> io::Result<()> {
-        self.file.fdatasync().await.map_err(io::Error::from)
+        // The sync thread gets a descriptor of its own: this file may be closed before the
+        // sync ends (its future dropped), and its number reused.
+        // SAFETY: dup of a descriptor this file owns, alive for the call.
+        let fd = unsafe { libc::dup(self.file.as_raw_fd()) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        let file = unsafe { std::fs::File::from_raw_fd(fd) };
+        self.sync.run(move || file.sync_data()).await
     }
     async fn len(&self) -> io::Result<u64> {
         self.file.file_size().await.map_err(io::Error::from)
@@ -221,7 +247,10 @@ impl FileSystem for GlommioFs {
             .dma_open(path)
             .await
             .map_err(io::Error::from)?;
-        Ok(GlommioFile { file })
+        Ok(GlommioFile {
+            file,
+            sync: self.sync.clone(),
+        })
     }
     async fn open(&self, path: &Path) -> io::Result<GlommioFile> {
         let file = glommio::io::OpenOptions::new()
@@ -230,7 +259,10 @@ impl FileSystem for GlommioFs {
             .dma_open(path)
             .await
             .map_err(io::Error::from)?;
-        Ok(GlommioFile { file })
+        Ok(GlommioFile {
+            file,
+            sync: self.sync.clone(),
+        })
     }
     async fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         list_std(dir)
@@ -242,11 +274,10 @@ impl FileSystem for GlommioFs {
         std::fs::rename(from, to)
     }
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let d = glommio::io::Directory::open(dir)
+        let dir = dir.to_path_buf();
+        self.sync
+            .run(move || std::fs::File::open(dir)?.sync_all())
             .await
-            .map_err(io::Error::from)?;
-        d.sync().await.map_err(io::Error::from)?;
-        d.close().await.map_err(io::Error::from)
     }
 }
 

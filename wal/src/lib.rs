@@ -19,6 +19,7 @@ pub mod format;
 pub mod fs;
 pub mod reader;
 pub mod recovery;
+pub mod sync_thread;
 pub mod writer;
 
 pub use error::{Error, Result};

@@ -31,9 +31,15 @@ fn check_dir(base: &Path) -> bool {
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let (d, o2, big2) = (dir.clone(), o.clone(), big.clone());
     let written: Vec<u64> = run(move || async move {
-        let (wal, rec) = treestore_wal::open(GlommioFs, &d, 1, 0, o2)
-            .await
-            .expect("open");
+        let (wal, rec) = treestore_wal::open(
+            GlommioFs::new("test-wal-sync").expect("sync thread"),
+            &d,
+            1,
+            0,
+            o2,
+        )
+        .await
+        .expect("open");
         assert!(rec.is_empty());
         let wal = Rc::new(wal);
         let mut tasks = Vec::new();
@@ -63,9 +69,15 @@ fn check_dir(base: &Path) -> bool {
     assert_eq!(v.committed_txs, 40);
     let d = dir.clone();
     let rec: Vec<RecoveredTx> = run(move || async move {
-        let (wal, rec) = treestore_wal::open(GlommioFs, &d, 1, 0, o)
-            .await
-            .expect("reopen");
+        let (wal, rec) = treestore_wal::open(
+            GlommioFs::new("test-wal-sync").expect("sync thread"),
+            &d,
+            1,
+            0,
+            o,
+        )
+        .await
+        .expect("reopen");
         let l = wal.append(100, b"after reopen").expect("append");
         wal.sync().await.expect("sync");
         assert!(l > rec.last().map(|r| r.commit_lsn).unwrap_or(0));
@@ -86,11 +98,9 @@ fn check_dir(base: &Path) -> bool {
     let d = dir.clone();
     run(move || async move {
         use treestore_wal::FileSystem;
-        let names = GlommioFs.list(&d).await.expect("list");
-        let f = GlommioFs
-            .open(&d.join(&names[0]))
-            .await
-            .expect("open segment");
+        let fs = GlommioFs::new("test-wal-sync").expect("sync thread");
+        let names = fs.list(&d).await.expect("list");
+        let f = fs.open(&d.join(&names[0])).await.expect("open segment");
         f.is_direct_io()
     })
 }

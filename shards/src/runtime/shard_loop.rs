@@ -260,7 +260,10 @@ async fn recover(
     let started = Instant::now();
     let mut opts = config.wal.clone();
     opts.truncate_on_corruption = config.truncate_on_corruption;
-    let (wal, txs) = treestore_wal::open(GlommioFs, &wal_dir, id as u64, applied, opts)
+    // Started from the executor thread: the sync thread runs on the shard's core.
+    let fs = GlommioFs::new(&format!("treestore-sync-{id}"))
+        .map_err(|e| Error::Storage(format!("starting the log's sync thread: {e}")))?;
+    let (wal, txs) = treestore_wal::open(fs, &wal_dir, id as u64, applied, opts)
         .await
         .map_err(|e| {
             if e.is_corruption() {
