@@ -1,8 +1,8 @@
 //! File I/O behind a trait, so tests can inject faults and simulate crashes.
 //!
 //! Three implementations:
-//! * [`GlommioFs`]: `glommio::io::DmaFile` (O_DIRECT, io_uring), fsyncs on a thread of its
-//!   own ([`crate::sync_thread`]). For production.
+//! * [`GlommioFs`]: `glommio::io::DmaFile` (O_DIRECT; reads through io_uring, writes and
+//!   fsyncs on a thread of its own, [`crate::sync_thread`]). For production.
 //! * [`StdFs`]: blocking `std::fs`. For the ctl tool and tests.
 //! * [`SimFs`]: an in-memory simulated disk that keeps unsynced data apart from
 //!   durable data and can produce crash images and inject I/O errors.
@@ -146,9 +146,9 @@ fn list_std(dir: &Path) -> io::Result<Vec<String>> {
 /// `glommio::io::DmaFile` implementation (O_DIRECT). Must be used inside a
 /// glommio executor.
 ///
-/// Reads and writes go through io_uring; fdatasync and the directory fsync run on
+/// Reads go through io_uring; writes, fdatasync and the directory fsync run on
 /// the file system's sync thread, so the executor does not spin while the disk
-/// syncs (see [`crate::sync_thread`]). Directory operations (list, remove,
+/// works (see [`crate::sync_thread`]). Directory operations (list, remove,
 /// rename, create_dir_all) are rare (segment rotation and purge, every ~100 MB)
 /// and are done inline with blocking `std::fs` calls.
 /// glommio disables O_DIRECT by itself on tmpfs; on a file system that refuses
@@ -183,27 +183,36 @@ impl GlommioFile {
     }
 }
 
-impl WalFile for GlommioFile {
-    async fn write_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
-        let mut done = 0usize;
-        while done < buf.len() {
-            let rest = &buf[done..];
-            let mut dma = self.file.alloc_dma_buffer(rest.len());
-            dma.as_bytes_mut().copy_from_slice(rest);
-            let n = self
-                .file
-                .write_at(dma, pos + done as u64)
-                .await
-                .map_err(io::Error::from)?;
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "DmaFile wrote 0 bytes",
-                ));
-            }
-            done += n;
+impl GlommioFile {
+    /// A descriptor of this file for the sync thread: this file may be closed before the
+    /// thread is done with it (its future dropped), and its number reused.
+    fn dup(&self) -> io::Result<std::fs::File> {
+        // SAFETY: dup of a descriptor this file owns, open for the call.
+        let fd = unsafe { libc::dup(self.file.as_raw_fd()) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
         }
-        Ok(())
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+    }
+}
+
+/// O_DIRECT wants buffers aligned like the blocks.
+const DIRECT_IO_ALIGN: usize = 4096;
+
+impl WalFile for GlommioFile {
+    /// On the sync thread too: an O_DIRECT write that extends the file is punted to the
+    /// kernel's io-wq workers, and the executor would spin until it completes.
+    async fn write_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let file = self.dup()?;
+        let len = buf.len();
+        let mut aligned = vec![0u8; len + DIRECT_IO_ALIGN];
+        let off = aligned.as_ptr().align_offset(DIRECT_IO_ALIGN);
+        aligned[off..off + len].copy_from_slice(buf);
+        self.sync
+            .run(move || file.write_all_at(&aligned[off..off + len], pos))
+            .await
     }
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
         let flen = self.file.file_size().await.map_err(io::Error::from)?;
@@ -215,15 +224,7 @@ impl WalFile for GlommioFile {
         Ok(r.to_vec())
     }
     async fn fdatasync(&self) -> io::Result<()> {
-        // The sync thread gets a descriptor of its own: this file may be closed before the
-        // sync ends (its future dropped), and its number reused.
-        // SAFETY: dup of a descriptor this file owns, alive for the call.
-        let fd = unsafe { libc::dup(self.file.as_raw_fd()) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-        let file = unsafe { std::fs::File::from_raw_fd(fd) };
+        let file = self.dup()?;
         self.sync.run(move || file.sync_data()).await
     }
     async fn len(&self) -> io::Result<u64> {

@@ -1,10 +1,11 @@
-//! A thread that runs the log's fsyncs for an executor.
+//! A thread that runs the log's writes and fsyncs for an executor.
 //!
 //! glommio does not put an executor to sleep while any io_uring request of it is in flight: it
-//! polls its rings until the request completes. An fdatasync there would keep the executor's
+//! polls its rings until the request completes. An fdatasync there, or an O_DIRECT write that
+//! extends the file (which the kernel hands to its io-wq workers), would keep the executor's
 //! core busy for as long as the disk takes (milliseconds), which on a machine whose cores also
-//! run the router takes CPU from it. Run on this thread, the fsync leaves the executor free to
-//! serve requests or sleep; the awaiting task is woken when it completes.
+//! run the router takes CPU from it. Run on this thread, they leave the executor free to serve
+//! requests or sleep; the awaiting task is woken when they complete.
 
 use futures_channel::oneshot;
 use std::io;
