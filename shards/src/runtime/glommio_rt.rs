@@ -7,7 +7,8 @@ use std::future::Future;
 use std::time::Duration;
 
 /// Memory glommio registers for I/O per executor: small enough for an 8 MiB memlock limit with a
-/// few executors, large enough for the log's flush buffers (larger buffers fall back to the heap).
+/// few executors, large enough for the log's reads at recovery (larger buffers fall back to the
+/// heap). Log writes do not use it: they run on the log's sync thread.
 const IO_MEMORY: usize = 512 << 10;
 
 /// Threads in each executor's blocking pool: a RocksDB flush (seconds at worst) must not hold
