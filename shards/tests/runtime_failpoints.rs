@@ -1,6 +1,7 @@
 //! Fault injection into the running shard (`cargo test -p treestore-shards --features failpoints`):
-//! a failed log sync poisons the shard and acknowledges nothing; a failed replay keeps the shard
-//! out of service; a failed checkpoint keeps the log.
+//! a failed log sync poisons the shard and acknowledges nothing, not even a refusal that saw the
+//! lost write; a failed replay keeps the shard out of service; a failed checkpoint keeps the
+//! log; large reads and puts run off the executor; a full inbox refuses at once.
 #![cfg(feature = "failpoints")]
 
 mod common;
@@ -292,6 +293,45 @@ fn a_large_put_is_planned_off_the_executor_and_replanned_when_its_document_chang
     let rt = Runtime::start(config(copy.path())).unwrap();
     wait_state(&rt, ShardState::Serving);
     check(&Engine::new(rt.clone()));
+    rt.shutdown().unwrap();
+    scenario.teardown();
+}
+
+// A write refused (or a no-op) because of another write that is not durable yet is answered
+// only once that write is: else a crash could undo what the answer revealed.
+#[test]
+fn a_refusal_waits_for_the_write_it_saw_to_be_durable() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::start(config(dir.path())).unwrap();
+    wait_state(&rt, ShardState::Serving);
+    let e = std::sync::Arc::new(Engine::new(rt.clone()));
+
+    // The first create of "x" is applied, and its log write held on the sync thread.
+    let (entered, release) = hold_at("wal::sync_thread");
+    let first = put_in_background(&e, doc("x"));
+    within_a_minute(&entered, "the first create reaching the log's sync thread");
+    // A second create of "x" sees it, and is not answered while it is not durable.
+    let (tx, second) = std::sync::mpsc::channel();
+    let creator = e.clone();
+    std::thread::spawn(move || {
+        let r = run(creator.put_document(doc("x"), false, WriteOpts::default()));
+        tx.send(r).unwrap();
+    });
+    assert!(matches!(
+        second.recv_timeout(Duration::from_millis(300)),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+    ));
+    // The first create's sync fails: it is not acknowledged, and neither is what the second
+    // saw of it.
+    fail::cfg("wal::sync::after", "return").unwrap();
+    fail::remove("wal::sync_thread");
+    release.send(()).unwrap();
+    let r = within_a_minute(&first, "the first create");
+    assert!(matches!(r, Err(Error::Unavailable { .. })), "{r:?}");
+    let r = within_a_minute(&second, "the second create");
+    assert!(matches!(r, Err(Error::Unavailable { .. })), "{r:?}");
+    fail::remove("wal::sync::after");
     rt.shutdown().unwrap();
     scenario.teardown();
 }

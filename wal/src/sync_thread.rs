@@ -35,6 +35,8 @@ impl SyncThread {
             .spawn(move || {
                 // Ends when every sender is gone (the file system was dropped).
                 for (job, done) in rx {
+                    // Tests hold the log's writes and syncs here (the executor runs on).
+                    fail::fail_point!("wal::sync_thread");
                     // The waiter may have gone (its future was dropped): nothing to tell.
                     let _ = done.send(job());
                 }

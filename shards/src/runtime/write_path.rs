@@ -1,6 +1,7 @@
 //! The write path: plan -> append the mutation to the log -> apply its batch to RocksDB, under
 //! `apply_order`, then a task awaits the group commit that covers the record and only then
-//! answers. Because mutations are planned, appended and applied in one order, the log replays to
+//! answers. A write answered without a mutation (refused, or nothing to change) waits for the
+//! records appended before it, as a read does. Because mutations are planned, appended and applied in one order, the log replays to
 //! exactly the state RocksDB had. A large put is planned on a snapshot on the blocking pool and
 //! validated before it is logged; a large batch is written on the blocking pool.
 
@@ -144,7 +145,7 @@ fn put_off_executor(s: &Rc<Served>, put: Put, reply: Reply, now: Micros) {
         } else {
             match planned {
                 Ok((outcome, prepared)) => commit(&s, Ok(outcome), prepared).await,
-                Err(e) => Written::Answer(Err(e)),
+                Err(e) => Written::Seen(s.core.borrow().last_appended, Err(e)),
             }
         };
         drop(order);
@@ -156,19 +157,25 @@ fn put_off_executor(s: &Rc<Served>, put: Put, reply: Reply, now: Micros) {
 
 /// A write applied, or answered without one.
 enum Written {
+    /// Answer at once (the shard is poisoned).
     Answer(Result<Response>),
+    /// Answered without a mutation of its own (refused, or nothing to change), from state that
+    /// includes every write appended up to this LSN: answer once those are durable, so that no
+    /// answer reveals a write a crash could still undo.
+    Seen(u64, Result<Response>),
     /// Applied at this LSN: answer once the log is synced up to it.
     AtLsn(u64, Response),
 }
 
 /// Logs and applies the mutation of a planned write. The caller holds `apply_order`.
 async fn commit(s: &Served, outcome: Result<Outcome>, prepared: Option<Prepared>) -> Written {
+    let seen = s.core.borrow().last_appended;
     let outcome = match outcome {
         Ok(o) => o,
-        Err(e) => return Written::Answer(Err(e)),
+        Err(e) => return Written::Seen(seen, Err(e)),
     };
     let Some(m) = outcome.mutation else {
-        return Written::Answer(Ok(outcome.response));
+        return Written::Seen(seen, Ok(outcome.response));
     };
     match log_and_apply(s, &m, prepared).await {
         Ok(lsn) => Written::AtLsn(lsn, outcome.response),
@@ -181,14 +188,15 @@ async fn commit(s: &Served, outcome: Result<Outcome>, prepared: Option<Prepared>
 
 /// The answer to a write once what it wrote is durable.
 async fn when_durable(s: &Served, written: Written) -> Result<Response> {
-    let (lsn, response) = match written {
+    let (lsn, answer) = match written {
         Written::Answer(answer) => return answer,
-        Written::AtLsn(lsn, response) => (lsn, response),
+        Written::Seen(lsn, answer) => (lsn, answer),
+        Written::AtLsn(lsn, response) => (lsn, Ok(response)),
     };
     let synced = s.wal.wait_durable(lsn).await;
     s.publish();
     match synced {
-        Ok(()) => Ok(response),
+        Ok(()) => answer,
         Err(e) => {
             s.poison(format!("log sync failed: {e}"));
             Err(s.unavailable())
@@ -198,10 +206,17 @@ async fn when_durable(s: &Served, written: Written) -> Result<Response> {
 
 /// Sends the answer to a write once durable, from a task of its own so the shard serves on.
 fn answer_when_durable(s: &Rc<Served>, written: Written, reply: Reply) {
-    if let Written::Answer(answer) = written {
-        let _ = reply.send(answer);
-        return;
-    }
+    let written = match written {
+        Written::Answer(answer) => {
+            let _ = reply.send(answer);
+            return;
+        }
+        Written::Seen(lsn, answer) if lsn <= s.wal.durable_lsn() => {
+            let _ = reply.send(answer);
+            return;
+        }
+        written => written,
+    };
     s.in_flight.set(s.in_flight.get() + 1);
     let s = s.clone();
     spawn_local(async move {
