@@ -181,9 +181,7 @@ impl GlommioFile {
         let fl = unsafe { libc::fcntl(self.file.as_raw_fd(), libc::F_GETFL) };
         fl >= 0 && (fl & libc::O_DIRECT) != 0
     }
-}
 
-impl GlommioFile {
     /// A descriptor of this file for the sync thread: this file may be closed before the
     /// thread is done with it (its future dropped), and its number reused.
     fn dup(&self) -> io::Result<std::fs::File> {
