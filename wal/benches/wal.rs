@@ -16,6 +16,17 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 use treestore_wal::{GlommioFs, WalOptions};
 
+/// Opens (recovering) the log in `dir` on GlommioFs, as shard 0.
+async fn open_wal(
+    dir: &Path,
+) -> treestore_wal::Result<(
+    treestore_wal::Wal<GlommioFs>,
+    Vec<treestore_wal::RecoveredTx>,
+)> {
+    let fs = GlommioFs::new("wal-sync").expect("sync thread");
+    treestore_wal::open(fs, dir, 0, 0, WalOptions::default()).await
+}
+
 fn run<G, F, T>(g: G) -> T
 where
     G: FnOnce() -> F + Send + 'static,
@@ -58,15 +69,7 @@ fn raw_fdatasync_rate(dir: &Path, secs: Duration) -> f64 {
 /// Acknowledged durable 1 KiB writes per second with `writers` concurrent tasks.
 fn durable_write_rate(dir: PathBuf, writers: usize, secs: Duration) -> (f64, u64) {
     run(move || async move {
-        let (wal, rec) = treestore_wal::open(
-            GlommioFs::new("wal-sync").expect("sync thread"),
-            &dir,
-            0,
-            0,
-            WalOptions::default(),
-        )
-        .await
-        .expect("open");
+        let (wal, rec) = open_wal(&dir).await.expect("open");
         assert!(rec.is_empty());
         let wal = Rc::new(wal);
         let payload = Rc::new(vec![0xA5u8; 1024]);
@@ -103,15 +106,7 @@ fn replay_rate(dir: PathBuf, mb: u64) -> (f64, f64, usize, f64) {
     let count = (mb * 1_000_000 / payload_len as u64) as usize;
     let d = dir.clone();
     run(move || async move {
-        let (wal, _) = treestore_wal::open(
-            GlommioFs::new("wal-sync").expect("sync thread"),
-            &d,
-            0,
-            0,
-            WalOptions::default(),
-        )
-        .await
-        .expect("open");
+        let (wal, _) = open_wal(&d).await.expect("open");
         let payload = vec![0x3Cu8; payload_len];
         for tx in 1..=count as u64 {
             wal.append(tx, &payload).expect("append");
@@ -127,15 +122,7 @@ fn replay_rate(dir: PathBuf, mb: u64) -> (f64, f64, usize, f64) {
         .sum();
     run(move || async move {
         let start = Instant::now();
-        let (_wal, rec) = treestore_wal::open(
-            GlommioFs::new("wal-sync").expect("sync thread"),
-            &dir,
-            0,
-            0,
-            WalOptions::default(),
-        )
-        .await
-        .expect("reopen");
+        let (_wal, rec) = open_wal(&dir).await.expect("reopen");
         let secs = start.elapsed().as_secs_f64();
         assert_eq!(rec.len(), count);
         let payload_bytes: usize = rec.iter().map(|r| r.payload.len()).sum();
