@@ -1,9 +1,10 @@
 //! The write path: plan -> append the mutation to the log -> apply its batch to RocksDB, under
 //! `apply_order`, then a task awaits the group commit that covers the record and only then
 //! answers. A write answered without a mutation (refused, or nothing to change) waits for the
-//! records appended before it, as a read does. Because mutations are planned, appended and applied in one order, the log replays to
-//! exactly the state RocksDB had. A large put is planned on a snapshot on the blocking pool and
-//! validated before it is logged; a large batch is written on the blocking pool.
+//! records appended before it, as a read does. Because mutations are planned, appended and
+//! applied in one order, the log replays to exactly the state RocksDB had. A large put is planned
+//! on a snapshot on the blocking pool and validated before it is logged; a large batch is
+//! written on the blocking pool.
 
 use super::glommio_rt::{spawn_blocking, spawn_local};
 use super::inbox::Envelope;
