@@ -514,19 +514,20 @@ on_both_stores!(cross_reference_races_keep_links_indexed, 4, |e| {
 
     // A removal whose second step (the index entry) runs after the link was added again.
     let first = run(e.add_xref(key.clone(), "first".into())).unwrap();
-    let remove_link = Request::RemoveXref {
+    let remove = |side, created_at| Request::RemoveXref {
         key: key.clone(),
-        side: XrefSide::Out,
-        created_at: None,
+        side,
+        created_at,
     };
-    assert_eq!(call(&x, remove_link), Response::XrefRemoved(Some(first)));
+    assert_eq!(
+        call(&x, remove(XrefSide::Out, None)),
+        Response::XrefRemoved(Some(first))
+    );
     let again = run(e.add_xref(key.clone(), "again".into())).unwrap();
-    let remove_index = Request::RemoveXref {
-        key: key.clone(),
-        side: XrefSide::In,
-        created_at: Some(first),
-    };
-    assert_eq!(call(&y, remove_index), Response::XrefRemoved(None));
+    assert_eq!(
+        call(&y, remove(XrefSide::In, Some(first))),
+        Response::XrefRemoved(None)
+    );
     let inc = incoming();
     assert_eq!(inc.len(), 1);
     assert_eq!((inc[0].label.as_str(), inc[0].created_at), ("again", again));
@@ -557,12 +558,10 @@ on_both_stores!(cross_reference_races_keep_links_indexed, 4, |e| {
 
     // A node deletion's clean-up of the far side, run late, spares a link added since.
     let third = run(e.add_xref(key.clone(), "third".into())).unwrap();
-    let stale = Request::RemoveXref {
-        key: key.clone(),
-        side: XrefSide::Out,
-        created_at: Some(first),
-    };
-    assert_eq!(call(&x, stale), Response::XrefRemoved(None));
+    assert_eq!(
+        call(&x, remove(XrefSide::Out, Some(first))),
+        Response::XrefRemoved(None)
+    );
     let out = run(e.get_xrefs(&x, "a", Direction::Outgoing, 1, None)).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].created_at, third);
