@@ -3,11 +3,25 @@
 //! deep, a bad frame or compression flag, a truncated body) with INTERNAL and an oversized one
 //! with OUT_OF_RANGE. TreeStore promises INTERNAL only for its own bugs, so this layer rewrites
 //! those trailers-only answers: malformed -> INVALID_ARGUMENT, too large -> RESOURCE_EXHAUSTED.
+//!
+//! It also answers DEADLINE_EXCEEDED when the client's `grpc-timeout` expires. Tonic runs a timer
+//! of its own for it, started just after this layer is called, and answers CANCELLED when that
+//! fires first; this layer's deadline, counted from the request's arrival, is due no later, and
+//! tonic polls the layer before its timer. The handler counts its deadline from the same arrival
+//! (`Arrival`), so a request that reached it is answered (and logged) by it; this layer covers
+//! the time before, such as waiting for the request body.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
+
+use crate::service::parse_timeout;
 use tower::{Layer, Service};
+
+/// When the request reached this layer, before tonic's own `grpc-timeout` timer started.
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival(pub Instant);
 
 /// Messages (prefixes) of tonic's decode-side errors that are the client's fault.
 const MALFORMED: &[&str] = &[
@@ -38,6 +52,7 @@ impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ClientErrors<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Future: Send + 'static,
+    ResBody: Default,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -47,10 +62,29 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
+        let arrival = Instant::now();
+        let deadline = req
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_timeout)
+            .map(|d| (d, arrival.checked_add(d)));
+        req.extensions_mut().insert(Arrival(arrival));
         let fut = self.inner.call(req);
         Box::pin(async move {
-            let mut resp = fut.await?;
+            let mut resp = match deadline {
+                Some((d, Some(at))) => match tokio::time::timeout_at(at.into(), fut).await {
+                    Ok(resp) => resp?,
+                    Err(_) => {
+                        return Ok(tonic::Status::deadline_exceeded(format!(
+                            "the client deadline ({d:?}) expired before the request was handled"
+                        ))
+                        .into_http())
+                    }
+                },
+                _ => fut.await?,
+            };
             fix(resp.headers_mut());
             Ok(resp)
         })

@@ -163,3 +163,42 @@ async fn malformed_requests_get_client_errors() {
     c.health(pb::HealthRequest {}).await.expect("still serving");
     assert_eq!(srv.stop(), 0);
 }
+
+// Tonic runs its own timer for `grpc-timeout` and answers CANCELLED when it fires first; the
+// server's deadline counts from the request's arrival, so it is due no later and the answer is
+// DEADLINE_EXCEEDED every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_that_expires_is_deadline_exceeded_never_cancelled() {
+    let srv = Server::start(&[]).await;
+    let mut c = srv.client().await;
+    let roots: Vec<pb::NodeInput> = (0..3000)
+        .map(|i| {
+            let mut n = leaf(&format!("n{i}"), "slow");
+            n.text = "x".repeat(500);
+            n
+        })
+        .collect();
+    c.put_document(pb::PutDocumentRequest {
+        doc_id: "slow".into(),
+        roots,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let read = pb::GetSubtreeRequest {
+        doc_id: "slow".into(),
+        include_text: true,
+        ..Default::default()
+    };
+    let mut expired = 0;
+    for _ in 0..30 {
+        let code =
+            raw_call_with(&srv, "GetSubtree", frame(&read.encode_to_vec()), Some("2m")).await;
+        assert!(
+            matches!(code, Code::DeadlineExceeded | Code::Ok),
+            "{code:?}"
+        );
+        expired += usize::from(code == Code::DeadlineExceeded);
+    }
+    assert!(expired > 0, "no read of 3000 nodes took over 2 ms");
+}

@@ -10,6 +10,7 @@ mod resolve;
 mod search;
 
 use crate::convert;
+use crate::grpc_errors::Arrival;
 use crate::logging;
 use crate::metrics::Metrics;
 use crate::pb;
@@ -60,7 +61,7 @@ impl<R: ShardRouter> Service<R> {
         &self,
         method: &'static str,
         doc: &str,
-        deadline: Option<Duration>,
+        deadline: Option<(Duration, Instant)>,
         fut: impl Future<Output = Result<T, Status>>,
     ) -> Result<Response<T>, Status> {
         let start = Instant::now();
@@ -70,8 +71,8 @@ impl<R: ShardRouter> Service<R> {
             )))
         };
         let out = match deadline {
-            Some(d) if d.is_zero() => expired(d),
-            Some(d) => tokio::time::timeout(d, fut)
+            Some((d, _)) if d.is_zero() => expired(d),
+            Some((d, at)) => tokio::time::timeout_at(at.into(), fut)
                 .await
                 .unwrap_or_else(|_| expired(d)),
             None => fut.await,
@@ -117,11 +118,16 @@ fn required<T>(v: Option<T>, field: &str) -> Result<T, Status> {
     v.ok_or_else(|| invalid(field, "is required"))
 }
 
-/// The client's deadline from the `grpc-timeout` header ("<digits><unit>", unit one of H M S m
-/// u n), if any.
-pub fn deadline_of<T>(req: &Request<T>) -> Option<Duration> {
+/// The client's deadline: the `grpc-timeout` header ("<digits><unit>", unit one of H M S m u n)
+/// and when it ends, counted from the request's arrival (see `grpc_errors::Arrival`).
+pub fn deadline_of<T>(req: &Request<T>) -> Option<(Duration, Instant)> {
     let v = req.metadata().get("grpc-timeout")?.to_str().ok()?;
-    parse_timeout(v)
+    let timeout = parse_timeout(v)?;
+    let arrival = req
+        .extensions()
+        .get::<Arrival>()
+        .map_or_else(Instant::now, |a| a.0);
+    Some((timeout, arrival.checked_add(timeout)?))
 }
 
 pub fn parse_timeout(v: &str) -> Option<Duration> {
