@@ -70,7 +70,9 @@ where
             .and_then(|v| v.to_str().ok())
             .and_then(parse_timeout)
             .map(|d| (d, arrival.checked_add(d)));
-        req.extensions_mut().insert(Arrival(arrival));
+        if deadline.is_some() {
+            req.extensions_mut().insert(Arrival(arrival));
+        }
         let fut = self.inner.call(req);
         Box::pin(async move {
             let mut resp = match deadline {
