@@ -2,7 +2,7 @@
 """Ingest PageIndex JSON outputs into a local TreeStore server and check the round trip.
 
     python examples/python/ingest_pageindex.py [--addr localhost:50051]
-        [--fixtures /work/shared/fixtures/pageindex] [--overwrite]
+        [--fixtures fixtures/pageindex] [--overwrite]
 
 For every *.json file: store it (document id derived from the file name), export it back
 and verify the export equals the input.
@@ -18,7 +18,8 @@ from pathlib import Path
 from treestore import AlreadyExists, TreeStoreClient, TreeStoreError
 from treestore.pageindex import export_document, ingest, load_pageindex
 
-DEFAULT_FIXTURES = "/work/shared/fixtures/pageindex"
+# The fixtures kept in the repository, found from this file so the example runs from any directory.
+DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pageindex"
 
 
 def main() -> int:

@@ -5,7 +5,7 @@ with its breadcrumb, follow cross references, and cache a tool result.
     python examples/python/query_policy.py [--addr localhost:50051]
         [--doc regbi_interpretive_release] [--query "solely incidental"]
 
-Uses the SEC "Regulation Best Interest" interpretive release from the shared fixtures
+Uses the SEC "Regulation Best Interest" interpretive release from the repository's fixtures
 (ingested automatically if missing).
 """
 
@@ -21,7 +21,8 @@ from treestore import NotFound, TreeStoreClient, TreeStoreError
 from treestore.pageindex import ingest
 from treestore.tools import ToolRunner
 
-FIXTURE = Path("/work/shared/fixtures/pageindex/regbi_interpretive_release_structure.json")
+FIXTURE = (Path(__file__).resolve().parents[2] / "fixtures" / "pageindex"
+           / "regbi_interpretive_release_structure.json")
 
 
 def pages(n) -> str:

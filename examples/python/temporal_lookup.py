@@ -4,7 +4,7 @@ one document, each with the date it took effect, then ask which edition was in f
 given dates and what changed between them.
 
     python examples/python/temporal_lookup.py [--addr localhost:50051]
-        [--fixtures /work/shared/fixtures/pageindex] [--doc fed-annual-report]
+        [--fixtures fixtures/pageindex] [--doc fed-annual-report]
         [--dates 2020-06-30 2022-01-01 2024-03-01]
 """
 
@@ -26,7 +26,8 @@ EDITIONS = [  # (fixture, in force from)
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--addr", default="localhost:50051", help="server host:port")
-    ap.add_argument("--fixtures", default="/work/shared/fixtures/pageindex", type=Path)
+    ap.add_argument("--fixtures", type=Path,
+                    default=Path(__file__).resolve().parents[2] / "fixtures" / "pageindex")
     ap.add_argument("--doc", default="fed-annual-report", help="document id to use")
     ap.add_argument("--dates", nargs="+", default=["2019-06-30", "2020-06-30", "2022-01-01",
                                                    "2024-03-01"])
@@ -37,10 +38,15 @@ def main() -> int:
             ts.delete_document(args.doc)  # start from a clean history on every run
         except NotFound:
             pass
+        # Versions never restart after a delete (a re-created document continues its
+        # numbering), so keep the numbers the server gave rather than assuming 1 and 2.
+        stored = []
         for i, (name, effective) in enumerate(EDITIONS):
             res = ingest(ts, args.fixtures / name, doc_id=args.doc, overwrite=i > 0,
                          effective_time=effective, message=f"edition {name.split('_')[1]}")
+            stored.append(res.version.version)
             print(f"stored {name} as version {res.version.version}, in force from {effective}")
+        first, second = stored
 
         print("\nversion history:")
         for v in ts.iter_versions(args.doc):
@@ -59,12 +65,12 @@ def main() -> int:
             print(f"  {date}: version {v.version} ({v.message}), {doc.node_count} sections, "
                   f"first chapters: {', '.join(t.title for t in tops[:4])}")
 
-        d = ts.diff_versions(args.doc, 1, 2)
-        print(f"\nversion 1 -> 2: {len(d.added)} sections added, {len(d.removed)} removed, "
-              f"{len(d.changed)} changed, {len(d.moved)} moved")
+        d = ts.diff_versions(args.doc, first, second)
+        print(f"\nversion {first} -> {second}: {len(d.added)} sections added, "
+              f"{len(d.removed)} removed, {len(d.changed)} changed, {len(d.moved)} moved")
         for c in d.changed[:5]:
-            old = ts.get_node(args.doc, c.node_id, version=1, include_text=False)
-            new = ts.get_node(args.doc, c.node_id, version=2, include_text=False)
+            old = ts.get_node(args.doc, c.node_id, version=first, include_text=False)
+            new = ts.get_node(args.doc, c.node_id, version=second, include_text=False)
             print(f"  {c.node_id}: {', '.join(c.fields)}: {old.title!r} -> {new.title!r}")
     return 0
 

@@ -59,17 +59,9 @@ macro_rules! on_both_stores {
     };
 }
 
+/// The PageIndex fixtures, kept in the repository (`fixtures/pageindex`, with their provenance).
 pub fn fixtures_dir() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for cand in [
-        here.join("../../shared/fixtures/pageindex"),
-        here.join("../shared/fixtures/pageindex"),
-    ] {
-        if cand.is_dir() {
-            return cand;
-        }
-    }
-    panic!("PageIndex fixtures not found next to the repository (../shared/fixtures/pageindex)");
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pageindex")
 }
 
 pub fn fixtures() -> Vec<(String, serde_json::Value)> {

@@ -155,17 +155,9 @@ impl Drop for Server {
     }
 }
 
+/// The PageIndex fixtures, kept in the repository (`fixtures/pageindex`, with their provenance).
 pub fn fixtures_dir() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for cand in [
-        here.join("../shared/fixtures/pageindex"),
-        here.join("../../shared/fixtures/pageindex"),
-    ] {
-        if cand.is_dir() {
-            return cand;
-        }
-    }
-    panic!("PageIndex fixtures not found (../shared/fixtures/pageindex)");
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/pageindex")
 }
 
 pub fn fixtures() -> Vec<(String, serde_json::Value)> {

@@ -38,16 +38,11 @@ def store_roundtrip(doc: PageIndexDocument) -> tuple[Document, list[Node]]:
 
 
 def fixtures_dir() -> Path:
-    """The shared PageIndex fixtures (env TREESTORE_FIXTURES overrides)."""
+    """The PageIndex fixtures kept in the repository (env TREESTORE_FIXTURES overrides)."""
     env = os.environ.get("TREESTORE_FIXTURES")
     if env:
         return Path(env)
-    for candidate in (Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "pageindex",
-                      Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "pageindex",
-                      Path("/work/shared/fixtures/pageindex")):
-        if candidate.is_dir():
-            return candidate
-    return Path("/work/shared/fixtures/pageindex")
+    return Path(__file__).resolve().parents[3] / "fixtures" / "pageindex"
 
 
 FIXTURES = fixtures_dir()
