@@ -14,6 +14,7 @@ from typing import Any, Callable, Generic, Iterable, Mapping, Optional, Sequence
 
 from google.protobuf import field_mask_pb2
 
+from ._node import _view
 from ._proto import treestore_pb2 as pb
 from .errors import InvalidArgument
 from .types import (
@@ -191,7 +192,7 @@ def get_document(doc_id: str, *, include_tree: bool = False, include_text: bool 
     if read_at is not None:
         req.read_at.CopyFrom(read_at)
     return Call("GetDocument", req,
-                lambda r: (Document.from_proto(r.document), [Node.from_proto(n) for n in r.roots]),
+                lambda r: (Document.from_proto(r.document), list(map(_view, r.roots))),
                 idempotent=True, timeout=timeout)
 
 
@@ -247,7 +248,7 @@ def get_node(doc_id: str, node_id: str, *, include_text: bool = True,
                             transaction_id=transaction_id)
     if read_at is not None:
         req.read_at.CopyFrom(read_at)
-    return Call("GetNode", req, lambda r: Node.from_proto(r.node), idempotent=True,
+    return Call("GetNode", req, lambda r: _view(r.node), idempotent=True,
                 timeout=timeout)
 
 
@@ -266,7 +267,7 @@ def get_subtree(doc_id: str, node_id: str = "", *, max_depth: int = 0,
                                include_text=include_text, transaction_id=transaction_id)
     if read_at is not None:
         req.read_at.CopyFrom(read_at)
-    return Call("GetSubtree", req, lambda r: [Node.from_proto(n) for n in r.roots],
+    return Call("GetSubtree", req, lambda r: list(map(_view, r.roots)),
                 idempotent=True, timeout=timeout)
 
 
@@ -284,7 +285,7 @@ def get_children(doc_id: str, node_id: str = "", *, include_text: bool = False,
     if read_at is not None:
         req.read_at.CopyFrom(read_at)
     return Call("GetChildren", req,
-                lambda r: Page([Node.from_proto(n) for n in r.children], r.next_page_token),
+                lambda r: Page(list(map(_view, r.children)), r.next_page_token),
                 idempotent=True, timeout=timeout)
 
 
@@ -302,7 +303,7 @@ def get_ancestors(doc_id: str, node_id: str, *, include_self: bool = False,
                                  transaction_id=transaction_id)
     if read_at is not None:
         req.read_at.CopyFrom(read_at)
-    return Call("GetAncestors", req, lambda r: [Node.from_proto(n) for n in r.ancestors],
+    return Call("GetAncestors", req, lambda r: list(map(_view, r.ancestors)),
                 idempotent=True, timeout=timeout)
 
 
@@ -328,7 +329,7 @@ def insert_node(doc_id: str, parent_id: str, node: NodeLike, *, position: Option
         req.position = position
     _set_write_common(req, transaction_id, effective_time, message)
     return Call("InsertNode", req,
-                lambda r: WriteResult(version=_version(r.version), node=Node.from_proto(r.node),
+                lambda r: WriteResult(version=_version(r.version), node=_view(r.node),
                                       count=r.nodes_inserted),
                 idempotent=False, timeout=timeout)
 
@@ -383,7 +384,7 @@ def update_node(doc_id: str, node_id: str, *, title: Optional[str] = _UNSET,
                                update_mask=field_mask_pb2.FieldMask(paths=paths))
     _set_write_common(req, transaction_id, effective_time, message)
     return Call("UpdateNode", req,
-                lambda r: WriteResult(version=_version(r.version), node=Node.from_proto(r.node)),
+                lambda r: WriteResult(version=_version(r.version), node=_view(r.node)),
                 idempotent=False, timeout=timeout)
 
 
@@ -401,7 +402,7 @@ def move_node(doc_id: str, node_id: str, new_parent_id: str, *, position: Option
         req.position = position
     _set_write_common(req, transaction_id, effective_time, message)
     return Call("MoveNode", req,
-                lambda r: WriteResult(version=_version(r.version), node=Node.from_proto(r.node)),
+                lambda r: WriteResult(version=_version(r.version), node=_view(r.node)),
                 idempotent=False, timeout=timeout)
 
 
