@@ -2,19 +2,22 @@
 
 Against a server (started here with ``--bin``, or already running at ``--addr``)::
 
-    python client/python/benchmarks/call_bench.py --bin target/release/treestore \\
-        --port 53051 --metrics-port 9193
+    python client/python/benchmarks/call_bench.py \\
+        --bin "$CARGO_TARGET_DIR/release/treestore" --port 53051 --metrics-port 9193
     python client/python/benchmarks/call_bench.py --addr 127.0.0.1:50051
 
 It stores one PageIndex-like document of ``--nodes`` nodes (fan-out 8, 4-word titles,
-40-word summaries) and times, in rounds that alternate between the variants so that drift
-hits them alike (median per call, microseconds):
+40-word summaries) and times single calls, interleaved (every iteration calls each variant
+once, starting with a different one) so that drift hits the variants alike; it prints the
+median per call in microseconds and, for the client against the raw stub, the median of the
+paired differences (the client's own cost with the server's time and the drift cancelled):
 
 * ``grpc.health.v1 Check (raw)``: the floor, a generic unary call of the standard Health
   service (no TreeStore code, empty request and response);
-* each of GetNode, GetChildren, GetAncestors through the raw generated stub and through
-  ``TreeStoreClient``; the difference is the client's own cost;
-* GetSubtree of the whole document: raw stub, client, client + ``walk()`` over every node.
+* each of GetNode, GetChildren, GetAncestors through the raw generated stub (request built
+  once) and through ``TreeStoreClient``;
+* GetSubtree of the whole document: raw stub, client, client + ``walk()`` over every node,
+  and + reading five fields of every node.
 
 ``--offline`` needs no server: the client's stub is replaced by functions that return
 ready responses, so the time is only the client's Python code (argument checks, request
@@ -91,6 +94,33 @@ def time_rounds(variants: dict[str, Callable[[], Any]], calls: int, rounds: int)
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
+def time_interleaved(variants: dict[str, Callable[[], Any]],
+                     iterations: int) -> dict[str, list[float]]:
+    """Microseconds of every single call: each iteration calls every variant once, starting
+    with a different one each time, so that drift and order hit the variants alike."""
+    names = list(variants)
+    fns = [variants[name] for name in names]
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for fn in fns:  # warm up
+        for _ in range(3):
+            fn()
+    k = len(fns)
+    clock = time.perf_counter
+    for i in range(iterations):
+        for j in range(k):
+            index = (i + j) % k
+            fn = fns[index]
+            t0 = clock()
+            fn()
+            samples[names[index]].append((clock() - t0) * 1e6)
+    return samples
+
+
+def paired_difference(samples: dict[str, list[float]], a: str, b: str) -> float:
+    """Median over iterations of (a - b): the cost of a over b with drift cancelled."""
+    return statistics.median(x - y for x, y in zip(samples[a], samples[b]))
+
+
 def print_table(title: str, results: dict[str, float], floor: Optional[str] = None) -> None:
     print(f"\n{title}")
     base = results.get(floor) if floor else None
@@ -135,7 +165,7 @@ def offline(ns: argparse.Namespace) -> None:
         "client.get_children": lambda: client.get_children(DOC_ID, parent),
         "client.get_ancestors": lambda: client.get_ancestors(DOC_ID, leaf),
         "client.health": lambda: client.health(),
-    }, ns.calls * 10, ns.rounds)
+    }, ns.calls, ns.rounds)
     client.close()
     print_table("offline: client Python code per call (no network)", results)
 
@@ -200,13 +230,16 @@ def run_online(client: TreeStoreClient, ns: argparse.Namespace) -> None:
         "stub.GetAncestors (raw)": lambda: stub.GetAncestors(get_ancestors, timeout=10.0),
         "client.get_ancestors": lambda: client.get_ancestors(DOC_ID, leaf),
     }
-    results = time_rounds(small, ns.calls, ns.rounds)
-    print_table(f"per call, 1 client, sync (ratio to the grpc.health.v1 floor)", results,
-                floor="grpc.health.v1 Check (raw)")
-    for name in ("get_node", "get_children", "get_ancestors"):
-        raw_name = {"get_node": "stub.GetNode (raw)", "get_children": "stub.GetChildren (raw)",
-                    "get_ancestors": "stub.GetAncestors (raw)"}[name]
-        print(f"  client overhead {name:<28}{results['client.' + name] - results[raw_name]:>12.1f} us")
+    samples = time_interleaved(small, ns.calls)
+    results = {name: statistics.median(values) for name, values in samples.items()}
+    print_table(f"per call, 1 client, sync, median of {ns.calls} (ratio to the grpc.health.v1 "
+                "floor)", results, floor="grpc.health.v1 Check (raw)")
+    print("  client cost over the raw stub (median of paired differences):")
+    for name, raw_name in (("get_node", "stub.GetNode (raw)"),
+                           ("get_children", "stub.GetChildren (raw)"),
+                           ("get_ancestors", "stub.GetAncestors (raw)")):
+        diff = paired_difference(samples, "client." + name, raw_name)
+        print(f"    {name:<42}{diff:>12.1f} us")
 
     subtree = pb.GetSubtreeRequest(doc_id=DOC_ID)
 
@@ -228,8 +261,14 @@ def run_online(client: TreeStoreClient, ns: argparse.Namespace) -> None:
         "client.get_subtree + walk()": walk_all,
         "client.get_subtree + walk() + read 5 fields": walk_read,
     }
-    results = time_rounds(big, ns.big_calls, ns.rounds)
-    print_table("whole document (GetSubtree, node_id empty)", results)
+    samples = time_interleaved(big, ns.big_calls)
+    results = {name: statistics.median(values) for name, values in samples.items()}
+    print_table(f"whole document (GetSubtree, node_id empty), median of {ns.big_calls}",
+                results)
+    raw_name = next(iter(big))
+    for name in list(big)[1:]:
+        diff = paired_difference(samples, name, raw_name)
+        print(f"    {name + ' - raw':<42}{diff:>12.1f} us ({diff / ns.nodes:.3f} us/node)")
     client.delete_document(DOC_ID)
 
 
@@ -244,9 +283,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--data-dir", help="data dir of the started server (default: a temp dir, "
                                        "removed afterwards)")
     ap.add_argument("--nodes", type=int, default=10000, help="nodes in the document")
-    ap.add_argument("--calls", type=int, default=200, help="calls per round (small RPCs)")
-    ap.add_argument("--big-calls", type=int, default=3, help="calls per round (GetSubtree)")
-    ap.add_argument("--rounds", type=int, default=9, help="rounds (the median is reported)")
+    ap.add_argument("--calls", type=int, default=2000,
+                    help="calls of each small RPC (offline: x10 per round)")
+    ap.add_argument("--big-calls", type=int, default=30, help="calls of each GetSubtree variant")
+    ap.add_argument("--rounds", type=int, default=9, help="offline: rounds (median reported)")
     ns = ap.parse_args(argv)
     print(f"python {sys.version.split()[0]}, grpcio {grpc.__version__}, pid {os.getpid()}")
     if ns.offline:

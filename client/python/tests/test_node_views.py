@@ -177,7 +177,7 @@ def test_from_proto_copies_the_message():
 def test_constructor_copies_children():
     child = Node("c", title="child")
     parent = Node("p", children=[child], has_children=True)
-    assert parent.children[0] is child
+    assert parent.children[0] == child and parent.children[0] is not child  # a copy
     assert parent.children == [Node("c", title="child")]
     assert Node("p", children=[child]).has_children is False  # kept as given
     with pytest.raises(TypeError):

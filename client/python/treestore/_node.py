@@ -138,9 +138,10 @@ class Node:
             if not isinstance(child, Node):
                 raise TypeError(f"Node.children: expected Node, got {type(child).__name__}")
         if kids:
-            m.children.extend([child._m for child in kids])  # copies: the children stay values
+            # copies: the new node holds nothing of the children's messages (detached)
+            m.children.extend([child._m for child in kids])
         self._m = m
-        self._kids = NodeList(kids) if kids else _NO_CHILDREN
+        self._kids = _UNCHECKED if kids else _NO_CHILDREN
 
     @classmethod
     def from_proto(cls, m: pb.Node) -> "Node":
