@@ -114,3 +114,46 @@ async def test_async_views_equal_the_raw_response(server, client, big_doc):
         kids = await c.get_children(big_doc, first.node_id)
         # get_children does not load grandchildren: equal to the subtree's children without
         assert kids.items == [k.replace(children=[]) for k in first.children]
+
+
+def test_views_of_transaction_and_old_version_reads(client, uid):
+    """has_children (which the views trust to find loaded children) is set on every read
+    path: a transaction's own writes and an old version."""
+    doc = f"{uid}-txviews"
+    client.put_document(doc, [{"node_id": "r", "title": "root",
+                               "children": [{"node_id": "leaf", "title": "leaf"}]}])
+    with client.transaction(doc) as tx:
+        tx.insert_node("leaf", {"node_id": "new", "title": "new child",
+                                "children": [{"node_id": "newer"}]})
+        (sub,) = tx.get_subtree("r")
+        assert [n.node_id for n in sub.walk()] == ["r", "leaf", "new", "newer"]
+        raw = client._stub.GetSubtree(pb.GetSubtreeRequest(
+            doc_id=doc, node_id="r", transaction_id=tx.transaction_id), timeout=30)
+        assert assert_same(sub, raw.roots[0]) == 4
+    (v1,) = client.get_subtree(doc, "r", version=1)
+    (v2,) = client.get_subtree(doc, "r")
+    assert [n.node_id for n in v1.walk()] == ["r", "leaf"]
+    assert [n.node_id for n in v2.walk()] == ["r", "leaf", "new", "newer"]
+    assert v1 != v2 and v1.children[0].has_children is False
+    assert v2.children[0].has_children is True
+
+
+def test_cli_get_prints_node_views(server, client, uid, capsys):
+    """treestore-cli get (outline and --json) over views."""
+    import json as _json
+
+    from treestore.cli import main
+
+    doc = f"{uid}-cli"
+    client.put_document(doc, [{"node_id": "r", "title": "Root", "start_page": 1, "end_page": 3,
+                               "children": [{"node_id": "c", "title": "Child",
+                                             "extra": {"k": 1}}]}])
+    assert main(["--addr", server.address, "get", doc, "--json"]) == 0
+    out = _json.loads(capsys.readouterr().out)
+    (root,) = out["nodes"]
+    assert root["node_id"] == "r" and root["start_page"] == 1 and root["line_num"] is None
+    assert root["children"][0]["title"] == "Child" and root["has_children"] is True
+    assert root["children"][0]["extra_json"] == '{"k":1}'
+    assert main(["--addr", server.address, "get", doc, "--depth", "1"]) == 0
+    outline = capsys.readouterr().out
+    assert "r  Root  [p. 1-3]  (+)" in outline and "Child" not in outline
