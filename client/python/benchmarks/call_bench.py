@@ -27,6 +27,7 @@ building, deadline and retry bookkeeping, result conversion).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import shutil
@@ -43,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone
 
 import grpc  # noqa: E402
 
-from treestore import NodeInput, RetryPolicy, TreeStoreClient  # noqa: E402
+from treestore import AsyncTreeStoreClient, NodeInput, RetryPolicy, TreeStoreClient  # noqa: E402
 from treestore._proto import treestore_pb2 as pb  # noqa: E402
 
 WORDS = ("policy capital liquidity bank reserve annual report federal board section risk "
@@ -78,7 +79,8 @@ def build_tree(nodes: int, seed: int = 7) -> tuple[list[NodeInput], str, str]:
     return [root], queue[-1].node_id, root.children[0].node_id if root.children else "0000"
 
 
-def time_rounds(variants: dict[str, Callable[[], Any]], calls: int, rounds: int) -> dict[str, float]:
+def time_rounds(variants: dict[str, Callable[[], Any]], calls: int,
+                rounds: int) -> dict[str, float]:
     """Median microseconds per call of each variant; every round runs each variant
     ``calls`` times, in turn."""
     samples: dict[str, list[float]] = {name: [] for name in variants}
@@ -193,6 +195,9 @@ def online(ns: argparse.Namespace) -> None:
         with TreeStoreClient(addr, timeout=60.0, retry=RetryPolicy(max_attempts=1)) as client:
             client.wait_until_ready(timeout=60)
             run_online(client, ns)
+            if ns.aio:
+                asyncio.run(run_async(addr, client, ns))
+            client.delete_document(DOC_ID)
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
@@ -269,7 +274,48 @@ def run_online(client: TreeStoreClient, ns: argparse.Namespace) -> None:
     for name in list(big)[1:]:
         diff = paired_difference(samples, name, raw_name)
         print(f"    {name + ' - raw':<42}{diff:>12.1f} us ({diff / ns.nodes:.3f} us/node)")
-    client.delete_document(DOC_ID)
+
+
+async def time_interleaved_async(variants: dict[str, Callable[[], Any]],
+                                 iterations: int) -> dict[str, list[float]]:
+    """``time_interleaved`` for coroutine functions."""
+    names = list(variants)
+    fns = [variants[name] for name in names]
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for fn in fns:
+        for _ in range(3):
+            await fn()
+    k = len(fns)
+    clock = time.perf_counter
+    for i in range(iterations):
+        for j in range(k):
+            index = (i + j) % k
+            fn = fns[index]
+            t0 = clock()
+            await fn()
+            samples[names[index]].append((clock() - t0) * 1e6)
+    return samples
+
+
+async def run_async(addr: str, sync_client: TreeStoreClient, ns: argparse.Namespace) -> None:
+    """The small RPCs through grpc.aio: raw aio stub against AsyncTreeStoreClient."""
+    leaf = sync_client.get_node(DOC_ID, build_tree(ns.nodes)[1])  # the stored tree's last leaf
+    async with AsyncTreeStoreClient(addr, timeout=60.0, retry=RetryPolicy(max_attempts=1)) as c:
+        stub = c._stub
+        health_check = c._channel.unary_unary("/grpc.health.v1.Health/Check",
+                                              request_serializer=None,
+                                              response_deserializer=None)
+        req = pb.GetNodeRequest(doc_id=DOC_ID, node_id=leaf.node_id)
+        samples = await time_interleaved_async({
+            "aio grpc.health.v1 Check (raw)": lambda: health_check(b"", timeout=10.0),
+            "aio stub.GetNode (raw)": lambda: stub.GetNode(req, timeout=10.0),
+            "aio client.get_node": lambda: c.get_node(DOC_ID, leaf.node_id),
+        }, ns.calls)
+    results = {name: statistics.median(values) for name, values in samples.items()}
+    print_table(f"per call, 1 client, asyncio, median of {ns.calls}", results,
+                floor="aio grpc.health.v1 Check (raw)")
+    diff = paired_difference(samples, "aio client.get_node", "aio stub.GetNode (raw)")
+    print(f"  client cost over the raw stub: get_node {diff:.1f} us")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -287,6 +333,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help="calls of each small RPC (offline: x10 per round)")
     ap.add_argument("--big-calls", type=int, default=30, help="calls of each GetSubtree variant")
     ap.add_argument("--rounds", type=int, default=9, help="offline: rounds (median reported)")
+    ap.add_argument("--aio", action="store_true", help="also time the asyncio client")
     ns = ap.parse_args(argv)
     print(f"python {sys.version.split()[0]}, grpcio {grpc.__version__}, pid {os.getpid()}")
     if ns.offline:

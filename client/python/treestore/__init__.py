@@ -53,8 +53,8 @@ __all__ = [
     "RetryPolicy", "NO_RETRY", "DEFAULT_ADDRESS", "DEFAULT_TIMEOUT",
     "TreeStoreError", "NotFound", "AlreadyExists", "InvalidArgument", "FailedPrecondition",
     "Conflict", "ResourceExhausted", "Unavailable", "DeadlineExceeded", "DataLoss", "Internal",
-    "Document", "Node", "NodeList", "NodeInput", "Version", "WriteResult", "CrossReference", "DocRef",
-    "ToolResult", "StoredToolResult", "SearchHit", "Diff", "NodeChange", "NodeMove", "Health",
-    "ShardHealth", "Stats", "ShardStats", "Page", "TransactionInfo", "to_micros", "from_micros",
-    "__version__",
+    "Document", "Node", "NodeList", "NodeInput", "Version", "WriteResult", "CrossReference",
+    "DocRef", "ToolResult", "StoredToolResult", "SearchHit", "Diff", "NodeChange", "NodeMove",
+    "Health", "ShardHealth", "Stats", "ShardStats", "Page", "TransactionInfo", "to_micros",
+    "from_micros", "__version__",
 ]
