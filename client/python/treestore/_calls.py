@@ -14,6 +14,7 @@ from typing import Any, Callable, Generic, Iterable, Mapping, Optional, Sequence
 
 from google.protobuf import field_mask_pb2
 
+from ._node import _view
 from ._proto import treestore_pb2 as pb
 from .errors import InvalidArgument
 from .types import (
@@ -53,9 +54,11 @@ _MISS = {pb.MISS_REASON_NOT_FOUND: "not_found", pb.MISS_REASON_EXPIRED: "expired
 DocRefLike = Union[DocRef, str, Sequence[Any], Mapping[str, Any]]
 
 
-@dataclass
+@dataclass(slots=True)
 class Call(Generic[R]):
-    """One RPC to execute: ``method`` on the TreeStore service with ``request``."""
+    """One RPC to execute: ``method`` on the TreeStore service with ``request``; ``parse``
+    turns the response into the result. Built once per client call: keep it cheap (slots,
+    positional construction in the builders)."""
 
     method: str
     request: Any
@@ -104,6 +107,19 @@ def _as_of(time: TimeLike, axis: str) -> pb.AsOf:
 def _check_read(read_at: Optional[pb.ReadAt], transaction_id: str) -> None:
     if read_at is not None and transaction_id:
         raise InvalidArgument("read_at: cannot be combined with transaction_id")
+
+
+def _set_read(req: Any, version: Optional[int], as_of: Optional[TimeLike], axis: str,
+              transaction_id: str) -> None:
+    """Set ``read_at`` or ``transaction_id`` of a read request (the common case, neither,
+    costs two comparisons)."""
+    if version is None and as_of is None:
+        if transaction_id:
+            req.transaction_id = transaction_id
+        return
+    read_at = _read_at(version, as_of, axis)
+    _check_read(read_at, transaction_id)
+    req.read_at.CopyFrom(read_at)
 
 
 def _set_write_common(req: Any, transaction_id: str, effective_time: Optional[TimeLike],
@@ -184,15 +200,14 @@ def get_document(doc_id: str, *, include_tree: bool = False, include_text: bool 
     (``axis`` "commit" or "effective"). ``roots`` is empty unless ``include_tree``.
     Raises NotFound."""
     _nonempty("doc_id", doc_id)
-    read_at = _read_at(version, as_of, axis)
-    _check_read(read_at, transaction_id)
     req = pb.GetDocumentRequest(doc_id=doc_id, include_tree=include_tree,
-                                include_text=include_text, transaction_id=transaction_id)
-    if read_at is not None:
-        req.read_at.CopyFrom(read_at)
-    return Call("GetDocument", req,
-                lambda r: (Document.from_proto(r.document), [Node.from_proto(n) for n in r.roots]),
-                idempotent=True, timeout=timeout)
+                                include_text=include_text)
+    _set_read(req, version, as_of, axis, transaction_id)
+    return Call("GetDocument", req, _parse_get_document, True, timeout)
+
+
+def _parse_get_document(r: pb.GetDocumentResponse) -> tuple[Document, list[Node]]:
+    return Document.from_proto(r.document), list(map(_view, r.roots))
 
 
 def list_documents(*, page_size: int = 0, page_token: str = "", id_prefix: str = "",
@@ -241,14 +256,13 @@ def get_node(doc_id: str, node_id: str, *, include_text: bool = True,
     """One node (text included by default; children not loaded). Raises NotFound."""
     _nonempty("doc_id", doc_id)
     _nonempty("node_id", node_id)
-    read_at = _read_at(version, as_of, axis)
-    _check_read(read_at, transaction_id)
-    req = pb.GetNodeRequest(doc_id=doc_id, node_id=node_id, include_text=include_text,
-                            transaction_id=transaction_id)
-    if read_at is not None:
-        req.read_at.CopyFrom(read_at)
-    return Call("GetNode", req, lambda r: Node.from_proto(r.node), idempotent=True,
-                timeout=timeout)
+    req = pb.GetNodeRequest(doc_id=doc_id, node_id=node_id, include_text=include_text)
+    _set_read(req, version, as_of, axis, transaction_id)
+    return Call("GetNode", req, _parse_get_node, True, timeout)
+
+
+def _parse_get_node(r: pb.GetNodeResponse) -> Node:
+    return _view(r.node)
 
 
 def get_subtree(doc_id: str, node_id: str = "", *, max_depth: int = 0,
@@ -260,14 +274,14 @@ def get_subtree(doc_id: str, node_id: str = "", *, max_depth: int = 0,
     _nonempty("doc_id", doc_id)
     if max_depth < 0:
         raise InvalidArgument("max_depth: must be >= 0")
-    read_at = _read_at(version, as_of, axis)
-    _check_read(read_at, transaction_id)
     req = pb.GetSubtreeRequest(doc_id=doc_id, node_id=node_id, max_depth=max_depth,
-                               include_text=include_text, transaction_id=transaction_id)
-    if read_at is not None:
-        req.read_at.CopyFrom(read_at)
-    return Call("GetSubtree", req, lambda r: [Node.from_proto(n) for n in r.roots],
-                idempotent=True, timeout=timeout)
+                               include_text=include_text)
+    _set_read(req, version, as_of, axis, transaction_id)
+    return Call("GetSubtree", req, _parse_get_subtree, True, timeout)
+
+
+def _parse_get_subtree(r: pb.GetSubtreeResponse) -> list[Node]:
+    return list(map(_view, r.roots))
 
 
 def get_children(doc_id: str, node_id: str = "", *, include_text: bool = False,
@@ -276,16 +290,14 @@ def get_children(doc_id: str, node_id: str = "", *, include_text: bool = False,
                  page_token: str = "", timeout: Optional[float] = None) -> Call[Page[Node]]:
     """One page of the direct children of ``node_id`` ("" = top-level nodes), by position."""
     _nonempty("doc_id", doc_id)
-    read_at = _read_at(version, as_of, axis)
-    _check_read(read_at, transaction_id)
     req = pb.GetChildrenRequest(doc_id=doc_id, node_id=node_id, include_text=include_text,
-                                transaction_id=transaction_id, page_size=page_size,
-                                page_token=page_token)
-    if read_at is not None:
-        req.read_at.CopyFrom(read_at)
-    return Call("GetChildren", req,
-                lambda r: Page([Node.from_proto(n) for n in r.children], r.next_page_token),
-                idempotent=True, timeout=timeout)
+                                page_size=page_size, page_token=page_token)
+    _set_read(req, version, as_of, axis, transaction_id)
+    return Call("GetChildren", req, _parse_get_children, True, timeout)
+
+
+def _parse_get_children(r: pb.GetChildrenResponse) -> Page[Node]:
+    return Page(list(map(_view, r.children)), r.next_page_token)
 
 
 def get_ancestors(doc_id: str, node_id: str, *, include_self: bool = False,
@@ -296,14 +308,13 @@ def get_ancestors(doc_id: str, node_id: str, *, include_self: bool = False,
     ``include_self`` the node itself is appended last."""
     _nonempty("doc_id", doc_id)
     _nonempty("node_id", node_id)
-    read_at = _read_at(version, as_of, axis)
-    _check_read(read_at, transaction_id)
-    req = pb.GetAncestorsRequest(doc_id=doc_id, node_id=node_id, include_self=include_self,
-                                 transaction_id=transaction_id)
-    if read_at is not None:
-        req.read_at.CopyFrom(read_at)
-    return Call("GetAncestors", req, lambda r: [Node.from_proto(n) for n in r.ancestors],
-                idempotent=True, timeout=timeout)
+    req = pb.GetAncestorsRequest(doc_id=doc_id, node_id=node_id, include_self=include_self)
+    _set_read(req, version, as_of, axis, transaction_id)
+    return Call("GetAncestors", req, _parse_get_ancestors, True, timeout)
+
+
+def _parse_get_ancestors(r: pb.GetAncestorsResponse) -> list[Node]:
+    return list(map(_view, r.ancestors))
 
 
 # ---------------------------------------------------------------------------------------
@@ -328,7 +339,7 @@ def insert_node(doc_id: str, parent_id: str, node: NodeLike, *, position: Option
         req.position = position
     _set_write_common(req, transaction_id, effective_time, message)
     return Call("InsertNode", req,
-                lambda r: WriteResult(version=_version(r.version), node=Node.from_proto(r.node),
+                lambda r: WriteResult(version=_version(r.version), node=_view(r.node),
                                       count=r.nodes_inserted),
                 idempotent=False, timeout=timeout)
 
@@ -383,7 +394,7 @@ def update_node(doc_id: str, node_id: str, *, title: Optional[str] = _UNSET,
                                update_mask=field_mask_pb2.FieldMask(paths=paths))
     _set_write_common(req, transaction_id, effective_time, message)
     return Call("UpdateNode", req,
-                lambda r: WriteResult(version=_version(r.version), node=Node.from_proto(r.node)),
+                lambda r: WriteResult(version=_version(r.version), node=_view(r.node)),
                 idempotent=False, timeout=timeout)
 
 
@@ -401,7 +412,7 @@ def move_node(doc_id: str, node_id: str, new_parent_id: str, *, position: Option
         req.position = position
     _set_write_common(req, transaction_id, effective_time, message)
     return Call("MoveNode", req,
-                lambda r: WriteResult(version=_version(r.version), node=Node.from_proto(r.node)),
+                lambda r: WriteResult(version=_version(r.version), node=_view(r.node)),
                 idempotent=False, timeout=timeout)
 
 

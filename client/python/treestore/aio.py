@@ -24,8 +24,8 @@ from . import _calls
 from ._base import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, RetryPolicy, channel_options
 from ._calls import Call, _method_signature
 from ._proto import treestore_pb2_grpc as pb_grpc
-from .client import _TransactionOps
-from .errors import DeadlineExceeded, NotFound, TreeStoreError, Unavailable, from_rpc_error
+from .client import _TransactionOps, _expired, _monotonic
+from .errors import NotFound, TreeStoreError, Unavailable, from_rpc_error
 from .types import Document, Health, Node, SearchHit, TimeLike, TransactionInfo, Version
 
 __all__ = ["AsyncTreeStoreClient", "AsyncTransaction"]
@@ -93,28 +93,40 @@ class AsyncTreeStoreClient:
         raise Unavailable(f"server at {self.address} not ready after {timeout}s: {last}")
 
     async def _run(self, call: Call[R]) -> R:
-        timeout = call.timeout if call.timeout is not None else self.timeout
-        deadline = time.monotonic() + timeout
+        # the hot path of every RPC: one attempt; retries are in _retry
+        timeout = self.timeout if call.timeout is None else call.timeout
+        if timeout <= 0:
+            raise _expired(call.method, timeout)
+        started = _monotonic()
+        try:
+            response = await getattr(self._stub, call.method)(call.request, timeout=timeout,
+                                                              metadata=self._metadata)
+        except grpc.RpcError as err:
+            response = await self._retry(call, err, timeout, started + timeout)
+        return call.parse(response)
+
+    async def _retry(self, call: Call[Any], err: grpc.RpcError, timeout: float,
+                     deadline: float) -> Any:
+        """As :meth:`TreeStoreClient._retry`, with asyncio sleeps."""
         rpc = getattr(self._stub, call.method)
         retry_number = 0
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DeadlineExceeded(f"deadline of {timeout}s expired before the call",
-                                       code=grpc.StatusCode.DEADLINE_EXCEEDED,
-                                       method=call.method)
-            try:
-                response = await rpc(call.request, timeout=remaining, metadata=self._metadata)
-            except grpc.RpcError as err:
-                if (call.idempotent and err.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
-                        and retry_number + 1 < self.retry.max_attempts):
-                    delay = self.retry.delay(retry_number)
-                    if time.monotonic() + delay < deadline:
-                        await asyncio.sleep(delay)
-                        retry_number += 1
-                        continue
+            if not (call.idempotent
+                    and err.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+                    and retry_number + 1 < self.retry.max_attempts):
                 raise from_rpc_error(err, call.method) from err
-            return call.parse(response)
+            delay = self.retry.delay(retry_number)
+            if _monotonic() + delay >= deadline:
+                raise from_rpc_error(err, call.method) from err
+            await asyncio.sleep(delay)
+            retry_number += 1
+            remaining = deadline - _monotonic()
+            if remaining <= 0:
+                raise _expired(call.method, timeout)
+            try:
+                return await rpc(call.request, timeout=remaining, metadata=self._metadata)
+            except grpc.RpcError as next_err:
+                err = next_err
 
     put_document = _rpc(_calls.put_document)
     get_document = _rpc(_calls.get_document)

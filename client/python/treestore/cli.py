@@ -105,7 +105,7 @@ def _cmd_get(client: TreeStoreClient, ns: argparse.Namespace) -> int:
                                include_text=ns.text, **kwargs)
     if ns.json:
         print(json.dumps({"document": dataclasses.asdict(doc),
-                          "nodes": [dataclasses.asdict(n) for n in roots]},
+                          "nodes": [n.to_dict() for n in roots]},
                          ensure_ascii=False, indent=2))
         return 0
     print(f"{doc.doc_id}: {doc.name}  (version {doc.version}, {doc.node_count} nodes)")

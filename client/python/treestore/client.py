@@ -21,6 +21,13 @@ __all__ = ["TreeStoreClient", "Transaction"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
+_monotonic = time.monotonic
+
+
+def _expired(method: str, timeout: float) -> DeadlineExceeded:
+    return DeadlineExceeded(f"deadline of {timeout}s expired before the call",
+                            code=grpc.StatusCode.DEADLINE_EXCEEDED, method=method)
+
 
 def _rpc(builder: Callable[P, Call[R]]) -> Callable[Concatenate[Any, P], R]:
     """Turn a request builder from ``_calls`` into a client method with the same signature."""
@@ -99,28 +106,42 @@ class TreeStoreClient:
     # -- execution ------------------------------------------------------------------------
 
     def _run(self, call: Call[R]) -> R:
-        timeout = call.timeout if call.timeout is not None else self.timeout
-        deadline = time.monotonic() + timeout
+        # the hot path of every RPC: one attempt; retries are in _retry
+        timeout = self.timeout if call.timeout is None else call.timeout
+        if timeout <= 0:
+            raise _expired(call.method, timeout)
+        started = _monotonic()
+        try:
+            response = getattr(self._stub, call.method)(call.request, timeout=timeout,
+                                                        metadata=self._metadata)
+        except grpc.RpcError as err:
+            response = self._retry(call, err, timeout, started + timeout)
+        return call.parse(response)
+
+    def _retry(self, call: Call[Any], err: grpc.RpcError, timeout: float,
+               deadline: float) -> Any:
+        """After a failed attempt: retry an idempotent call on UNAVAILABLE with backoff
+        while ``deadline`` (monotonic) allows; else raise the error as a TreeStoreError.
+        Returns the response of the attempt that succeeded."""
         rpc = getattr(self._stub, call.method)
         retry_number = 0
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DeadlineExceeded(f"deadline of {timeout}s expired before the call",
-                                       code=grpc.StatusCode.DEADLINE_EXCEEDED,
-                                       method=call.method)
-            try:
-                response = rpc(call.request, timeout=remaining, metadata=self._metadata)
-            except grpc.RpcError as err:
-                if (call.idempotent and err.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
-                        and retry_number + 1 < self.retry.max_attempts):
-                    delay = self.retry.delay(retry_number)
-                    if time.monotonic() + delay < deadline:
-                        time.sleep(delay)
-                        retry_number += 1
-                        continue
+            if not (call.idempotent
+                    and err.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+                    and retry_number + 1 < self.retry.max_attempts):
                 raise from_rpc_error(err, call.method) from err
-            return call.parse(response)
+            delay = self.retry.delay(retry_number)
+            if _monotonic() + delay >= deadline:
+                raise from_rpc_error(err, call.method) from err
+            time.sleep(delay)
+            retry_number += 1
+            remaining = deadline - _monotonic()
+            if remaining <= 0:
+                raise _expired(call.method, timeout)
+            try:
+                return rpc(call.request, timeout=remaining, metadata=self._metadata)
+            except grpc.RpcError as next_err:
+                err = next_err
 
     # -- RPCs (signatures and docs come from treestore._calls) -----------------------------
 

@@ -1,4 +1,7 @@
-"""Typed results of the TreeStore client (plain dataclasses, no protobuf objects).
+"""Typed results of the TreeStore client.
+
+Results are dataclasses, except :class:`Node` (see ``_node.py``): an immutable view that reads
+its fields from the response message when they are accessed.
 
 Times are ``int`` Unix microseconds, as on the wire; every time field has a ``*_dt``
 property returning an aware :class:`datetime.datetime` in UTC.
@@ -11,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Generic, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
 
+from ._node import Node, NodeList
 from ._proto import treestore_pb2 as pb
 from .errors import InvalidArgument
 
@@ -20,6 +24,7 @@ __all__ = [
     "from_micros",
     "Document",
     "Node",
+    "NodeList",
     "NodeInput",
     "Version",
     "WriteResult",
@@ -83,10 +88,6 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def _opt(msg: Any, name: str) -> Optional[int]:
-    return getattr(msg, name) if msg.HasField(name) else None
-
-
 # ---------------------------------------------------------------------------------------
 # Documents and nodes
 # ---------------------------------------------------------------------------------------
@@ -118,44 +119,6 @@ class Document:
         return cls(doc_id=m.doc_id, name=m.name, description=m.description,
                    metadata=dict(m.metadata), created_at=m.created_at, updated_at=m.updated_at,
                    version=m.version, node_count=m.node_count)
-
-
-@dataclass
-class Node:
-    """A node as read. ``children`` is filled only by subtree/tree reads."""
-
-    node_id: str
-    parent_id: str = ""
-    position: int = 0
-    title: str = ""
-    summary: str = ""
-    text: str = ""
-    start_page: Optional[int] = None
-    end_page: Optional[int] = None
-    line_num: Optional[int] = None
-    extra_json: str = ""
-    children: List["Node"] = field(default_factory=list)
-    has_children: bool = False
-
-    @property
-    def extra(self) -> dict[str, Any]:
-        """``extra_json`` parsed (``{}`` when empty)."""
-        return json.loads(self.extra_json) if self.extra_json else {}
-
-    def walk(self) -> Iterator["Node"]:
-        """This node, then its loaded descendants depth-first in position order."""
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-    @classmethod
-    def from_proto(cls, m: pb.Node) -> "Node":
-        return cls(node_id=m.node_id, parent_id=m.parent_id, position=m.position,
-                   title=m.title, summary=m.summary, text=m.text,
-                   start_page=_opt(m, "start_page"), end_page=_opt(m, "end_page"),
-                   line_num=_opt(m, "line_num"), extra_json=m.extra_json,
-                   children=[cls.from_proto(c) for c in m.children],
-                   has_children=m.has_children)
 
 
 @dataclass
