@@ -331,8 +331,11 @@ def sync_cross_references(dsn: str, cfg: MigrationConfig, client: Any, docs: lis
         have: dict[tuple[str, str, str, str], str] = {}
         token = ""
         while True:
-            page = client.get_cross_references(doc, "", direction="outgoing", max_hops=1,
-                                               page_size=10000, page_token=token)
+            try:
+                page = client.get_cross_references(doc, "", direction="outgoing", max_hops=1,
+                                                   page_size=10000, page_token=token)
+            except NotFound:  # not in TreeStore (a dry run): nothing there yet
+                break
             for r in page.items:
                 if r.hops == 1 and r.from_doc_id == doc:
                     have[(r.from_node_id, r.to_doc_id, r.to_node_id, r.kind)] = r.label

@@ -238,10 +238,14 @@ def test_dry_run_and_only(pg, server_factory, fixture_files):
     from treestore import TreeStoreClient
     with TreeStoreClient(srv.address) as ts:
         assert ts.stats().documents == 0
-        out = migrate(dsn, srv, "--no-checkpoint", "--only", "regbi_interpretive_release").stdout
-        assert "1 documents: 1 migrated" in out
+        proc = migrate(dsn, srv, "--no-checkpoint", "--only", "regbi_interpretive_release",
+                       check=False)
+        assert "1 documents: 1 migrated" in proc.stdout
         assert [d.doc_id for d in ts.iter_documents()] == ["regbi_interpretive_release"]
-        # references to documents not migrated yet cannot be added: reported, exit 1 is fine
+        # a reference to a document not migrated (yet) cannot be added: reported, exit 1
+        refs_out = [line for line in proc.stderr.splitlines() if line.startswith("ERROR ")]
+        assert proc.returncode == (1 if refs_out else 0)
+        assert all("cross reference regbi_interpretive_release/" in line for line in refs_out)
     proc = migrate(dsn, srv, "--verify", "--only", "regbi_interpretive_release,nope",
                    check=False)
     assert "document 'nope': not in PostgreSQL (--only)" in proc.stdout

@@ -95,10 +95,10 @@ def _render_tree(roots: list[Node], shown: set[int], summary: bool) -> list[dict
         kids = [c for c in n.children if id(c) in shown]
         if kids:
             out["children"] = [one(c) for c in kids]
-        hidden = (len(n.children) - len(kids)) if n.children else (1 if n.has_children else 0)
-        if hidden:
-            # has_children without loaded children: the depth limit; count unknown
-            out["children_omitted"] = hidden if n.children else "yes"
+        if n.children and len(kids) < len(n.children):
+            out["children_omitted"] = len(n.children) - len(kids)  # cut to fit the output
+        elif n.has_children and not n.children:
+            out["has_children"] = True  # below the requested depth: expand with pi_search
         return out
 
     return [one(r) for r in roots if id(r) in shown]

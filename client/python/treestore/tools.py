@@ -216,7 +216,8 @@ TOOLS: dict[str, Tool] = {t.name: t for t in [
          "under a node, or the whole document, down to a depth, with ids, titles, pages and "
          "summary previews. Start at the top with depth 1-2 and drill into the section most "
          "likely to hold the answer. Large trees are cut on section boundaries: follow "
-         "next_page_token, or expand a section marked children_omitted.",
+         "next_page_token, or expand a section marked children_omitted or has_children (more "
+         "levels below) by passing its node_id.",
          {"doc_id": _doc(),
           "node_id": Param("string", "Section to expand; \"\" = the whole document.",
                            default="", max_length=256),
