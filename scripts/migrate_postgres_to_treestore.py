@@ -24,11 +24,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-try:
-    import treestore  # noqa: F401
-except ImportError:  # a clone without the client installed: use the repository's
-    sys.path.insert(0, str(HERE.parent / "client" / "python"))
+# the client of this repository (same version as the script), else an installed one
+for path in (HERE.parent / "client" / "python", HERE):
+    if path.is_dir():
+        sys.path.insert(0, str(path))
 
 import psycopg  # noqa: E402
 
@@ -100,9 +99,11 @@ def main(argv: list[str] | None = None) -> int:
                        checkpoint=None if ns.no_checkpoint else ns.checkpoint)
         checkpoint = Checkpoint(None if ns.dry_run else opts.checkpoint, cfg.fingerprint())
         totals = Totals()
+        created: set[str] = set()
         try:
-            ok = migrate_documents(ns.pg, cfg, client, opts, totals, checkpoint)
-            sync_cross_references(ns.pg, cfg, client, [d.doc_id for d in ok], opts, totals)
+            ok = migrate_documents(ns.pg, cfg, client, opts, totals, checkpoint, created)
+            sync_cross_references(ns.pg, cfg, client, [d.doc_id for d in ok], opts, totals,
+                                  checkpoint, created)
             migrate_tool_results(ns.pg, cfg, client, {d.doc_id: d.last_change for d in ok},
                                  opts, totals, checkpoint)
         except (TreeStoreError, psycopg.Error) as exc:

@@ -90,6 +90,7 @@ class Checkpoint:
         self.fingerprint = fingerprint
         self.docs: dict[str, int] = {}
         self.tool_results: dict[str, int] = {}
+        self.xrefs: dict[str, str] = {}
         self._lock = threading.Lock()
         self._saved = 0.0
         if path is not None and path.exists():
@@ -97,6 +98,7 @@ class Checkpoint:
             if data.get("fingerprint") == fingerprint:
                 self.docs = {k: int(v) for k, v in data.get("docs", {}).items()}
                 self.tool_results = {k: int(v) for k, v in data.get("tool_results", {}).items()}
+                self.xrefs = dict(data.get("xrefs", {}))
 
     def done(self, doc_id: str, last_change: int) -> None:
         with self._lock:
@@ -112,7 +114,7 @@ class Checkpoint:
             tmp = self.path.with_name(self.path.name + ".tmp")
             with open(tmp, "w", encoding="utf-8") as f:
                 json.dump({"fingerprint": self.fingerprint, "docs": self.docs,
-                           "tool_results": self.tool_results}, f)
+                           "tool_results": self.tool_results, "xrefs": self.xrefs}, f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
@@ -189,9 +191,14 @@ def migrated_through(client: Any, doc_id: str) -> Optional[int]:
 
 
 def migrate_document(client: Any, doc_id: str, versions: list[DocVersion], opts: Options,
-                     totals: Totals, progress: Progress, lock: threading.Lock) -> int:
-    """Write the versions TreeStore does not have yet; returns how many were written."""
+                     totals: Totals, progress: Progress, lock: threading.Lock,
+                     created: Optional[set[str]] = None) -> int:
+    """Write the versions TreeStore does not have yet; returns how many were written. Adds
+    the id to ``created`` when this call created the document."""
     last = migrated_through(client, doc_id)
+    if last is None and created is not None:
+        with lock:
+            created.add(doc_id)
     if last is not None and last not in {v.at for v in versions}:
         raise SourceError(f"document {doc_id!r}: TreeStore holds source version {iso(last)}, "
                           "which PostgreSQL no longer has (history rewritten?); run --verify")
@@ -243,8 +250,10 @@ def _batches(docs: Sequence[SourceDoc]) -> Iterator[list[SourceDoc]]:
 
 
 def migrate_documents(dsn: str, cfg: MigrationConfig, client: Any, opts: Options,
-                      totals: Totals, checkpoint: Checkpoint) -> list[SourceDoc]:
-    """Phase 1. Returns the source documents that are fully migrated (or would be)."""
+                      totals: Totals, checkpoint: Checkpoint,
+                      created: Optional[set[str]] = None) -> list[SourceDoc]:
+    """Phase 1. Returns the source documents that are fully migrated (or would be);
+    ``created`` collects the documents this run created in TreeStore."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         docs = list_documents(conn, cfg, opts.only)
     totals.docs = len(docs)
@@ -277,7 +286,7 @@ def migrate_documents(dsn: str, cfg: MigrationConfig, client: Any, opts: Options
             try:
                 versions = build_versions(histories[d.doc_id])
                 written = migrate_document(client, d.doc_id, versions, opts, totals,
-                                           progress, lock)
+                                           progress, lock, created)
                 with lock:
                     totals.node_rows += d.node_rows
                     if written:
@@ -313,10 +322,20 @@ def migrate_documents(dsn: str, cfg: MigrationConfig, client: Any, opts: Options
 # cross references and tool results
 # ---------------------------------------------------------------------------------------
 
+def _xref_hash(refs: dict[tuple[str, str, str, str], str]) -> str:
+    return hashlib.sha256(json.dumps(sorted(refs.items())).encode()).hexdigest()[:24]
+
+
 def sync_cross_references(dsn: str, cfg: MigrationConfig, client: Any, docs: list[str],
-                          opts: Options, totals: Totals) -> None:
+                          opts: Options, totals: Totals, checkpoint: Checkpoint,
+                          created: set[str]) -> None:
     """Phase 2: make the outgoing references of each migrated document those of the source
-    (add missing, remove extra; a changed label is a remove and an add)."""
+    (add missing, remove extra; a changed label is a remove and an add).
+
+    Reading a document's references from TreeStore costs a request per node of it, so it
+    is skipped where the answer is known: a document this run created has none yet, and
+    one whose source references are those the checkpoint says were synced last time has
+    the same ones (references are only written by this migration until the cut-over)."""
     x = cfg["cross_references"]
     if not x.present or not docs:
         return
@@ -328,9 +347,13 @@ def sync_cross_references(dsn: str, cfg: MigrationConfig, client: Any, docs: lis
         for r in conn.execute(q, [docs]):
             wanted[r[0]][(r[1], r[2], r[3], r[4] or "")] = r[5] or ""
     for doc in docs:
+        want = wanted[doc]
+        digest = _xref_hash(want)
+        if doc not in created and checkpoint.xrefs.get(doc) == digest:
+            continue
         have: dict[tuple[str, str, str, str], str] = {}
-        token = ""
-        while True:
+        token = "" if doc not in created else None
+        while token is not None:
             try:
                 page = client.get_cross_references(doc, "", direction="outgoing", max_hops=1,
                                                    page_size=10000, page_token=token)
@@ -339,10 +362,8 @@ def sync_cross_references(dsn: str, cfg: MigrationConfig, client: Any, docs: lis
             for r in page.items:
                 if r.hops == 1 and r.from_doc_id == doc:
                     have[(r.from_node_id, r.to_doc_id, r.to_node_id, r.kind)] = r.label
-            token = page.next_page_token
-            if not token:
-                break
-        want = wanted[doc]
+            token = page.next_page_token or None
+        ok = True
         for key, label in have.items():
             if want.get(key) != label:
                 if not opts.dry_run:
@@ -359,8 +380,13 @@ def sync_cross_references(dsn: str, cfg: MigrationConfig, client: Any, docs: lis
                     except NotFound as exc:
                         totals.errors.append(f"cross reference {doc}/{key[0]} -> "
                                              f"{key[1]}/{key[2]} ({key[3]!r}): {exc}")
+                        ok = False
                         continue
                 totals.xrefs_added += 1
+        if ok and not opts.dry_run:
+            checkpoint.xrefs[doc] = digest
+    if not opts.dry_run:
+        checkpoint.save()
 
 
 def tool_result_key(tool: str, args: Any) -> str:

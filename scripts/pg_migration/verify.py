@@ -179,7 +179,7 @@ def verify_document(conn: Any, cfg: MigrationConfig, client: Any, doc_id: str,
 
 
 def verify_cross_references(conn: Any, cfg: MigrationConfig, client: Any, docs: list[str],
-                            report: Report) -> list[str]:
+                            report: Report, concurrency: int = 2) -> list[str]:
     x = cfg["cross_references"]
     if not x.present:
         return []
@@ -190,7 +190,9 @@ def verify_cross_references(conn: Any, cfg: MigrationConfig, client: Any, docs: 
     want: dict[tuple, str] = {(r[0], r[1], r[2], r[3], r[4] or ""): r[5] or ""
                               for r in conn.execute(q, [docs])}
     have: dict[tuple, str] = {}
-    for doc in docs:
+
+    def outgoing(doc: str) -> dict[tuple, str]:
+        found: dict[tuple, str] = {}
         token = ""
         try:
             while True:
@@ -198,12 +200,16 @@ def verify_cross_references(conn: Any, cfg: MigrationConfig, client: Any, docs: 
                                                    page_size=10000, page_token=token)
                 for r in page.items:
                     if r.hops == 1 and r.from_doc_id == doc:
-                        have[(doc, r.from_node_id, r.to_doc_id, r.to_node_id, r.kind)] = r.label
+                        found[(doc, r.from_node_id, r.to_doc_id, r.to_node_id, r.kind)] = r.label
                 token = page.next_page_token
                 if not token:
-                    break
+                    return found
         except NotFound:
-            continue  # reported as a missing document
+            return found  # reported as a missing document
+
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        for found in pool.map(outgoing, docs):
+            have.update(found)
     for key in sorted(set(want) | set(have)):
         name = f"cross reference {key[0]}/{key[1]} -> {key[2]}/{key[3]} ({key[4]!r})"
         if key not in have:
@@ -282,7 +288,8 @@ def verify(dsn: str, cfg: MigrationConfig, client: Any, *, only: Optional[list[s
             c.close()
     with psycopg.connect(dsn, autocommit=True) as conn:
         ids = [d.doc_id for d in docs]
-        report.differences += verify_cross_references(conn, cfg, client, ids, report)
+        report.differences += verify_cross_references(conn, cfg, client, ids, report,
+                                                      concurrency)
         report.differences += verify_tool_results(
             conn, cfg, client, {d.doc_id: d.last_change for d in docs}, only, report)
     return report
