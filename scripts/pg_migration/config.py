@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    try:
+        import tomli as tomllib  # type: ignore[no-redef]
+    except ImportError:
+        raise ImportError("the migration needs Python >= 3.11 (tomllib) or the tomli "
+                          "package on 3.10") from None
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional

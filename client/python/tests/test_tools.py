@@ -359,6 +359,11 @@ def test_pi_search_wide_tree_is_cut_on_node_boundaries_and_pages():
     assert seen == [f"{i:04d}" for i in range(300)] and pages > 5
 
 
+def test_pi_search_of_an_empty_document():
+    out = call(ToolRunner(StubClient([])), "pi_search", {"doc_id": "fed"})
+    assert out == {"doc_id": "fed", "version": 7, "tree": []}
+
+
 def test_pi_search_deep_tree_marks_omitted_children():
     roots = [Node("0000", title="Root", has_children=True, children=[
         Node(f"c{i}", title=f"child {i}", summary="z" * 300, has_children=True,

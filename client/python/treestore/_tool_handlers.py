@@ -134,6 +134,8 @@ def pi_search(a: dict[str, Any], ctx: Ctx) -> Steps:
                            "children_omitted); call pi_search with that node_id to expand it")
         return dumps(out)
 
+    if not order:
+        return dumps(dict(head, tree=[]))  # an empty document, or a page past the end
     k = largest_fitting(1, len(order), lambda k: len(render(k)) <= ctx.budget)
     if k < 1:
         raise InvalidArgument("the output limit is too small for even one section")
