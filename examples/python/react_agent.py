@@ -165,8 +165,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 print(f"  [{step.turn}] {thought}")
                 print(f"      -> {step.call.name}({json.dumps(step.call.arguments)})")
                 print(textwrap.indent(textwrap.shorten(step.output, 200), "         "))
-            print(textwrap.indent(run.answer or "(no answer)", "  answer: ",
-                                  lambda line: True))
+            print("  answer:")
+            print(textwrap.indent(run.answer or "(no answer)", "    "))
         s = tools.cache_stats
         server = tools.server_cache_stats()
         print(f"\ncache (this run): {s.hits} hits, {s.misses} misses, {s.stored} stored; "
