@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Migrate the reasoning service's PageIndex trees from PostgreSQL to TreeStore, with their
-whole history, cross references and cached tool results; or --verify that TreeStore holds
-exactly what PostgreSQL holds.
+"""Migrate PageIndex trees from PostgreSQL to TreeStore, or --verify the migration.
+
+Carries the reasoning service's documents with their whole history, cross references and
+cached tool results over; --verify checks that TreeStore holds exactly what PostgreSQL
+holds.
 
     python scripts/migrate_postgres_to_treestore.py --pg "host=db dbname=reasoning" \\
         --addr localhost:50051 [--config mapping.toml] [--only DOC_ID,...] \\

@@ -291,7 +291,8 @@ def test_source_reconstruction_matches_the_schema_functions(pg, fixture_files):
                 [tuple(r) for r in sql_versions]
             for v in built:
                 rows = c.execute("SELECT node_id, title, summary FROM legacy_nodes_as_of(%s, "
-                                 "'epoch'::timestamptz + %s * interval '1 microsecond')", (doc, v.at)).fetchall()
+                                 "'epoch'::timestamptz + %s * interval '1 microsecond')",
+                                 (doc, v.at)).fetchall()
                 assert sorted((r.node_id, r.title, r.summary) for r in v.nodes) == \
                     sorted((r[0], r[1], r[2] or "") for r in rows)
         assert json.dumps(sorted(histories)) == json.dumps(sorted(FIXTURE_DOCS))

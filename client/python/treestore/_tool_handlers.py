@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Generator, Mapping, Optional, Union
+from typing import Any, Generator, Mapping, Union
 
 from ._tool_render import (brief, content_length, content_window, day, dumps, iso,
                            largest_fitting, pages, preview)
