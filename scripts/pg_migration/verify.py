@@ -261,6 +261,13 @@ def verify(dsn: str, cfg: MigrationConfig, client: Any, *, only: Optional[list[s
     if only:
         for m in sorted(set(only) - {d.doc_id for d in docs}):
             report.differences.append(f"document {m!r}: not in PostgreSQL (--only)")
+    # documents this migration wrote that PostgreSQL no longer has (deleted since)
+    source_ids = {d.doc_id for d in docs}
+    for d in client.iter_documents():
+        if META_KEY in d.metadata and d.doc_id not in source_ids and (
+                only is None or d.doc_id in only):
+            report.differences.append(f"document {d.doc_id!r}: migrated to TreeStore, no "
+                                      "longer in PostgreSQL (deleted there?)")
     bar = Progress(progress, len(docs), len(docs), "verify")
     lock = threading.Lock()
     local = threading.local()

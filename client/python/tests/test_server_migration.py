@@ -228,6 +228,12 @@ def test_verify_finds_corrupted_nodes(pg, server_factory, fixture_files, tmp_pat
     assert proc.returncode == 1
     assert "document 'fed_2019_annual_report' version 9 (source " in proc.stdout
     assert "a second TreeStore version for the same source version" in proc.stdout
+    # and a document deleted in PostgreSQL after the migration
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("SELECT legacy_delete_document('disney_q1_fy25_earnings')")
+    proc = migrate(dsn, srv, "--verify", check=False)
+    assert "DIFF document 'disney_q1_fy25_earnings': migrated to TreeStore, no longer in " \
+        "PostgreSQL" in proc.stdout
 
 
 def test_dry_run_and_only(pg, server_factory, fixture_files):
