@@ -49,7 +49,13 @@ def test_cli_ingest_get_export(server, tmp_path, fixture_files, uid):
                            "ingest", src, "--no-progress"], capture_output=True, text=True,
                           env=ENV)
     assert proc.returncode == 1 and "already exists" in proc.stderr
-    run(["-m", "treestore", "--addr", server.address, "ingest", src, "--overwrite"])
+    # --overwrite of unchanged files writes no version and says so
+    proc = subprocess.run([sys.executable, "-m", "treestore", "--addr", server.address,
+                           "ingest", src, "--overwrite", "--no-progress"], capture_output=True,
+                          text=True, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("unchanged (version 1 in force") == 4, proc.stderr
+    assert "version 0" not in proc.stderr
     assert json.loads(run(["-m", "treestore", "--addr", server.address, "health"]))["status"] \
         == "serving"
 
@@ -66,3 +72,6 @@ def test_examples(server):
         out = run([EXAMPLES / "temporal_lookup.py", *addr])
         assert "which edition was in force?" in out
         assert "sections added" in out
+        out = run([EXAMPLES / "react_agent.py", *addr])
+        assert "did not exist yet" in out and "version 2 of" in out
+        assert "cache (this run):" in out

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from treestore.pageindex import ingest, load_pageindex
-from treestore.tools import TRUNCATION_MARKER, ToolRunner
+from treestore.tools import ToolRunner
 
 pytestmark = pytest.mark.server
 
@@ -42,23 +42,27 @@ def test_tools_against_server(client, loaded, uid):
     node = json.loads(r.call("get_node", {"doc_id": regbi, "node_id": "0000"}))
     assert node["title"] == "Preface" and node["pages"] == "1-2"
 
-    bc = json.loads(r.call("get_ancestors", {"doc_id": loaded["disney_q1_fy25_earnings"],
-                                             "node_id": "0002"}))
-    assert bc["breadcrumb"].count(" > ") >= 1 and bc["path"][-1]["node_id"] == "0002"
+    node = json.loads(r.call("get_node", {"doc_id": loaded["disney_q1_fy25_earnings"],
+                                          "node_id": "0002"}))
+    assert node["breadcrumb"].count(" > ") >= 1 and node["breadcrumb"].endswith(node["title"])
 
     docs = json.loads(r.call("list_documents", {"id_prefix": uid, "page_size": 100}))
     assert {d["doc_id"] for d in docs["documents"]} == set(loaded.values())
 
     hits = json.loads(r.call("search_nodes", {"query": "federal reserve", "doc_id": loaded["fed"]}))
-    assert hits["hits"]
+    scores = [h["score"] for h in hits["hits"]]
+    assert scores and scores == sorted(scores, reverse=True)
 
     tl = json.loads(r.call("temporal_lookup", {"doc_id": loaded["fed"], "date": "2021-01-01"}))
     assert tl["version_in_force"]["version"] == 1
     tl = json.loads(r.call("temporal_lookup", {"doc_id": loaded["fed"], "date": "2024-01-01",
                                                "node_id": "0000"}))
     assert tl["version_in_force"]["version"] == 2 and tl["node"]["title"] == "Preface"
-    assert r.call("temporal_lookup", {"doc_id": loaded["fed"], "date": "2001-01-01"}) \
-        .startswith("Error: temporal_lookup failed (NOT_FOUND)")
+    before = json.loads(r.call("temporal_lookup", {"doc_id": loaded["fed"],
+                                                   "date": "2001-01-01"}))
+    assert before["version_in_force"] is None
+    assert "did not exist yet on 2001-01-01" in before["note"]
+    assert "took effect on 2019-12-31" in before["note"]
 
     diff = json.loads(r.call("diff_versions", {"doc_id": loaded["fed"], "from_version": 1}))
     assert diff["to_version"] == 2 and (diff["added"] or diff["changed"] or diff["removed"])
@@ -71,17 +75,19 @@ def test_tools_against_server(client, loaded, uid):
     x = json.loads(r.call("policy_xref", {"doc_id": regbi, "node_id": "0000"}))
     assert x["references"][0]["to"]["doc_id"] == loaded["fed"]
 
-    st = json.loads(r.call("store_tool_result", {"tool_name": "pi_search",
-                                                 "args": {"doc_id": regbi},
-                                                 "result": {"ok": 1}, "depends_on": [regbi]}))
+    st = json.loads(r.call("store_tool_result", {"tool_name": "answer",
+                                                 "args": json.dumps({"doc_id": regbi}),
+                                                 "result": "ok", "depends_on": [regbi]}))
     assert st["stored"]
-    got = json.loads(r.call("get_cached_result", {"tool_name": "pi_search",
-                                                  "args": {"doc_id": regbi}}))
-    assert got == {"hit": True, "stored_at": got["stored_at"], "result": {"ok": 1}}
+    got = json.loads(r.call("get_cached_result", {"tool_name": "answer",
+                                                  "args": json.dumps({"doc_id": regbi})}))
+    assert got == {"hit": True, "stored_at": got["stored_at"], "result": "ok"}
 
-    small = ToolRunner(client, max_output_chars=500)
+    small = ToolRunner(client, max_output_chars=800)
     big = small.call("pi_search", {"doc_id": loaded["disney_q1_fy25_earnings"], "depth": 10})
-    assert len(big) <= 500 and TRUNCATION_MARKER in big
+    assert len(big) <= 800
+    cut = json.loads(big)  # cut on node boundaries: still valid JSON
+    assert cut["tree"] and ("next_page_token" in cut or "children_omitted" in big)
 
     err = r.call("get_node", {"doc_id": regbi, "node_id": "9999"})
     assert err.startswith("Error: get_node failed (NOT_FOUND)") and "Traceback" not in err

@@ -59,8 +59,15 @@ def _cmd_ingest(client: TreeStoreClient, ns: argparse.Namespace) -> int:
                 continue
             res = ingest(client, path, doc_id=ns.id, overwrite=ns.overwrite)
             assert res.document is not None
-            msg = (f"{path}: {res.document.doc_id} version {res.version.version} "
-                   f"({res.document.node_count} nodes)")
+            doc_id = res.document.doc_id
+            if res.version.version == 0:
+                # --overwrite with the tree already stored: the server wrote no version
+                current = res.document.version or client.get_document(doc_id)[0].version
+                msg = (f"{path}: {doc_id} unchanged (version {current} in force, "
+                       f"{res.document.node_count} nodes)")
+            else:
+                msg = (f"{path}: {doc_id} version {res.version.version} "
+                       f"({res.document.node_count} nodes)")
             if not ns.quiet:
                 print(msg, file=sys.stderr)
         except AlreadyExists as exc:

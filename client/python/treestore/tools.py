@@ -1,118 +1,168 @@
-"""ReAct / function-calling tools over a TreeStore server.
+"""The ten function-calling tools of a ReAct agent over TreeStore.
 
-Each tool has a JSON-schema definition (OpenAI or Anthropic function-calling format) and a
-handler. :class:`ToolRunner` validates the model's arguments, runs the handler and returns a
-string for the model: JSON on success, ``"Error: ..."`` with a hint on a bad argument or a
-server error (never a stack trace), truncated to ``max_output_chars`` with a marker.
+Each tool has a name, a description for the model, typed parameters (exported as JSON
+Schema valid in OpenAI's strict mode and in Anthropic's tool format) and a handler. A runner
+validates the model's arguments, runs the handler and returns a string for the model: JSON
+sized to ``max_output_chars`` on success (long results are cut on node boundaries and say
+how to get the rest), ``"Error: ..."`` with a hint the model can act on otherwise (never a
+traceback).
 
 >>> runner = ToolRunner(TreeStoreClient("localhost:50051"))
 >>> tools = runner.definitions("openai")          # pass to the model
 >>> runner.call("pi_search", {"doc_id": "fed_2019_annual_report", "depth": 2})
+
+:mod:`treestore.integrations.reasoning` adds the automatic tool-result cache on top.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Union
 
+from . import _tool_handlers as h
+from ._tool_handlers import Ctx, Op, Steps
+from ._tool_render import fit_json
 from .errors import InvalidArgument, TreeStoreError
-from .types import Node, to_micros, from_micros
 
-__all__ = ["Tool", "ToolRunner", "TOOLS", "TRUNCATION_MARKER", "validate_arguments",
-           "tool_definitions"]
+__all__ = ["Param", "Tool", "TOOLS", "ToolRunner", "AsyncToolRunner", "tool_definitions",
+           "validate_arguments", "error_text", "run_steps", "arun_steps", "STYLES",
+           "DEFAULT_MAX_OUTPUT_CHARS"]
 
-#: Appended (with counts) when an output is cut to the size limit.
-TRUNCATION_MARKER = "...[truncated"
 DEFAULT_MAX_OUTPUT_CHARS = 8000
-
-_ID = {"type": "string", "minLength": 1, "maxLength": 256}
-
-
-def _obj(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": required,
-            "additionalProperties": False}
+MIN_OUTPUT_CHARS = 500
+#: Export formats of :meth:`Tool.definition`.
+STYLES = ("openai", "openai-responses", "anthropic")
 
 
 @dataclass(frozen=True)
-class Tool:
-    """One tool: name, description for the model, JSON schema of its arguments, handler."""
+class Param:
+    """One tool parameter. Optional parameters are exported as nullable (strict mode needs
+    every property in ``required``); null or absent means ``default``."""
 
-    name: str
+    type: str  # "string" | "integer" | "boolean" | "array" (of strings)
     description: str
-    parameters: dict[str, Any]
-    handler: Callable[[Any, dict[str, Any]], Any]
+    required: bool = False
+    default: Any = None
+    minimum: Optional[int] = None
+    maximum: Optional[int] = None
+    min_length: int = 0
+    max_length: Optional[int] = None
+    enum: Optional[tuple[str, ...]] = None
+    max_items: Optional[int] = None
+    #: also accept a JSON object where the schema says string (JSON text of an object):
+    #: strict mode has no free-form objects, but direct callers may pass a dict
+    object_as_text: bool = False
 
-    def definition(self, style: str = "openai") -> dict[str, Any]:
-        """Function-calling definition: ``style`` "openai" (tools=[{"type": "function", ...}])
-        or "anthropic" (tools=[{"name", "description", "input_schema"}])."""
-        if style == "openai":
-            return {"type": "function",
-                    "function": {"name": self.name, "description": self.description,
-                                 "parameters": self.parameters}}
-        if style == "anthropic":
-            return {"name": self.name, "description": self.description,
-                    "input_schema": self.parameters}
-        raise ValueError(f"style must be 'openai' or 'anthropic', got {style!r}")
+    def schema(self) -> dict[str, Any]:
+        """JSON Schema of the parameter within the strict-mode subset (type, enum,
+        items, description); bounds and the default are stated in the description."""
+        notes = []
+        if self.minimum is not None and self.maximum is not None:
+            notes.append(f"{self.minimum} to {self.maximum}")
+        elif self.minimum is not None:
+            notes.append(f">= {self.minimum}")
+        if self.max_items is not None:
+            notes.append(f"at most {self.max_items} items")
+        if not self.required:
+            notes.append(f"null = {json.dumps(self.default)}")
+        desc = self.description + (f" ({'; '.join(notes)})" if notes else "")
+        out: dict[str, Any] = {"type": self.type if self.required else [self.type, "null"],
+                               "description": desc}
+        if self.enum is not None:
+            out["enum"] = list(self.enum) + ([] if self.required else [None])
+        if self.type == "array":
+            out["items"] = {"type": "string"}
+        return out
 
-
-# ---------------------------------------------------------------------------------------
-# argument validation (the subset of JSON Schema used by the definitions below)
-# ---------------------------------------------------------------------------------------
 
 _TYPES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
-    "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
-    "null": lambda v: v is None,
 }
 
 
-def _check(value: Any, schema: Mapping[str, Any], path: str) -> None:
-    types = schema.get("type")
-    if types is not None:
-        allowed = types if isinstance(types, list) else [types]
-        if not any(_TYPES[t](value) for t in allowed):
-            raise InvalidArgument(f"'{path}' must be of type {' or '.join(allowed)}, "
-                                  f"got {json.dumps(value)[:60]}")
-    if "enum" in schema and value not in schema["enum"]:
-        raise InvalidArgument(f"'{path}' must be one of {schema['enum']}, got {value!r}")
+def _check(name: str, p: Param, value: Any) -> Any:
+    if isinstance(value, float) and p.type == "integer" and value.is_integer():
+        value = int(value)  # some models send 2.0
+    if p.object_as_text and isinstance(value, Mapping):
+        return dict(value)
+    if not _TYPES[p.type](value):
+        raise InvalidArgument(f"'{name}' must be of type {p.type}, got "
+                              f"{json.dumps(value)[:60]}")
+    if p.enum is not None and value not in p.enum:
+        raise InvalidArgument(f"'{name}' must be one of {list(p.enum)}, got {value!r}")
     if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            raise InvalidArgument(f"'{path}' must not be empty")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            raise InvalidArgument(f"'{path}' is too long (max {schema['maxLength']} characters)")
-    if _TYPES["number"](value):
-        if "minimum" in schema and value < schema["minimum"]:
-            raise InvalidArgument(f"'{path}' must be >= {schema['minimum']}, got {value}")
-        if "maximum" in schema and value > schema["maximum"]:
-            raise InvalidArgument(f"'{path}' must be <= {schema['maximum']}, got {value}")
-    if isinstance(value, list):
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            raise InvalidArgument(f"'{path}' has too many items (max {schema['maxItems']})")
-        if "items" in schema:
-            for i, item in enumerate(value):
-                _check(item, schema["items"], f"{path}[{i}]")
-    if isinstance(value, dict) and schema.get("type") == "object":
-        props = schema.get("properties", {})
-        for req in schema.get("required", []):
-            if req not in value:
-                raise InvalidArgument(f"missing required argument '{req}'")
-        if schema.get("additionalProperties") is False:
-            unknown = sorted(set(value) - set(props))
-            if unknown:
-                raise InvalidArgument(f"unknown argument(s) {unknown}; allowed: {sorted(props)}")
-        for key, sub in props.items():
-            if key in value:
-                _check(value[key], sub, key if path == "$" else f"{path}.{key}")
+        if len(value) < p.min_length:
+            raise InvalidArgument(f"'{name}' must not be empty")
+        if p.max_length is not None and len(value) > p.max_length:
+            raise InvalidArgument(f"'{name}' is too long (max {p.max_length} characters)")
+    if p.type == "integer":
+        if p.minimum is not None and value < p.minimum:
+            raise InvalidArgument(f"'{name}' must be >= {p.minimum}, got {value}")
+        if p.maximum is not None and value > p.maximum:
+            raise InvalidArgument(f"'{name}' must be <= {p.maximum}, got {value}")
+    if p.type == "array":
+        if p.max_items is not None and len(value) > p.max_items:
+            raise InvalidArgument(f"'{name}' has too many items (max {p.max_items})")
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item:
+                raise InvalidArgument(f"'{name}[{i}]' must be a non-empty string")
+    return value
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool: name, description for the model, parameters, handler, cache policy.
+
+    ``cache`` says how :mod:`treestore.integrations.reasoning` may cache its results:
+    "versioned" (fresh while the documents read keep their versions), "ttl" (the answer
+    also depends on something no document version captures: kept for a short time only),
+    or None (never: the tool is the cache itself)."""
+
+    name: str
+    description: str
+    params: Mapping[str, Param]
+    handler: Callable[[dict[str, Any], Ctx], Steps]
+    cache: Optional[str] = "versioned"
+
+    @property
+    def why(self) -> str:
+        """Why the tool is in the set (the first paragraph of its handler's docstring)."""
+        doc = (self.handler.__doc__ or "").strip()
+        return " ".join(doc.split("\n\n")[0].split()).removeprefix("Why in the set: ")
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """JSON Schema of the arguments (an object; strict-mode valid)."""
+        return {"type": "object",
+                "properties": {n: p.schema() for n, p in self.params.items()},
+                "required": list(self.params), "additionalProperties": False}
+
+    def definition(self, style: str = "openai") -> dict[str, Any]:
+        """Function-calling definition: "openai" (Chat Completions ``tools=[...]``, strict),
+        "openai-responses" (Responses API) or "anthropic" (Messages API ``tools=[...]``)."""
+        if style == "openai":
+            return {"type": "function",
+                    "function": {"name": self.name, "description": self.description,
+                                 "parameters": self.parameters, "strict": True}}
+        if style == "openai-responses":
+            return {"type": "function", "name": self.name, "description": self.description,
+                    "parameters": self.parameters, "strict": True}
+        if style == "anthropic":
+            return {"name": self.name, "description": self.description,
+                    "input_schema": self.parameters}
+        raise ValueError(f"style must be one of {STYLES}, got {style!r}")
 
 
 def validate_arguments(tool: Tool, arguments: Any) -> dict[str, Any]:
-    """Parse (a JSON string or dict) and validate arguments; fill schema defaults.
-    Raises InvalidArgument with a message meant for the model."""
+    """Parse (a JSON string or a mapping) and validate arguments; null or absent optional
+    arguments get their default. The result is the canonical argument object (every
+    parameter present), which is also the cache key. Raises InvalidArgument with a message
+    meant for the model."""
     if arguments is None or arguments == "":
         arguments = {}
     if isinstance(arguments, (str, bytes)):
@@ -120,345 +170,210 @@ def validate_arguments(tool: Tool, arguments: Any) -> dict[str, Any]:
             arguments = json.loads(arguments)
         except ValueError as exc:
             raise InvalidArgument(f"arguments are not valid JSON ({exc})") from None
-    if not isinstance(arguments, dict):
+    if not isinstance(arguments, Mapping):
         raise InvalidArgument("arguments must be a JSON object")
-    _check(arguments, tool.parameters, "$")
-    out = dict(arguments)
-    for key, sub in tool.parameters.get("properties", {}).items():
-        if key not in out and "default" in sub:
-            out[key] = sub["default"]
+    unknown = sorted(set(arguments) - set(tool.params))
+    if unknown:
+        raise InvalidArgument(f"unknown argument(s) {unknown}; allowed: {sorted(tool.params)}")
+    out: dict[str, Any] = {}
+    for name, p in tool.params.items():
+        value = arguments.get(name)
+        if value is None:
+            if p.required:
+                raise InvalidArgument(f"missing required argument '{name}'")
+            out[name] = list(p.default) if isinstance(p.default, list) else p.default
+        else:
+            out[name] = _check(name, p, value)
     return out
 
 
 # ---------------------------------------------------------------------------------------
-# output helpers
+# the ten tools
 # ---------------------------------------------------------------------------------------
 
-
-def _pages(n: Node) -> Optional[str]:
-    if n.start_page is None and n.end_page is None:
-        return None
-    if n.start_page == n.end_page or n.end_page is None:
-        return str(n.start_page)
-    if n.start_page is None:
-        return f"?-{n.end_page}"
-    return f"{n.start_page}-{n.end_page}"
+def _doc(desc: str = "Document id (see list_documents).") -> Param:
+    return Param("string", desc, required=True, min_length=1, max_length=256)
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + f"{TRUNCATION_MARKER} {len(text) - limit} chars]"
+def _node(desc: str = "Section node id (e.g. \"0007\").") -> Param:
+    return Param("string", desc, required=True, min_length=1, max_length=256)
 
 
-def _node_brief(n: Node, *, summary: bool = True, text_chars: int = 0) -> dict[str, Any]:
-    out: dict[str, Any] = {"node_id": n.node_id, "title": n.title}
-    pages = _pages(n)
-    if pages is not None:
-        out["pages"] = pages
-    if n.line_num is not None:
-        out["line"] = n.line_num
-    if summary and n.summary:
-        out["summary"] = _clip(n.summary, 600)
-    if text_chars and n.text:
-        out["text"] = _clip(n.text, text_chars)
-    return out
+def _token(tool: str) -> Param:
+    return Param("string", f"next_page_token of the previous {tool} result; \"\" = first page.",
+                 default="", max_length=64)
 
 
-def _tree(n: Node, summary: bool) -> dict[str, Any]:
-    out = _node_brief(n, summary=summary)
-    if n.children:
-        out["children"] = [_tree(c, summary) for c in n.children]
-    elif n.has_children:
-        out["has_more_children"] = True
-    return out
-
-
-def _iso(micros: int) -> str:
-    return from_micros(micros).isoformat().replace("+00:00", "Z")
-
-
-def _version_info(v: Any) -> dict[str, Any]:
-    return {"version": v.version, "committed": _iso(v.commit_time),
-            "effective": _iso(v.effective_time), "message": v.message}
-
-
-# ---------------------------------------------------------------------------------------
-# handlers: (client, validated args) -> JSON-serializable value
-# ---------------------------------------------------------------------------------------
-
-
-def _pi_search(client: Any, a: dict[str, Any]) -> Any:
-    roots = client.get_subtree(a["doc_id"], a["node_id"], max_depth=a["depth"])
-    return {"doc_id": a["doc_id"], "tree": [_tree(n, a["include_summary"]) for n in roots]}
-
-
-def _temporal_lookup(client: Any, a: dict[str, Any]) -> Any:
-    when = to_micros(a["date"], field_name="date")
-    version = client.get_version_as_of(a["doc_id"], when, axis=a["axis"])
-    out: dict[str, Any] = {"doc_id": a["doc_id"], "date": a["date"], "axis": a["axis"],
-                           "version_in_force": _version_info(version)}
-    if a.get("node_id"):
-        node = client.get_node(a["doc_id"], a["node_id"], version=version.version)
-        out["node"] = _node_brief(node, text_chars=3000)
-    else:
-        roots = client.get_subtree(a["doc_id"], "", max_depth=1, version=version.version)
-        out["outline"] = [_node_brief(n, summary=False) for n in roots]
-    return out
-
-
-def _policy_xref(client: Any, a: dict[str, Any]) -> Any:
-    page = client.get_cross_references(a["doc_id"], a["node_id"], direction=a["direction"],
-                                       max_hops=a["max_hops"], kind=a.get("kind"),
-                                       page_size=a["limit"])
-    titles: dict[tuple[str, str], str] = {}
-
-    def title(doc_id: str, node_id: str) -> str:
-        key = (doc_id, node_id)
-        if key not in titles and len(titles) < 40:
-            try:
-                titles[key] = client.get_node(doc_id, node_id, include_text=False).title
-            except TreeStoreError:
-                titles[key] = ""
-        return titles.get(key, "")
-
-    refs = []
-    for r in page.items:
-        refs.append({"from": {"doc_id": r.from_doc_id, "node_id": r.from_node_id,
-                              "title": title(r.from_doc_id, r.from_node_id)},
-                     "to": {"doc_id": r.to_doc_id, "node_id": r.to_node_id,
-                            "title": title(r.to_doc_id, r.to_node_id)},
-                     "kind": r.kind, "label": r.label, "hops": r.hops})
-    return {"doc_id": a["doc_id"], "node_id": a["node_id"], "references": refs,
-            "more": bool(page.next_page_token)}
-
-
-def _store_tool_result(client: Any, a: dict[str, Any]) -> Any:
-    stored = client.store_tool_result(a["tool_name"], a["args"], a["result"],
-                                      ttl_seconds=a["ttl_seconds"], depends_on=a["depends_on"])
-    return {"stored": True, "expires_at": _iso(stored.expires_at),
-            "depends_on": [{"doc_id": d.doc_id, "version": d.version} for d in stored.depends_on]}
-
-
-def _get_cached_result(client: Any, a: dict[str, Any]) -> Any:
-    res = client.get_tool_result(a["tool_name"], a["args"])
-    if not res.hit:
-        return {"hit": False, "miss_reason": res.miss_reason}
-    return {"hit": True, "stored_at": _iso(res.stored_at), "result": res.result}
-
-
-def _get_node(client: Any, a: dict[str, Any]) -> Any:
-    kwargs: dict[str, Any] = {}
-    if a.get("version"):
-        kwargs["version"] = a["version"]
-    node = client.get_node(a["doc_id"], a["node_id"], include_text=a["include_text"], **kwargs)
-    out = _node_brief(node, text_chars=100_000 if a["include_text"] else 0)
-    out["parent_id"] = node.parent_id
-    out["has_children"] = node.has_children
-    return out
-
-
-def _get_ancestors(client: Any, a: dict[str, Any]) -> Any:
-    path = client.get_ancestors(a["doc_id"], a["node_id"], include_self=True)
-    return {"breadcrumb": " > ".join(n.title or n.node_id for n in path),
-            "path": [_node_brief(n, summary=False) for n in path]}
-
-
-def _list_documents(client: Any, a: dict[str, Any]) -> Any:
-    page = client.list_documents(page_size=a["page_size"], page_token=a["page_token"],
-                                 id_prefix=a["id_prefix"])
-    return {"documents": [{"doc_id": d.doc_id, "name": d.name,
-                           "description": _clip(d.description, 300), "version": d.version,
-                           "nodes": d.node_count, "updated": _iso(d.updated_at)}
-                          for d in page.items],
-            "next_page_token": page.next_page_token}
-
-
-def _search_nodes(client: Any, a: dict[str, Any]) -> Any:
-    page = client.search_nodes(a["query"], doc_id=a["doc_id"], limit=a["limit"])
-    return {"hits": [{"doc_id": h.doc_id, "node_id": h.node_id, "title": h.title,
-                      "score": round(h.score, 4), "snippet": h.snippet} for h in page.items],
-            "more": bool(page.next_page_token)}
-
-
-def _diff_versions(client: Any, a: dict[str, Any]) -> Any:
-    d = client.diff_versions(a["doc_id"], a["from_version"], a["to_version"])
-    cap = 40
-
-    def capped(items: list[Any]) -> list[Any]:
-        return items[:cap] + ([f"... and {len(items) - cap} more"] if len(items) > cap else [])
-
-    return {"from_version": d.from_version, "to_version": d.to_version,
-            "counts": {"added": len(d.added), "removed": len(d.removed),
-                       "changed": len(d.changed), "moved": len(d.moved)},
-            "added": capped(d.added), "removed": capped(d.removed),
-            "changed": capped([{"node_id": c.node_id, "fields": c.fields} for c in d.changed]),
-            "moved": capped([{"node_id": m.node_id,
-                              "from": f"{m.old_parent_id or '(top)'}#{m.old_position}",
-                              "to": f"{m.new_parent_id or '(top)'}#{m.new_position}"}
-                             for m in d.moved])}
-
-
-def _get_page_content(client: Any, a: dict[str, Any]) -> Any:
-    start = a["start_page"]
-    end = a.get("end_page") or start
-    if end < start:
-        raise InvalidArgument(f"'end_page' ({end}) must be >= 'start_page' ({start})")
-    if end - start > 49:
-        raise InvalidArgument("page range too large: at most 50 pages per call")
-    _, roots = client.get_document(a["doc_id"], include_tree=True, include_text=True)
-    hits: list[dict[str, Any]] = []
-
-    def visit(n: Node, depth: int) -> None:
-        s = n.start_page
-        e = n.end_page if n.end_page is not None else s
-        if s is not None and e is not None and s <= end and e >= start:
-            entry = _node_brief(n, summary=not n.text, text_chars=20_000)
-            entry["depth"] = depth
-            hits.append(entry)
-        for c in n.children:
-            visit(c, depth + 1)
-
-    for r in roots:
-        visit(r, 0)
-    return {"doc_id": a["doc_id"], "pages": f"{start}-{end}", "nodes": hits,
-            "note": "" if hits else "no node covers these pages (check the page numbers with "
-                                    "pi_search)"}
-
-
-# ---------------------------------------------------------------------------------------
-# definitions
-# ---------------------------------------------------------------------------------------
+_TOOL_NAME = Param("string", "Name under which the result is kept (your own label, e.g. "
+                   "\"answer\").", required=True, min_length=1, max_length=100)
+_ARGS = Param("string", "The arguments that identify the result, as a JSON object in text, "
+              "e.g. {\"question\": \"...\", \"date\": \"2020-06-30\"}.", required=True,
+              min_length=2, max_length=60000, object_as_text=True)
 
 TOOLS: dict[str, Tool] = {t.name: t for t in [
     Tool("pi_search",
-         "Navigate a document's table-of-contents tree (PageIndex tree search). Returns the "
-         "sections under a node (or the whole document) down to a depth, with node ids, titles, "
-         "page ranges and summaries. Start at the top with depth 1-2, then drill into the "
-         "section that most likely holds the answer.",
-         _obj({"doc_id": {**_ID, "description": "Document id (see list_documents)."},
-               "node_id": {"type": "string", "maxLength": 256, "default": "",
-                           "description": "Section to expand; empty = the whole document."},
-               "depth": {"type": "integer", "minimum": 1, "maximum": 10, "default": 2,
-                         "description": "Levels to return (1 = only the section itself)."},
-               "include_summary": {"type": "boolean", "default": True,
-                                   "description": "Include section summaries."}},
-              ["doc_id"]),
-         _pi_search),
+         "Navigate a document's table-of-contents tree (PageIndex tree search): the sections "
+         "under a node, or the whole document, down to a depth, with ids, titles, pages and "
+         "summary previews. Start at the top with depth 1-2 and drill into the section most "
+         "likely to hold the answer. Large trees are cut on section boundaries: follow "
+         "next_page_token, or expand a section marked children_omitted or has_children (more "
+         "levels below) by passing its node_id.",
+         {"doc_id": _doc(),
+          "node_id": Param("string", "Section to expand; \"\" = the whole document.",
+                           default="", max_length=256),
+          "depth": Param("integer", "Levels to return, 1 = only the section(s) themselves.",
+                         default=2, minimum=1, maximum=10),
+          "include_summary": Param("boolean", "Include summary previews.", default=True),
+          "page_token": _token("pi_search")},
+         h.pi_search),
     Tool("temporal_lookup",
-         "Find which version of a document was in force on a date (e.g. which edition of a "
-         "policy applied on 2023-06-30) and return a section, or the outline, as of then.",
-         _obj({"doc_id": {**_ID, "description": "Document id."},
-               "date": {"type": "string", "minLength": 10, "maxLength": 40,
-                        "description": "ISO 8601 date or date-time, e.g. 2023-06-30 or "
-                                       "2023-06-30T12:00:00Z (UTC)."},
-               "node_id": {"type": "string", "maxLength": 256, "default": "",
-                           "description": "Section to return as of the date; empty = the "
-                                          "top-level outline."},
-               "axis": {"type": "string", "enum": ["effective", "commit"],
-                        "default": "effective",
-                        "description": "effective = in force in the real world at the date; "
-                                       "commit = stored in the database at the date."}},
-              ["doc_id", "date"]),
-         _temporal_lookup),
+         "Which version of a document was in force on a date (e.g. which edition of a policy "
+         "applied on 2020-06-30), with the section (node_id) or the top-level outline as of "
+         "then. Says so when the document did not exist yet on that date.",
+         {"doc_id": _doc(),
+          "date": Param("string", "ISO 8601 date or date-time in UTC, e.g. 2023-06-30 or "
+                        "2023-06-30T12:00:00Z.", required=True, min_length=10, max_length=40),
+          "node_id": Param("string", "Section to return as of the date; \"\" = the outline.",
+                           default="", max_length=256),
+          "axis": Param("string", "effective = in force in the real world on the date; "
+                        "commit = stored in the database by the date.", default="effective",
+                        enum=("effective", "commit"))},
+         h.temporal_lookup),
     Tool("policy_xref",
-         "List the cross references of a section: which sections it cites or is cited by "
-         "(also across documents), following up to max_hops links.",
-         _obj({"doc_id": {**_ID, "description": "Document id."},
-               "node_id": {**_ID, "description": "Section node id."},
-               "direction": {"type": "string", "enum": ["outgoing", "incoming", "both"],
-                             "default": "both",
-                             "description": "outgoing = what it cites; incoming = what cites "
-                                            "it."},
-               "max_hops": {"type": "integer", "minimum": 1, "maximum": 3, "default": 1,
-                            "description": "How many links to follow."},
-               "kind": {"type": "string", "maxLength": 256,
-                        "description": "Only references of this kind (e.g. 'cites')."},
-               "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50,
-                         "description": "Maximum references returned."}},
-              ["doc_id", "node_id"]),
-         _policy_xref),
+         "Cross references of a section: which sections it cites or is cited by, also in "
+         "other documents, following up to max_hops links.",
+         {"doc_id": _doc(), "node_id": _node(),
+          "direction": Param("string", "outgoing = what it cites; incoming = what cites it.",
+                             default="both", enum=("outgoing", "incoming", "both")),
+          "max_hops": Param("integer", "How many links to follow.", default=1, minimum=1,
+                            maximum=3),
+          "kind": Param("string", "Only references of this kind, e.g. \"cites\"; null = any.",
+                        default=None, max_length=256),
+          "limit": Param("integer", "Maximum references returned.", default=50, minimum=1,
+                         maximum=100)},
+         h.policy_xref, cache="ttl"),
     Tool("store_tool_result",
-         "Cache the result of an expensive tool call so later identical calls can reuse it. "
-         "The entry expires after ttl_seconds or when a document it depends on changes.",
-         _obj({"tool_name": {"type": "string", "minLength": 1, "maxLength": 128,
-                             "description": "Name of the tool whose result is cached."},
-               "args": {"type": "object", "description": "The arguments of that call."},
-               "result": {"description": "The result to cache (any JSON value)."},
-               "ttl_seconds": {"type": "integer", "minimum": 0, "maximum": 2592000,
-                               "default": 3600, "description": "Lifetime in seconds."},
-               "depends_on": {"type": "array", "items": _ID, "maxItems": 50, "default": [],
-                              "description": "Document ids the result was computed from."}},
-              ["tool_name", "args", "result"]),
-         _store_tool_result),
+         "Keep a result of yours (e.g. an answer you worked out) for later runs, under a "
+         "name and arguments. It goes stale when a document it depends on changes, or after "
+         "ttl_seconds. Read it back with get_cached_result.",
+         {"tool_name": _TOOL_NAME, "args": _ARGS,
+          "result": Param("string", "The result to keep, as text (JSON text is fine).",
+                          required=True, max_length=1_000_000),
+          "ttl_seconds": Param("integer", "Lifetime in seconds.", default=3600, minimum=1,
+                               maximum=2_592_000),
+          "depends_on": Param("array", "Document ids the result was worked out from.",
+                              default=[], max_items=50)},
+         h.store_tool_result, cache=None),
     Tool("get_cached_result",
-         "Look up a cached tool result stored with store_tool_result. Returns hit=false with a "
-         "reason (not_found, expired, stale) when there is no fresh entry.",
-         _obj({"tool_name": {"type": "string", "minLength": 1, "maxLength": 128,
-                             "description": "Tool name."},
-               "args": {"type": "object", "description": "The arguments of the call."}},
-              ["tool_name", "args"]),
-         _get_cached_result),
+         "Read back a result kept with store_tool_result (same tool_name and args). A miss "
+         "says why: not_found, expired, or stale (a document it depends on changed).",
+         {"tool_name": _TOOL_NAME, "args": _ARGS},
+         h.get_cached_result, cache=None),
     Tool("get_node",
-         "Read one section: title, page range, summary and (by default) its full text.",
-         _obj({"doc_id": {**_ID, "description": "Document id."},
-               "node_id": {**_ID, "description": "Section node id."},
-               "include_text": {"type": "boolean", "default": True,
-                                "description": "Include the section text."},
-               "version": {"type": "integer", "minimum": 0, "default": 0,
-                           "description": "Document version; 0 = latest."}},
-              ["doc_id", "node_id"]),
-         _get_node),
-    Tool("get_ancestors",
-         "Breadcrumb of a section: the chain of parent sections from the top of the document "
-         "down to it.",
-         _obj({"doc_id": {**_ID, "description": "Document id."},
-               "node_id": {**_ID, "description": "Section node id."}},
-              ["doc_id", "node_id"]),
-         _get_ancestors),
+         "Read one section in full: title, pages, breadcrumb, the whole summary and the text. "
+         "Long content is paged: call again with offset=next_offset.",
+         {"doc_id": _doc(), "node_id": _node(),
+          "include_text": Param("boolean", "Include the section text (else the summary only).",
+                                default=True),
+          "version": Param("integer", "Document version to read; 0 = latest.", default=0,
+                           minimum=0),
+          "offset": Param("integer", "Where to continue reading (characters into summary "
+                          "then text).", default=0, minimum=0)},
+         h.get_node),
     Tool("list_documents",
-         "List the stored documents (id, name, description, version, size).",
-         _obj({"id_prefix": {"type": "string", "maxLength": 256, "default": "",
-                             "description": "Only ids starting with this prefix."},
-               "page_size": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20,
-                             "description": "Documents per page."},
-               "page_token": {"type": "string", "default": "",
-                              "description": "next_page_token of a previous call."}},
-              []),
-         _list_documents),
+         "List the stored documents: id, name, description, version, number of sections.",
+         {"id_prefix": Param("string", "Only ids starting with this prefix.", default="",
+                             max_length=256),
+          "page_size": Param("integer", "Documents per page.", default=20, minimum=1,
+                             maximum=100),
+          "page_token": Param("string", "next_page_token of the previous list_documents "
+                              "result; \"\" = first page.", default="", max_length=1024)},
+         h.list_documents, cache="ttl"),
     Tool("search_nodes",
-         "Keyword search over section titles, summaries and text; every word must match "
-         "(case-insensitive). Use it to find candidate sections, then read them with get_node.",
-         _obj({"query": {"type": "string", "minLength": 1, "maxLength": 1024,
-                         "description": "Words to search for."},
-               "doc_id": {"type": "string", "maxLength": 256, "default": "",
-                          "description": "Only this document; empty = all documents."},
-               "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10,
-                         "description": "Maximum hits."}},
-              ["query"]),
-         _search_nodes),
+         "Keyword search over section titles, summaries and text (every word must match, "
+         "case-insensitive), best matches first. Find candidate sections, then read them "
+         "with get_node.",
+         {"query": Param("string", "Words to search for.", required=True, min_length=1,
+                         max_length=1024),
+          "doc_id": Param("string", "Only this document; \"\" = all documents.", default="",
+                          max_length=256),
+          "limit": Param("integer", "Hits per page.", default=10, minimum=1, maximum=50),
+          "page_token": _token("search_nodes")},
+         h.search_nodes),
     Tool("diff_versions",
          "Compare two versions of a document: sections added, removed, changed (which "
          "fields) and moved.",
-         _obj({"doc_id": {**_ID, "description": "Document id."},
-               "from_version": {"type": "integer", "minimum": 1,
-                                "description": "Older version number."},
-               "to_version": {"type": "integer", "minimum": 0, "default": 0,
-                              "description": "Newer version number; 0 = latest."}},
-              ["doc_id", "from_version"]),
-         _diff_versions),
+         {"doc_id": _doc(),
+          "from_version": Param("integer", "Older version number.", required=True, minimum=1),
+          "to_version": Param("integer", "Newer version number; 0 = latest.", default=0,
+                              minimum=0)},
+         h.diff_versions),
     Tool("get_page_content",
-         "Return the text of the sections covering a page range of the original document "
-         "(at most 50 pages per call).",
-         _obj({"doc_id": {**_ID, "description": "Document id."},
-               "start_page": {"type": "integer", "minimum": 1,
-                              "description": "First page (1-based, as in the page ranges)."},
-               "end_page": {"type": "integer", "minimum": 1,
-                            "description": "Last page, inclusive; default = start_page."}},
-              ["doc_id", "start_page"]),
-         _get_page_content),
+         "The content of the sections covering a page range of the original document (at "
+         "most 50 pages per call), paged on section boundaries: follow next_page_token.",
+         {"doc_id": _doc(),
+          "start_page": Param("integer", "First page (1-based, as in the page ranges).",
+                              required=True, minimum=1),
+          "end_page": Param("integer", "Last page, inclusive.", default=None, minimum=1),
+          "page_token": _token("get_page_content")},
+         h.get_page_content),
 ]}
 
+assert len(TOOLS) == 10
+
+
+def tool_definitions(style: str = "openai", names: Optional[list[str]] = None) -> list[dict]:
+    """Definitions of all tools (or ``names``) in a function-calling format (see STYLES)."""
+    return [TOOLS[n].definition(style) for n in (names or list(TOOLS))]
+
+
+# ---------------------------------------------------------------------------------------
+# running handlers: the same generator against the blocking or the asyncio client
+# ---------------------------------------------------------------------------------------
+
+def _invoke(client: Any, o: Op) -> Any:
+    return getattr(client, o.method)(*o.args, **o.kwargs)
+
+
+def run_steps(client: Any, steps: Steps) -> Any:
+    """Drive a handler against a blocking client. A TreeStoreError of a call is raised
+    inside the handler (which may catch it)."""
+    value: Any = None
+    error: Optional[BaseException] = None
+    while True:
+        try:
+            step = steps.throw(error) if error is not None else steps.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        try:
+            value = ([_invoke(client, o) for o in step] if isinstance(step, list)
+                     else _invoke(client, step))
+        except TreeStoreError as exc:
+            error = exc
+
+
+async def arun_steps(client: Any, steps: Steps) -> Any:
+    """Drive a handler against an asyncio client; a list of calls runs concurrently."""
+    value: Any = None
+    error: Optional[BaseException] = None
+    while True:
+        try:
+            step = steps.throw(error) if error is not None else steps.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        try:
+            if isinstance(step, list):
+                value = list(await asyncio.gather(*(_invoke(client, o) for o in step)))
+            else:
+                value = await _invoke(client, step)
+        except TreeStoreError as exc:
+            error = exc
+
+
 _HINTS = {
-    "NOT_FOUND": "Check the ids (use list_documents, search_nodes or pi_search).",
+    "NOT_FOUND": "Check the ids (list_documents, search_nodes or pi_search show them).",
     "ALREADY_EXISTS": "It already exists.",
     "INVALID_ARGUMENT": "Fix the argument and call again.",
     "FAILED_PRECONDITION": "The current state does not allow this.",
@@ -469,68 +384,104 @@ _HINTS = {
 }
 
 
-def tool_definitions(style: str = "openai", names: Optional[list[str]] = None) -> list[dict]:
-    """Definitions of all tools (or ``names``) in the given function-calling style."""
-    return [TOOLS[n].definition(style) for n in (names or list(TOOLS))]
+def error_text(tool: Optional[Tool], name: str, exc: BaseException) -> str:
+    """The text a model gets for a failed call: what went wrong and what to do."""
+    if isinstance(exc, InvalidArgument):
+        if exc.code is not None and exc.method:
+            return (f"Error: {name}: the database rejected an argument: {exc.details}. "
+                    f"{_HINTS['INVALID_ARGUMENT']}")
+        expected = ", ".join(f"{n}{'' if p.required else '?'}: {p.type}"
+                             for n, p in tool.params.items()) if tool else ""
+        return f"Error: invalid arguments for {name}: {exc.details}. Parameters: {expected}."
+    if isinstance(exc, TreeStoreError):
+        code = exc.code.name if exc.code is not None else "ERROR"
+        hint = _HINTS.get(code, "")
+        return f"Error: {name} failed ({code}): {exc.details or 'no details'}. {hint}".rstrip()
+    return f"Error: {name} failed unexpectedly ({type(exc).__name__}: {exc})."
 
 
-class ToolRunner:
-    """Runs tools against a (sync) :class:`~treestore.TreeStoreClient`.
+@dataclass
+class Prepared:
+    """A validated call: the tool, its canonical arguments, and the handler's context."""
 
-    Args:
-        client: the client.
-        max_output_chars: upper bound of every returned string (default 8000).
-        tools: subset of tool names to expose (default all).
-    """
+    tool: Tool
+    args: dict[str, Any]
+    ctx: Ctx
 
-    def __init__(self, client: Any, *, max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
-                 tools: Optional[list[str]] = None) -> None:
-        if max_output_chars < 200:
-            raise ValueError("max_output_chars must be >= 200")
-        unknown = set(tools or []) - set(TOOLS)
+    def steps(self) -> Steps:
+        return self.tool.handler(self.args, self.ctx)
+
+    def render(self, result: Any) -> str:
+        return result if isinstance(result, str) else fit_json(result, self.ctx.budget)
+
+
+@dataclass
+class _RunnerBase:
+    client: Any
+    max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
+    tools: Optional[list[str]] = None
+    _tools: dict[str, Tool] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_output_chars < MIN_OUTPUT_CHARS:
+            raise ValueError(f"max_output_chars must be >= {MIN_OUTPUT_CHARS}")
+        unknown = set(self.tools or []) - set(TOOLS)
         if unknown:
             raise ValueError(f"unknown tools: {sorted(unknown)}")
-        self.client = client
-        self.max_output_chars = max_output_chars
-        self.tools = {n: TOOLS[n] for n in (tools or list(TOOLS))}
+        self._tools = {n: TOOLS[n] for n in (self.tools or list(TOOLS))}
 
     def definitions(self, style: str = "openai") -> list[dict[str, Any]]:
         """Definitions to pass to the model."""
-        return [t.definition(style) for t in self.tools.values()]
+        return [t.definition(style) for t in self._tools.values()]
 
-    def _bound(self, text: str) -> str:
-        limit = self.max_output_chars
-        if len(text) <= limit:
-            return text
-        marker = (f"\n{TRUNCATION_MARKER}: output was {len(text)} characters, limit {limit}; "
-                  "ask for less, e.g. a smaller depth, a narrower page range or a specific "
-                  "node]")
-        return text[: max(0, limit - len(marker))] + marker
+    def prepare(self, name: str, arguments: Union[str, Mapping[str, Any], None]) -> Prepared:
+        """Validate a call (raises InvalidArgument, or KeyError for an unknown tool)."""
+        tool = self._tools[name]
+        return Prepared(tool, validate_arguments(tool, arguments),
+                        Ctx(budget=self.max_output_chars))
+
+    def _error(self, name: str, exc: BaseException) -> str:
+        text = error_text(self._tools.get(name), name, exc)
+        if name not in self._tools and isinstance(exc, KeyError):
+            text = f"Error: unknown tool {name!r}. Available tools: {', '.join(self._tools)}."
+        if len(text) > self.max_output_chars:
+            marker = " …[cut]"
+            text = text[:self.max_output_chars - len(marker)] + marker
+        return text
+
+
+class ToolRunner(_RunnerBase):
+    """Runs tools against a blocking :class:`~treestore.TreeStoreClient` (no caching; see
+    :class:`treestore.integrations.reasoning.ReasoningTools` for the cached runner).
+
+    Args:
+        client: the client.
+        max_output_chars: upper bound of every returned string (default 8000, >= 500).
+        tools: subset of tool names to expose (default all ten).
+    """
 
     def call(self, name: str, arguments: Union[str, Mapping[str, Any], None] = None) -> str:
-        """Run a tool and return the string to give back to the model (never raises for bad
-        arguments or server errors)."""
-        tool = self.tools.get(name)
-        if tool is None:
-            return self._bound(f"Error: unknown tool {name!r}. Available tools: "
-                               f"{', '.join(self.tools)}.")
+        """Run a tool and return the string for the model (never raises for bad arguments
+        or server errors)."""
         try:
-            args = validate_arguments(tool, arguments)
-            result = tool.handler(self.client, args)
-        except InvalidArgument as exc:
-            if exc.code is not None and exc.method:
-                return self._bound(f"Error: {name}: the database rejected an argument: "
-                                   f"{exc.details}. {_HINTS['INVALID_ARGUMENT']}")
-            return self._bound(f"Error: invalid arguments for {name}: {exc.details}. "
-                               f"Expected parameters: {json.dumps(tool.parameters['properties'])}")
-        except TreeStoreError as exc:
-            code = exc.code.name if exc.code is not None else "ERROR"
-            hint = _HINTS.get(code, "")
-            return self._bound(f"Error: {name} failed ({code}): {exc.details or 'no details'}. "
-                               f"{hint}".rstrip())
+            p = self.prepare(name, arguments)
+            return p.render(run_steps(self.client, p.steps()))
         except Exception as exc:  # noqa: BLE001 - the model must never see a traceback
-            return self._bound(f"Error: {name} failed unexpectedly ({type(exc).__name__}: "
-                               f"{exc}).")
-        return self._bound(json.dumps(result, ensure_ascii=False))
+            return self._error(name, exc)
+
+    __call__ = call
+
+
+class AsyncToolRunner(_RunnerBase):
+    """:class:`ToolRunner` for :class:`~treestore.AsyncTreeStoreClient`."""
+
+    async def call(self, name: str,
+                   arguments: Union[str, Mapping[str, Any], None] = None) -> str:
+        """Run a tool; see :meth:`ToolRunner.call`."""
+        try:
+            p = self.prepare(name, arguments)
+            return p.render(await arun_steps(self.client, p.steps()))
+        except Exception as exc:  # noqa: BLE001 - the model must never see a traceback
+            return self._error(name, exc)
 
     __call__ = call
