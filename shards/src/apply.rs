@@ -6,7 +6,7 @@
 use crate::codec::{decode, encode, encode_u64};
 use crate::keys;
 use crate::model::*;
-use crate::mutation::{DocCommit, Mutation, XrefSide};
+use crate::mutation::{DocCommit, Mutation, NodeWrite, XrefSide};
 use crate::store::{KvRead, WriteBatch};
 use crate::view::{read_head, DocView};
 use crate::words::node_words;
@@ -54,27 +54,54 @@ pub fn apply_data(store: &dyn KvRead, m: &Mutation) -> Result<WriteBatch> {
     Ok(b)
 }
 
-/// The newest stored record of a node (the state `apply` replaces).
-fn latest_node(store: &dyn KvRead, doc: &str, id: &str) -> Result<Option<NodeRecord>> {
-    let scope = keys::node_scope(doc, id);
-    match store.first(&scope, &keys::prefix_end(&scope))? {
-        Some((_, v)) => decode::<Option<NodeRecord>>(&v),
-        None => Ok(None),
+/// The content of a node in the latest stored version (the state `apply` replaces); None when
+/// the node is not in the tree.
+fn latest_content(store: &dyn KvRead, doc: &str, id: &str) -> Result<Option<NodeContent>> {
+    let shapes = keys::shape_scope(doc, id);
+    let exists = match store.first(&shapes, &keys::prefix_end(&shapes))? {
+        Some((_, v)) => decode::<Option<NodeShape>>(&v)?.is_some(),
+        None => false,
+    };
+    if !exists {
+        return Ok(None);
+    }
+    let contents = keys::node_scope(doc, id);
+    match store.first(&contents, &keys::prefix_end(&contents))? {
+        Some((_, v)) => Ok(Some(decode(&v)?)),
+        None => Err(crate::Error::DataLoss(format!(
+            "node {doc}/{id} has a shape but no content"
+        ))),
+    }
+}
+
+/// Keeps the word index equal to the words of each node's latest content.
+fn reindex(
+    b: &mut WriteBatch,
+    doc: &str,
+    id: &str,
+    old: Option<&NodeContent>,
+    new: Option<&NodeContent>,
+) {
+    let old_words = old.map(node_words).unwrap_or_default();
+    let new_words = new.map(node_words).unwrap_or_default();
+    for w in old_words.keys() {
+        if !new_words.contains_key(w) {
+            b.delete(keys::word(w, doc, id));
+        }
+    }
+    for (w, n) in &new_words {
+        if old_words.get(w) != Some(n) {
+            b.put(keys::word(w, doc, id), n.to_be_bytes().to_vec());
+        }
     }
 }
 
 fn apply_commit(store: &dyn KvRead, c: &DocCommit, b: &mut WriteBatch) -> Result<()> {
     let doc = c.doc_id.as_str();
-    let old = read_head(store, doc)?;
-    let created_at = match (&old, c.created_at) {
-        (_, Some(t)) => t,
-        (Some(h), None) => h.created_at,
-        (None, None) => c.commit_time,
-    };
     let head = DocHead {
         version: c.version,
         node_count: c.node_count,
-        created_at,
+        created_at: c.created_at,
         updated_at: c.commit_time,
         last_commit_time: c.commit_time,
         deleted: false,
@@ -83,32 +110,27 @@ fn apply_commit(store: &dyn KvRead, c: &DocCommit, b: &mut WriteBatch) -> Result
     if let Some(h) = &c.header {
         b.put(keys::header(doc, c.version), encode(h)?);
     }
-    for (id, rec) in &c.nodes {
-        let before = latest_node(store, doc, id)?;
-        let old_words = before
-            .as_ref()
-            .map(|r| node_words(&r.content))
-            .unwrap_or_default();
-        let new_words = rec
-            .as_ref()
-            .map(|r| node_words(&r.content))
-            .unwrap_or_default();
-        for w in old_words.keys() {
-            if !new_words.contains_key(w) {
-                b.delete(keys::word(w, doc, id));
+    for (id, write) in &c.nodes {
+        match write {
+            NodeWrite::Removed => {
+                let old = latest_content(store, doc, id)?;
+                reindex(b, doc, id, old.as_ref(), None);
+                b.put(keys::shape(doc, id, c.version), encode(&None::<NodeShape>)?);
+                // Links live with the latest state: a removed node takes its links with it.
+                for tag in [keys::XREF_OUT, keys::XREF_IN] {
+                    let s = keys::xref_scope(tag, doc, Some(id));
+                    b.delete_range(s.clone(), keys::prefix_end(&s));
+                }
             }
-        }
-        for (w, n) in &new_words {
-            if old_words.get(w) != Some(n) {
-                b.put(keys::word(w, doc, id), n.to_be_bytes().to_vec());
-            }
-        }
-        b.put(keys::node(doc, id, c.version), encode(rec)?);
-        if rec.is_none() {
-            // Links live with the latest state: a removed node takes its links with it.
-            for tag in [keys::XREF_OUT, keys::XREF_IN] {
-                let s = keys::xref_scope(tag, doc, Some(id));
-                b.delete_range(s.clone(), keys::prefix_end(&s));
+            NodeWrite::Put { shape, content } => {
+                if let Some(shape) = shape {
+                    b.put(keys::shape(doc, id, c.version), encode(&Some(shape))?);
+                }
+                if let Some(content) = content {
+                    let old = latest_content(store, doc, id)?;
+                    reindex(b, doc, id, old.as_ref(), Some(content));
+                    b.put(keys::node(doc, id, c.version), encode(content)?);
+                }
             }
         }
     }
@@ -154,14 +176,13 @@ fn apply_delete(
         overlay: None,
     };
     for id in view.all_ids()? {
-        if let Some(rec) = view.node(&id)? {
-            for w in node_words(&rec.content).keys() {
-                b.delete(keys::word(w, doc, &id));
-            }
+        for w in node_words(&view.content(&id)?).keys() {
+            b.delete(keys::word(w, doc, &id));
         }
     }
     for s in [
         keys::header_scope(doc),
+        keys::doc_shapes_scope(doc),
         keys::doc_nodes_scope(doc),
         keys::version_scope(doc),
         keys::changes_scope(doc),

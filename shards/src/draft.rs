@@ -9,7 +9,7 @@
 
 use crate::limits::Limits;
 use crate::model::*;
-use crate::mutation::DocCommit;
+use crate::mutation::{DocCommit, NodeWrite};
 use crate::store::KvRead;
 use crate::view::{DocView, Overlay};
 use crate::{Error, Result};
@@ -49,8 +49,12 @@ impl<'a> Draft<'a> {
         }
     }
 
-    fn set_node(&mut self, id: &str, rec: Option<NodeRecord>) {
-        self.overlay.nodes.insert(id.to_string(), rec);
+    fn set_shape(&mut self, id: &str, shape: Option<NodeShape>) {
+        self.overlay.shapes.insert(id.to_string(), shape);
+    }
+
+    fn set_content(&mut self, id: &str, content: NodeContent) {
+        self.overlay.contents.insert(id.to_string(), content);
     }
 
     fn node_count(&self) -> Result<u64> {
@@ -65,9 +69,9 @@ impl<'a> Draft<'a> {
                 self.overlay.header = Some(h);
             }
             Some(p) => {
-                let mut rec = self.view().must_node(p)?;
-                rec.children = children;
-                self.set_node(p, Some(rec));
+                let mut shape = self.view().must_shape(p)?;
+                shape.children = children;
+                self.set_shape(p, Some(shape));
             }
         }
         Ok(())
@@ -78,7 +82,7 @@ impl<'a> Draft<'a> {
             None => Ok(0),
             Some(p) => {
                 self.limits.check_id("parent_id", p)?;
-                if self.view().node(p)?.is_none() {
+                if self.view().shape(p)?.is_none() {
                     return Err(Error::not_found("node", format!("{}/{p}", self.doc)));
                 }
                 self.view().depth(p)
@@ -132,12 +136,12 @@ impl<'a> Draft<'a> {
             .map(|n| (parent.map(str::to_string), n))
             .collect();
         while let Some((p, n)) = stack.pop() {
-            let rec = NodeRecord {
+            let shape = NodeShape {
                 parent: p,
                 children: n.children.iter().map(|c| c.node_id.clone()).collect(),
-                content: n.content.clone(),
             };
-            self.set_node(&n.node_id, Some(rec));
+            self.set_shape(&n.node_id, Some(shape));
+            self.set_content(&n.node_id, n.content.clone());
             for c in &n.children {
                 stack.push((Some(n.node_id.clone()), c));
             }
@@ -176,7 +180,7 @@ impl<'a> Draft<'a> {
         let old = self.view().all_ids()?;
         let keep: HashSet<&str> = ids.iter().map(String::as_str).collect();
         for id in old.iter().filter(|id| !keep.contains(id.as_str())) {
-            self.set_node(id, None);
+            self.set_shape(id, None);
         }
         self.write_tree(None, &input.roots);
         self.overlay.header = Some(DocHeader {
@@ -214,7 +218,7 @@ impl<'a> Draft<'a> {
         let depth = self.check_parent(parent)?;
         let ids = self.check_input(std::slice::from_ref(node), depth)?;
         for id in &ids {
-            if self.view().node(id)?.is_some() {
+            if self.view().shape(id)?.is_some() {
                 return Err(Error::already_exists("node", format!("{}/{id}", self.doc)));
             }
         }
@@ -231,10 +235,11 @@ impl<'a> Draft<'a> {
     /// Sets the fields of `mask` from `content`.
     pub fn update(&mut self, id: &str, content: &NodeContent, mask: &FieldMask) -> Result<()> {
         self.limits.check_id("node_id", id)?;
-        let mut rec = self.view().must_node(id)?;
-        mask.apply(&mut rec.content, content);
-        self.limits.check_content(&rec.content)?;
-        self.set_node(id, Some(rec));
+        self.view().must_shape(id)?;
+        let mut updated = self.view().content(id)?;
+        mask.apply(&mut updated, content);
+        self.limits.check_content(&updated)?;
+        self.set_content(id, updated);
         Ok(())
     }
 
@@ -246,7 +251,7 @@ impl<'a> Draft<'a> {
         position: Option<u32>,
     ) -> Result<()> {
         self.limits.check_id("node_id", id)?;
-        let mut rec = self.view().must_node(id)?;
+        let mut shape = self.view().must_shape(id)?;
         let parent_depth = self.check_parent(new_parent)?;
         if let Some(p) = new_parent {
             if p == id
@@ -271,37 +276,39 @@ impl<'a> Draft<'a> {
                 ),
             ));
         }
-        let old_parent = rec.parent.clone();
+        let old_parent = shape.parent.clone();
         let mut old_siblings = self.view().child_ids(old_parent.as_deref())?;
         old_siblings.retain(|s| s != id);
         self.set_children(old_parent.as_deref(), old_siblings)?;
         let mut siblings = self.view().child_ids(new_parent)?;
         Self::place(&mut siblings, position, id.to_string())?;
         self.set_children(new_parent, siblings)?;
-        rec.parent = new_parent.map(str::to_string);
+        shape.parent = new_parent.map(str::to_string);
         // Re-read: if the old and new parent are the same node its children were just rewritten.
-        rec.children = self.view().must_node(id)?.children;
-        self.set_node(id, Some(rec));
+        shape.children = self.view().must_shape(id)?.children;
+        self.set_shape(id, Some(shape));
         Ok(())
     }
 
     /// Removes `id` and its subtree; returns the ids removed.
     pub fn delete(&mut self, id: &str) -> Result<Vec<String>> {
         self.limits.check_id("node_id", id)?;
-        let rec = self.view().must_node(id)?;
+        let shape = self.view().must_shape(id)?;
         let (ids, _) = self.view().subtree_ids(id)?;
-        let mut siblings = self.view().child_ids(rec.parent.as_deref())?;
+        let mut siblings = self.view().child_ids(shape.parent.as_deref())?;
         siblings.retain(|s| s != id);
-        self.set_children(rec.parent.as_deref(), siblings)?;
+        self.set_children(shape.parent.as_deref(), siblings)?;
         for d in &ids {
-            self.set_node(d, None);
+            self.set_shape(d, None);
+            self.overlay.contents.remove(d);
         }
         let count = self.node_count()?.saturating_sub(ids.len() as u64);
         self.overlay.node_count = Some(count);
         Ok(ids)
     }
 
-    /// The commit for this draft, or None when nothing differs from the base.
+    /// The commit for this draft, or None when nothing differs from the base. Only what
+    /// differs is written: a node's shape and its content separately.
     pub fn into_commit(self, stamp: CommitStamp) -> Result<Option<DocCommit>> {
         let base_view = DocView {
             store: self.store,
@@ -310,14 +317,9 @@ impl<'a> Draft<'a> {
             overlay: None,
         };
         let mut nodes = vec![];
-        for (id, rec) in &self.overlay.nodes {
-            let before = if self.base == 0 {
-                None
-            } else {
-                base_view.node(id)?
-            };
-            if &before != rec {
-                nodes.push((id.clone(), rec.clone()));
+        for id in self.overlay.written_ids() {
+            if let Some(write) = self.node_write(&base_view, id)? {
+                nodes.push((id.to_string(), write));
             }
         }
         let header = match &self.overlay.header {
@@ -337,11 +339,40 @@ impl<'a> Draft<'a> {
             commit_time: stamp.commit_time,
             effective_time: stamp.effective_time.unwrap_or(stamp.commit_time),
             message: stamp.message,
-            created_at: (self.base == 0).then_some(stamp.commit_time),
+            created_at: stamp.created_at.unwrap_or(stamp.commit_time),
             header,
             nodes,
             node_count,
         }))
+    }
+
+    /// What the overlay changes of node `id` against the base, if anything.
+    fn node_write(&self, base_view: &DocView<'_>, id: &str) -> Result<Option<NodeWrite>> {
+        let before = base_view.shape(id)?;
+        let after = match self.overlay.shapes.get(id) {
+            Some(staged) => staged.clone(),
+            None => before.clone(),
+        };
+        let Some(after) = after else {
+            return Ok(before.is_some().then_some(NodeWrite::Removed));
+        };
+        let content = self.overlay.contents.get(id);
+        if before.is_none() {
+            // New (or back after a removal): both halves are written.
+            let content = content.cloned().ok_or_else(|| {
+                Error::Internal(format!("node {}/{id} was added without content", self.doc))
+            })?;
+            return Ok(Some(NodeWrite::Put {
+                shape: Some(after),
+                content: Some(content),
+            }));
+        }
+        let shape = (before.as_ref() != Some(&after)).then_some(after);
+        let content = match content {
+            Some(c) if base_view.content(id)? != *c => Some(c.clone()),
+            _ => None,
+        };
+        Ok((shape.is_some() || content.is_some()).then_some(NodeWrite::Put { shape, content }))
     }
 }
 
@@ -349,6 +380,9 @@ impl<'a> Draft<'a> {
 #[derive(Clone, Debug)]
 pub struct CommitStamp {
     pub version: VersionNo,
+    /// The document's creation time when it exists at the base; None when this commit
+    /// creates it (then it is the commit time).
+    pub created_at: Option<Micros>,
     pub commit_time: Micros,
     pub effective_time: Option<Micros>,
     pub message: String,

@@ -10,6 +10,7 @@ pub const META: u8 = b'm';
 pub const HEAD: u8 = b'h';
 pub const HEADER: u8 = b'd';
 pub const NODE: u8 = b'n';
+pub const SHAPE: u8 = b's';
 pub const VERSION: u8 = b'v';
 pub const CHANGES: u8 = b'g';
 pub const EFFECTIVE: u8 = b'e';
@@ -91,17 +92,40 @@ pub fn node(doc: &str, node: &str, v: VersionNo) -> Vec<u8> {
     k
 }
 
-/// All versions of one node.
+/// All versions of one node's content.
 pub fn node_scope(doc: &str, node: &str) -> Vec<u8> {
     scope(NODE, &[doc.as_bytes(), node.as_bytes()])
 }
 
-/// All nodes of one document.
+/// All node contents of one document.
 pub fn doc_nodes_scope(doc: &str) -> Vec<u8> {
     scope(NODE, &[doc.as_bytes()])
 }
 
-/// Version number of a header or node key (its last eight bytes).
+pub fn shape(doc: &str, node: &str, v: VersionNo) -> Vec<u8> {
+    let mut k = shape_scope(doc, node);
+    k.extend_from_slice(&(!v).to_be_bytes());
+    k
+}
+
+/// All versions of one node's shape.
+pub fn shape_scope(doc: &str, node: &str) -> Vec<u8> {
+    scope(SHAPE, &[doc.as_bytes(), node.as_bytes()])
+}
+
+/// All node shapes of one document.
+pub fn doc_shapes_scope(doc: &str) -> Vec<u8> {
+    scope(SHAPE, &[doc.as_bytes()])
+}
+
+/// The node id of a node or shape key of `doc` (between the document scope and the version).
+pub fn node_of<'k>(doc_scope: &[u8], k: &'k [u8]) -> Option<&'k [u8]> {
+    let rest = k.strip_prefix(doc_scope)?;
+    let id_end = rest.len().checked_sub(9)?;
+    (rest[id_end] == 0).then(|| &rest[..id_end])
+}
+
+/// Version number of a header, node or shape key (its last eight bytes).
 pub fn inverted_version(k: &[u8]) -> VersionNo {
     !be_u64(&k[k.len() - 8..])
 }

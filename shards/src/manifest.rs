@@ -7,7 +7,9 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: node shapes (`s` keys) stored apart from node contents (`n` keys); `DocCommit` carries
+/// per-node `NodeWrite`s and the creation time.
+pub const FORMAT_VERSION: u32 = 2;
 pub const FILE: &str = "MANIFEST.json";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,13 +86,22 @@ mod tests {
 
     #[test]
     fn other_format_versions_are_refused_clearly() {
-        let d = tempfile::tempdir().unwrap();
-        fs::write(
-            d.path().join(FILE),
-            r#"{"format_version": 99, "shard_count": 2, "created_at": 0}"#,
-        )
-        .unwrap();
-        let e = open_or_create(d.path(), 2, 0).unwrap_err();
-        assert!(e.to_string().contains("format version 99"), "{e}");
+        // 1: the layout before node shapes were stored apart; 99: a future one.
+        for old in [1, 99] {
+            let d = tempfile::tempdir().unwrap();
+            fs::write(
+                d.path().join(FILE),
+                format!(r#"{{"format_version": {old}, "shard_count": 2, "created_at": 0}}"#),
+            )
+            .unwrap();
+            let e = open_or_create(d.path(), 2, 0).unwrap_err();
+            assert!(matches!(e, Error::FailedPrecondition(_)), "{e:?}");
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("format version {old}")), "{msg}");
+            assert!(
+                msg.contains(&format!("reads version {FORMAT_VERSION}")),
+                "{msg}"
+            );
+        }
     }
 }

@@ -25,13 +25,31 @@ pub struct NodeContent {
     pub extra_json: String,
 }
 
-/// A node as stored at one version. `children` is the ordered list of child ids: a node's
-/// position is its index in its parent's list (or in the document's `roots`).
+/// A node's place in the tree at one version: its parent and its ordered children. A node's
+/// position is its index in its parent's list (or in the document's `roots`). Stored apart from
+/// the node's content (`keys::shape`), so structural edits and positions never decode text.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeShape {
+    pub parent: Option<String>,
+    pub children: Vec<String>,
+}
+
+/// A whole node at one version: its shape and its content (stored under two keys).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeRecord {
     pub parent: Option<String>,
     pub children: Vec<String>,
     pub content: NodeContent,
+}
+
+impl NodeRecord {
+    pub fn new(shape: NodeShape, content: NodeContent) -> NodeRecord {
+        NodeRecord {
+            parent: shape.parent,
+            children: shape.children,
+            content,
+        }
+    }
 }
 
 /// The versioned part of a document besides its nodes.

@@ -15,13 +15,27 @@ pub struct DocCommit {
     pub commit_time: Micros,
     pub effective_time: Micros,
     pub message: String,
-    /// Set when this commit creates the document (first version, or first after a delete).
-    pub created_at: Option<Micros>,
+    /// When the document was created: `commit_time` for a commit that creates it (first
+    /// version, or first after a delete), else the creation time of the version it follows.
+    pub created_at: Micros,
     /// The new header, when it changed.
     pub header: Option<DocHeader>,
-    /// After-images of the nodes this version writes; `None` removes the node.
-    pub nodes: Vec<(String, Option<NodeRecord>)>,
+    /// What this version writes of each node it changes, in node-id order.
+    pub nodes: Vec<(String, NodeWrite)>,
     pub node_count: u64,
+}
+
+/// What a version writes of one node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeWrite {
+    /// The node leaves the tree.
+    Removed,
+    /// The node is new, or its shape or content changed. `None` = unchanged from the version
+    /// before; a node that is new (or back after a removal) has both.
+    Put {
+        shape: Option<NodeShape>,
+        content: Option<NodeContent>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

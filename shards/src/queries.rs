@@ -162,8 +162,8 @@ pub fn diff(store: &dyn KvRead, doc: &str, from: VersionNo, to: VersionNo) -> Re
     let mut candidates = touched.clone();
     for id in &touched {
         for view in [&a, &b] {
-            if let Some(rec) = view.node(id)? {
-                candidates.extend(rec.children);
+            if let Some(shape) = view.shape(id)? {
+                candidates.extend(shape.children);
             }
         }
     }
@@ -181,7 +181,10 @@ pub fn diff(store: &dyn KvRead, doc: &str, from: VersionNo, to: VersionNo) -> Re
                 if !fields.is_empty() {
                     d.changed.push((id.clone(), fields));
                 }
-                let (px, py) = (a.position(&id, &x)?, b.position(&id, &y)?);
+                let (px, py) = (
+                    a.position(&id, x.parent.as_deref())?,
+                    b.position(&id, y.parent.as_deref())?,
+                );
                 if x.parent != y.parent || px != py {
                     d.moved.push(MovedNode {
                         node_id: id,
@@ -399,7 +402,7 @@ pub fn node_exists(store: &dyn KvRead, doc: &str, node: &str) -> Result<bool> {
                 version: h.version,
                 overlay: None,
             };
-            Ok(view.node(node)?.is_some())
+            Ok(view.shape(node)?.is_some())
         }
         _ => Ok(false),
     }

@@ -25,6 +25,16 @@ pub struct RemovedLink {
     pub created_at: Micros,
 }
 
+/// What a write answers with of the state it made, so that its caller needs no second read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AfterImage {
+    /// The node written (inserted, updated or moved), text included: at the new version, or as
+    /// the transaction sees it.
+    Node(NodeView),
+    /// The document put, at the new version (or as it is, when nothing changed).
+    Document(Document),
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Request {
     /// Creates `doc`; with `overwrite`, replaces it when it exists (else AlreadyExists).
@@ -238,6 +248,8 @@ pub enum Response {
     /// (for the router to remove the other side).
     Written {
         version: Option<Version>,
+        /// The state the write made, as the caller asked for it (see `AfterImage`).
+        after: Option<AfterImage>,
         removed_links: Vec<RemovedLink>,
         removed_nodes: u64,
         removed_versions: u64,

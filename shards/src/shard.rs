@@ -10,10 +10,10 @@ use crate::draft::{CommitStamp, Draft};
 use crate::keys;
 use crate::limits::Limits;
 use crate::model::*;
-use crate::mutation::{DocCommit, Mutation, XrefSide, XrefValue};
+use crate::mutation::{DocCommit, Mutation, NodeWrite, XrefSide, XrefValue};
 use crate::queries;
 use crate::reads;
-use crate::request::{RemovedLink, Request, Response, WriteOpts};
+use crate::request::{AfterImage, RemovedLink, Request, Response, WriteOpts};
 use crate::store::{KvRead, KvStore, WriteBatch};
 use crate::view::{latest_write, live_head, read_head, DocView, Overlay};
 use crate::{Error, Result};
@@ -168,7 +168,14 @@ impl<S: KvStore> Shard<S> {
                 if !overwrite && self.doc_exists_in(&id, txn, now)? {
                     return Err(Error::already_exists("document", id));
                 }
-                self.write(&id, write, now, true, |d| d.put_tree(&doc).map(|_| 0))
+                let w = DocWrite {
+                    doc: &id,
+                    opts: write,
+                    now,
+                    creates: true,
+                    show: Show::Nothing,
+                };
+                self.write(w, |d| d.put_tree(&doc).map(|_| 0))
             }
             Request::DeleteDocument {
                 doc_id,
@@ -199,6 +206,7 @@ impl<S: KvStore> Shard<S> {
                 Ok(Outcome {
                     response: Response::Written {
                         version: None,
+                        after: None,
                         removed_links,
                         removed_nodes: head.node_count,
                         removed_versions,
@@ -268,35 +276,49 @@ impl<S: KvStore> Shard<S> {
                 position,
                 node,
                 write,
-            } => self.write(&doc_id, write, now, false, |d| {
-                d.insert(parent.as_deref(), position, &node).map(|_| 0)
-            }),
+            } => {
+                let w = DocWrite::node(&doc_id, write, now, &node.node_id);
+                self.write(w, |d| {
+                    d.insert(parent.as_deref(), position, &node).map(|_| 0)
+                })
+            }
             Request::UpdateNode {
                 doc_id,
                 node_id,
                 content,
                 mask,
                 write,
-            } => self.write(&doc_id, write, now, false, |d| {
-                d.update(&node_id, &content, &mask).map(|_| 0)
-            }),
+            } => {
+                let w = DocWrite::node(&doc_id, write, now, &node_id);
+                self.write(w, |d| d.update(&node_id, &content, &mask).map(|_| 0))
+            }
             Request::MoveNode {
                 doc_id,
                 node_id,
                 new_parent,
                 position,
                 write,
-            } => self.write(&doc_id, write, now, false, |d| {
-                d.move_node(&node_id, new_parent.as_deref(), position)
-                    .map(|_| 0)
-            }),
+            } => {
+                let w = DocWrite::node(&doc_id, write, now, &node_id);
+                self.write(w, |d| {
+                    d.move_node(&node_id, new_parent.as_deref(), position)
+                        .map(|_| 0)
+                })
+            }
             Request::DeleteNode {
                 doc_id,
                 node_id,
                 write,
-            } => self.write(&doc_id, write, now, false, |d| {
-                d.delete(&node_id).map(|ids| ids.len() as u64)
-            }),
+            } => {
+                let w = DocWrite {
+                    doc: &doc_id,
+                    opts: write,
+                    now,
+                    creates: false,
+                    show: Show::Nothing,
+                };
+                self.write(w, |d| d.delete(&node_id).map(|ids| ids.len() as u64))
+            }
             Request::PutXref {
                 key,
                 side,
@@ -541,21 +563,19 @@ impl<S: KvStore> Shard<S> {
         Ok(t)
     }
 
-    /// Runs `op` on a draft of `doc` (`creates`: the op may create the document): inside the named transaction (staged, nothing logged), or
-    /// as its own implicit transaction (committed at once).
+    /// Runs `op` on a draft of the document: inside the named transaction (staged, nothing
+    /// logged), or as its own implicit transaction (committed at once).
     fn write(
         &mut self,
-        doc: &str,
-        opts: WriteOpts,
-        now: Micros,
-        creates: bool,
+        w: DocWrite<'_>,
         op: impl FnOnce(&mut Draft) -> Result<u64>,
     ) -> Result<Outcome> {
+        let (doc, now) = (w.doc, w.now);
         self.config.limits.check_id("doc_id", doc)?;
-        self.config.limits.check_short("message", &opts.message)?;
-        if let Some(id) = &opts.txn {
+        self.config.limits.check_short("message", &w.opts.message)?;
+        if let Some(id) = &w.opts.txn {
             let t = self.live_txn(id, doc, now)?;
-            if t.base == 0 && t.overlay.header.is_none() && !creates {
+            if t.base == 0 && t.overlay.header.is_none() && !w.creates {
                 return Err(Error::not_found("document", doc));
             }
             let (base, overlay) = (t.base, t.overlay.clone());
@@ -566,31 +586,31 @@ impl<S: KvStore> Shard<S> {
                 draft.overlay.header = Some(DocHeader::default());
             }
             let removed = op(&mut draft)?;
+            // Inside a transaction only a node is shown (a put describes what it was given).
+            let after = match w.show {
+                Show::Node(id) => Some(AfterImage::Node(draft.view().node_view(id, true)?)),
+                Show::Nothing | Show::Document => None,
+            };
             let overlay = draft.overlay;
             let t = self.live_txn(id, doc, now)?;
             t.overlay = overlay;
             t.last_used = now;
             return Outcome::read(Response::Written {
                 version: None,
+                after,
                 removed_links: vec![],
                 removed_nodes: removed,
                 removed_versions: 0,
             });
         }
-        plan_implicit(
-            &self.store,
-            &self.config.limits,
-            doc,
-            opts,
-            now,
-            creates,
-            op,
-        )
+        plan_implicit(&self.store, &self.config.limits, w, op)
     }
 
     fn commit_txn(&mut self, t: Txn, opts: WriteOpts, now: Micros) -> Result<Outcome> {
         self.config.limits.check_short("message", &opts.message)?;
-        let head = read_head(&self.store, &t.doc)?.filter(|h| !h.deleted);
+        // Read once: the numbering of a deleted head goes on, the rest needs a live one.
+        let stored_head = read_head(&self.store, &t.doc)?;
+        let head = stored_head.clone().filter(|h| !h.deleted);
         let current = head.as_ref().map(|h| h.version).unwrap_or(0);
         if t.overlay.is_empty() {
             // Nothing to commit: answer with the snapshot's version (None for a new document).
@@ -601,6 +621,7 @@ impl<S: KvStore> Shard<S> {
             };
             return Outcome::read(Response::Written {
                 version,
+                after: None,
                 removed_links: vec![],
                 removed_nodes: 0,
                 removed_versions: 0,
@@ -621,9 +642,11 @@ impl<S: KvStore> Shard<S> {
                     t.base
                 ));
             }
-            for id in t.overlay.nodes.keys() {
-                if latest_write(&self.store, &keys::node_scope(&t.doc, id))?.unwrap_or(0) > t.base {
-                    return conflict(format!("node {id} changed after version {}", t.base));
+            for id in t.overlay.written_ids() {
+                for scope in [keys::shape_scope(&t.doc, id), keys::node_scope(&t.doc, id)] {
+                    if latest_write(&self.store, &scope)?.unwrap_or(0) > t.base {
+                        return conflict(format!("node {id} changed after version {}", t.base));
+                    }
                 }
             }
         }
@@ -634,12 +657,9 @@ impl<S: KvStore> Shard<S> {
         // Other commits since the snapshot may have changed the count: apply our delta to it.
         let now_count = head.as_ref().map(|h| h.node_count as i64).unwrap_or(0);
         draft.overlay.node_count = Some((now_count + tx_count - base_count).max(0) as u64);
-        let stamp = stamp(&self.store, &t.doc, opts, now)?;
-        let mut commit = draft.into_commit(stamp)?;
-        if let (Some(c), true) = (commit.as_mut(), t.base == 0) {
-            c.created_at = Some(c.commit_time);
-        }
-        finish(&self.store, commit, 0)
+        let stamp = stamp(stored_head.as_ref(), opts, now);
+        let commit = draft.into_commit(stamp)?;
+        finish(&self.store, commit, 0, None)
     }
 }
 
@@ -660,46 +680,117 @@ pub fn plan_put_document(
     if !overwrite && read_head(st, id)?.is_some_and(|h| !h.deleted) {
         return Err(Error::already_exists("document", id));
     }
-    plan_implicit(st, lim, id, write, now, true, |d| {
-        d.put_tree(doc).map(|_| 0)
-    })
+    let w = DocWrite {
+        doc: id,
+        opts: write,
+        now,
+        creates: true,
+        show: Show::Document,
+    };
+    plan_implicit(st, lim, w, |d| d.put_tree(doc).map(|_| 0))
 }
 
-/// A write as its own implicit transaction: `op` on a draft of `doc`'s latest version, committed
-/// as the next version.
+/// A write as its own implicit transaction: `op` on a draft of the document's latest version,
+/// committed as the next version. The head is read once, here.
 fn plan_implicit(
     st: &dyn KvRead,
     lim: &Limits,
-    doc: &str,
-    opts: WriteOpts,
-    now: Micros,
-    creates: bool,
+    w: DocWrite<'_>,
     op: impl FnOnce(&mut Draft) -> Result<u64>,
 ) -> Result<Outcome> {
-    let head = read_head(st, doc)?.filter(|h| !h.deleted);
-    let base = head.as_ref().map(|h| h.version).unwrap_or(0);
-    if base == 0 && !creates {
+    let doc = w.doc;
+    let head = read_head(st, doc)?;
+    let live = head.as_ref().filter(|h| !h.deleted);
+    let base = live.map(|h| h.version).unwrap_or(0);
+    if base == 0 && !w.creates {
         return Err(Error::not_found("document", doc));
     }
     let mut draft = Draft::new(st, doc, base, lim);
     let removed = op(&mut draft)?;
-    let stamp = stamp(st, doc, opts, now)?;
-    let commit = draft.into_commit(stamp)?;
-    finish(st, commit, removed)
+    let node_after = match w.show {
+        Show::Node(id) => Some(draft.view().node_view(id, true)?),
+        _ => None,
+    };
+    let header_after = match w.show {
+        Show::Document => Some(draft.view().header()?),
+        _ => None,
+    };
+    let commit = draft.into_commit(stamp(head.as_ref(), w.opts, w.now))?;
+    let after = match (node_after, header_after, &commit, live) {
+        (Some(node), ..) => Some(AfterImage::Node(node)),
+        (None, Some(h), Some(c), _) => Some(AfterImage::Document(Document {
+            doc_id: doc.to_string(),
+            name: h.name,
+            description: h.description,
+            metadata: h.metadata,
+            created_at: c.created_at,
+            updated_at: c.commit_time,
+            version: c.version,
+            node_count: c.node_count,
+        })),
+        // Nothing changed: the document as it is.
+        (None, Some(_), None, Some(head)) => {
+            let view = DocView {
+                store: st,
+                doc,
+                version: head.version,
+                overlay: None,
+            };
+            Some(AfterImage::Document(view.document(head)?))
+        }
+        _ => None,
+    };
+    finish(st, commit, removed, after)
 }
 
-fn stamp(st: &dyn KvRead, doc: &str, opts: WriteOpts, now: Micros) -> Result<CommitStamp> {
-    let head = read_head(st, doc)?;
+/// A write to one document, as planned by `Shard::write` and `plan_implicit`.
+struct DocWrite<'r> {
+    doc: &'r str,
+    opts: WriteOpts,
+    now: Micros,
+    /// The write may create the document (a put).
+    creates: bool,
+    /// What the answer shows of the state after the write.
+    show: Show<'r>,
+}
+
+impl<'r> DocWrite<'r> {
+    /// A write of node `node` of `doc`, answered with the node as written.
+    fn node(doc: &'r str, opts: WriteOpts, now: Micros, node: &'r str) -> Self {
+        DocWrite {
+            doc,
+            opts,
+            now,
+            creates: false,
+            show: Show::Node(node),
+        }
+    }
+}
+
+/// The after-image a write answers with, so that its caller needs no second read.
+#[derive(Clone, Copy)]
+enum Show<'r> {
+    Nothing,
+    /// This node, text included.
+    Node(&'r str),
+    /// The document's fields.
+    Document,
+}
+
+/// The version, times and creation time of the next commit of a document whose head is `head`
+/// (as read once by the caller; a deleted head still numbers the versions).
+fn stamp(head: Option<&DocHead>, opts: WriteOpts, now: Micros) -> CommitStamp {
     let (version, last) = head
         .map(|h| (h.version + 1, h.last_commit_time))
         .unwrap_or((1, Micros::MIN));
-    Ok(CommitStamp {
+    CommitStamp {
         version,
+        created_at: head.filter(|h| !h.deleted).map(|h| h.created_at),
         // Commit times strictly increase per document, whatever the wall clock does.
         commit_time: now.max(last.saturating_add(1)),
         effective_time: opts.effective_time,
         message: opts.message,
-    })
+    }
 }
 
 fn removed_link(x: CrossReference, side: XrefSide) -> RemovedLink {
@@ -710,18 +801,24 @@ fn removed_link(x: CrossReference, side: XrefSide) -> RemovedLink {
     }
 }
 
-fn finish(st: &dyn KvRead, commit: Option<DocCommit>, removed_nodes: u64) -> Result<Outcome> {
+fn finish(
+    st: &dyn KvRead,
+    commit: Option<DocCommit>,
+    removed_nodes: u64,
+    after: Option<AfterImage>,
+) -> Result<Outcome> {
     let Some(c) = commit else {
         return Outcome::read(Response::Written {
             version: None,
+            after,
             removed_links: vec![],
             removed_nodes,
             removed_versions: 0,
         });
     };
     let mut removed_links = vec![];
-    for (id, rec) in &c.nodes {
-        if rec.is_none() {
+    for (id, write) in &c.nodes {
+        if *write == NodeWrite::Removed {
             for side in [XrefSide::Out, XrefSide::In] {
                 removed_links.extend(
                     queries::list_xrefs(st, &c.doc_id, Some(id), side, None)?
@@ -741,6 +838,7 @@ fn finish(st: &dyn KvRead, commit: Option<DocCommit>, removed_nodes: u64) -> Res
     Ok(Outcome {
         response: Response::Written {
             version: Some(version),
+            after,
             removed_links,
             removed_nodes,
             removed_versions: 0,

@@ -10,19 +10,32 @@ use crate::keys;
 use crate::model::*;
 use crate::store::KvRead;
 use crate::{Error, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// A transaction's uncommitted writes to one document. `None` marks a node removed.
+/// A transaction's uncommitted writes to one document: new shapes (`None` marks a node
+/// removed) and new contents, kept apart as they are stored.
+/// Invariant: a node with a `Some` shape here that did not exist at the base version has its
+/// content here too.
 #[derive(Clone, Debug, Default)]
 pub struct Overlay {
     pub header: Option<DocHeader>,
-    pub nodes: BTreeMap<String, Option<NodeRecord>>,
+    pub shapes: BTreeMap<String, Option<NodeShape>>,
+    pub contents: BTreeMap<String, NodeContent>,
     pub node_count: Option<u64>,
 }
 
 impl Overlay {
     pub fn is_empty(&self) -> bool {
-        self.header.is_none() && self.nodes.is_empty()
+        self.header.is_none() && self.shapes.is_empty() && self.contents.is_empty()
+    }
+
+    /// Every node this overlay writes (shape or content), in id order.
+    pub fn written_ids(&self) -> BTreeSet<&str> {
+        self.shapes
+            .keys()
+            .chain(self.contents.keys())
+            .map(String::as_str)
+            .collect()
     }
 }
 
@@ -115,14 +128,43 @@ pub struct DocView<'a> {
 }
 
 impl<'a> DocView<'a> {
-    pub fn node(&self, id: &str) -> Result<Option<NodeRecord>> {
-        if let Some(o) = self.overlay {
-            if let Some(staged) = o.nodes.get(id) {
-                return Ok(staged.clone());
-            }
+    /// The node's place in the tree at this version; None when the node is not in the tree.
+    pub fn shape(&self, id: &str) -> Result<Option<NodeShape>> {
+        if let Some(staged) = self.overlay.and_then(|o| o.shapes.get(id)) {
+            return Ok(staged.clone());
+        }
+        if self.version == 0 {
+            return Ok(None);
+        }
+        match versioned_get(self.store, &keys::shape_scope(self.doc, id), self.version)? {
+            Some(b) => decode::<Option<NodeShape>>(&b),
+            None => Ok(None),
+        }
+    }
+
+    /// The shape of a node of the tree, or NotFound.
+    pub fn must_shape(&self, id: &str) -> Result<NodeShape> {
+        self.shape(id)?
+            .ok_or_else(|| Error::not_found("node", format!("{}/{id}", self.doc)))
+    }
+
+    /// The content of a node known to be in the tree at this version.
+    pub fn content(&self, id: &str) -> Result<NodeContent> {
+        if let Some(staged) = self.overlay.and_then(|o| o.contents.get(id)) {
+            return Ok(staged.clone());
         }
         match versioned_get(self.store, &keys::node_scope(self.doc, id), self.version)? {
-            Some(b) => decode::<Option<NodeRecord>>(&b),
+            Some(b) => decode::<NodeContent>(&b),
+            None => Err(Error::DataLoss(format!(
+                "node {}/{id} has a shape but no content at v{}",
+                self.doc, self.version
+            ))),
+        }
+    }
+
+    pub fn node(&self, id: &str) -> Result<Option<NodeRecord>> {
+        match self.shape(id)? {
+            Some(shape) => Ok(Some(NodeRecord::new(shape, self.content(id)?))),
             None => Ok(None),
         }
     }
@@ -159,12 +201,13 @@ impl<'a> DocView<'a> {
     pub fn child_ids(&self, parent: Option<&str>) -> Result<Vec<String>> {
         match parent {
             None => Ok(self.header()?.roots),
-            Some(p) => Ok(self.must_node(p)?.children),
+            Some(p) => Ok(self.must_shape(p)?.children),
         }
     }
 
-    pub fn position(&self, id: &str, rec: &NodeRecord) -> Result<u32> {
-        let siblings = self.child_ids(rec.parent.as_deref())?;
+    /// The index of `id` among the children of its `parent` (reads shapes only).
+    pub fn position(&self, id: &str, parent: Option<&str>) -> Result<u32> {
+        let siblings = self.child_ids(parent)?;
         siblings
             .iter()
             .position(|s| s == id)
@@ -172,7 +215,7 @@ impl<'a> DocView<'a> {
             .ok_or_else(|| Error::Internal(format!("node {id} missing from its parent's children")))
     }
 
-    fn shape(&self, id: &str, rec: NodeRecord, position: u32, include_text: bool) -> NodeView {
+    fn view_of(&self, id: &str, rec: NodeRecord, position: u32, include_text: bool) -> NodeView {
         let mut content = rec.content;
         if !include_text {
             content.text = None;
@@ -189,8 +232,8 @@ impl<'a> DocView<'a> {
 
     pub fn node_view(&self, id: &str, include_text: bool) -> Result<NodeView> {
         let rec = self.must_node(id)?;
-        let pos = self.position(id, &rec)?;
-        Ok(self.shape(id, rec, pos, include_text))
+        let pos = self.position(id, rec.parent.as_deref())?;
+        Ok(self.view_of(id, rec, pos, include_text))
     }
 
     pub fn children(&self, parent: Option<&str>, include_text: bool) -> Result<Vec<NodeView>> {
@@ -198,7 +241,7 @@ impl<'a> DocView<'a> {
         let mut out = Vec::with_capacity(ids.len());
         for (i, c) in ids.iter().enumerate() {
             let rec = self.must_node(c)?;
-            out.push(self.shape(c, rec, i as u32, include_text));
+            out.push(self.view_of(c, rec, i as u32, include_text));
         }
         Ok(out)
     }
@@ -237,7 +280,7 @@ impl<'a> DocView<'a> {
         for (i, id) in tops.iter().enumerate() {
             let rec = self.must_node(id)?;
             let pos = match root {
-                Some(_) => self.position(id, &rec)?,
+                Some(_) => self.position(id, rec.parent.as_deref())?,
                 None => i as u32,
             };
             match self.build(id, rec, pos, depth, include_text, &mut budget)? {
@@ -264,7 +307,7 @@ impl<'a> DocView<'a> {
         }
         *budget -= 1;
         let child_ids = rec.children.clone();
-        let mut v = self.shape(id, rec, pos, include_text);
+        let mut v = self.view_of(id, rec, pos, include_text);
         if depth > 1 {
             for (i, c) in child_ids.iter().enumerate() {
                 let crec = self.must_node(c)?;
@@ -280,12 +323,12 @@ impl<'a> DocView<'a> {
     /// The path from the top level down to `id`'s parent, root first (the node itself excluded).
     pub fn ancestors(&self, id: &str, include_text: bool) -> Result<Vec<NodeView>> {
         let mut out = vec![];
-        let mut cur = self.must_node(id)?.parent;
+        let mut cur = self.must_shape(id)?.parent;
         while let Some(p) = cur {
             let rec = self.must_node(&p)?;
-            let pos = self.position(&p, &rec)?;
+            let pos = self.position(&p, rec.parent.as_deref())?;
             cur = rec.parent.clone();
-            out.push(self.shape(&p, rec, pos, include_text));
+            out.push(self.view_of(&p, rec, pos, include_text));
             if out.len() > 100_000 {
                 return Err(Error::Internal(format!(
                     "parent cycle above {}/{id}",
@@ -300,10 +343,10 @@ impl<'a> DocView<'a> {
     /// Depth of a node: 1 for a top-level node.
     pub fn depth(&self, id: &str) -> Result<usize> {
         let mut d = 1;
-        let mut cur = self.must_node(id)?.parent;
+        let mut cur = self.must_shape(id)?.parent;
         while let Some(p) = cur {
             d += 1;
-            cur = self.must_node(&p)?.parent;
+            cur = self.must_shape(&p)?.parent;
             if d > 100_000 {
                 return Err(Error::Internal(format!(
                     "parent cycle above {}/{id}",
@@ -321,8 +364,8 @@ impl<'a> DocView<'a> {
         let mut stack = vec![(id.to_string(), 1usize)];
         while let Some((n, d)) = stack.pop() {
             height = height.max(d);
-            let rec = self.must_node(&n)?;
-            for c in rec.children.iter().rev() {
+            let shape = self.must_shape(&n)?;
+            for c in shape.children.iter().rev() {
                 stack.push((c.clone(), d + 1));
             }
             ids.push(n);

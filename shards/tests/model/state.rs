@@ -53,6 +53,7 @@ pub struct Model {
 fn written(version: Option<Version>, removed_nodes: u64) -> WriteResult {
     WriteResult {
         version,
+        after: None,
         removed_nodes,
         removed_versions: 0,
     }
@@ -173,6 +174,7 @@ impl Model {
         }
         let r = WriteResult {
             version: None,
+            after: None,
             removed_nodes: d.latest().tree.nodes.len() as u64,
             removed_versions: d.versions.len() as u64,
         };

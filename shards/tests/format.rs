@@ -1,0 +1,274 @@
+//! Golden bytes: every stored key and record, and the log payload, encoded from fixed values and
+//! compared with the bytes `docs/design.md` describes. A failure here means the on-disk format
+//! changed: that needs a `manifest::FORMAT_VERSION` bump and an update of docs/design.md, not
+//! just new constants.
+
+use shards::codec::encode;
+use shards::keys;
+use shards::model::*;
+use shards::mutation::{DocCommit, Mutation, NodeWrite, XrefSide, XrefValue};
+use std::collections::BTreeMap;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn check(what: &str, bytes: &[u8], want: &str) {
+    assert_eq!(hex(bytes), want.replace(' ', ""), "{what}");
+}
+
+fn xref() -> XrefKey {
+    XrefKey {
+        from_doc: "a".into(),
+        from_node: "1".into(),
+        kind: "k".into(),
+        to_doc: "b".into(),
+        to_node: "2".into(),
+    }
+}
+
+#[test]
+fn keys_are_pinned() {
+    check("head", &keys::head("d"), "68 64");
+    // Versions inverted (u64::MAX - v), big-endian: version 1 is ff..fe.
+    check("header", &keys::header("d", 1), "64 64 00 fffffffffffffffe");
+    check(
+        "shape",
+        &keys::shape("d", "n", 2),
+        "73 64 00 6e 00 fffffffffffffffd",
+    );
+    check(
+        "content",
+        &keys::node("d", "n", 2),
+        "6e 64 00 6e 00 fffffffffffffffd",
+    );
+    check(
+        "version",
+        &keys::version("d", 3),
+        "76 64 00 0000000000000003",
+    );
+    check(
+        "changes",
+        &keys::changes("d", 3),
+        "67 64 00 0000000000000003",
+    );
+    // Time 5 (sign bit flipped, then inverted), version 3 (inverted).
+    check(
+        "commit index",
+        &keys::time_index(keys::COMMIT, "d", 5, 3),
+        "63 64 00 7ffffffffffffffa fffffffffffffffc",
+    );
+    check(
+        "effective index",
+        &keys::time_index(keys::EFFECTIVE, "d", -1, 3),
+        "65 64 00 8000000000000000 fffffffffffffffc",
+    );
+    check("word", &keys::word("w", "d", "n"), "77 77 00 64 00 6e");
+    check(
+        "xref out",
+        &keys::xref_out(&xref()),
+        "6f 61 00 31 00 6b 00 62 00 32",
+    );
+    check(
+        "xref in",
+        &keys::xref_in(&xref()),
+        "69 62 00 32 00 6b 00 61 00 31",
+    );
+    check("tool", &keys::tool("t", "{}"), "74 74 00 7b7d");
+    check(
+        "applied lsn",
+        keys::APPLIED_LSN,
+        "6d 6170706c6965645f6c736e",
+    );
+}
+
+fn content() -> NodeContent {
+    NodeContent {
+        title: "T".into(),
+        summary: Some("S".into()),
+        text: None,
+        start_page: Some(1),
+        end_page: Some(-1),
+        line_num: None,
+        extra_json: "{}".into(),
+    }
+}
+
+#[test]
+fn records_are_pinned() {
+    let head = DocHead {
+        version: 2,
+        node_count: 3,
+        created_at: 1,
+        updated_at: 300,
+        last_commit_time: 300,
+        deleted: false,
+    };
+    // Varints; signed integers zigzag (300 -> 600 = d8 04).
+    check("DocHead", &encode(&head).unwrap(), "02 03 02 d804 d804 00");
+    let header = DocHeader {
+        name: "N".into(),
+        description: String::new(),
+        metadata: BTreeMap::from([("k".to_string(), "v".to_string())]),
+        roots: vec!["a".into(), "b".into()],
+    };
+    check(
+        "DocHeader",
+        &encode(&header).unwrap(),
+        "014e 00 01 016b 0176 02 0161 0162",
+    );
+    let shape = NodeShape {
+        parent: Some("p".into()),
+        children: vec!["c".into()],
+    };
+    check(
+        "shape",
+        &encode(&Some(shape)).unwrap(),
+        "01 01 0170 01 0163",
+    );
+    check(
+        "shape tombstone",
+        &encode(&None::<NodeShape>).unwrap(),
+        "00",
+    );
+    check(
+        "content",
+        &encode(&content()).unwrap(),
+        "0154 01 0153 00 01 02 01 01 00 02 7b7d",
+    );
+    let info = VersionInfo {
+        version: 2,
+        commit_time: 300,
+        effective_time: -2,
+        message: "m".into(),
+        nodes_changed: 1,
+        header_changed: true,
+        node_count: 3,
+    };
+    check(
+        "VersionInfo",
+        &encode(&info).unwrap(),
+        "02 d804 03 016d 01 01 03",
+    );
+    check("changes", &encode(&vec!["a", "b"]).unwrap(), "02 0161 0162");
+    let xv = XrefValue {
+        label: "L".into(),
+        created_at: 7,
+    };
+    check("XrefValue", &encode(&xv).unwrap(), "014c 0e");
+    let tool = ToolResultRecord {
+        result_json: "1".into(),
+        stored_at: 1,
+        expires_at: 2,
+        depends_on: vec![DocRef {
+            doc_id: "d".into(),
+            version: 3,
+        }],
+    };
+    check(
+        "ToolResultRecord",
+        &encode(&tool).unwrap(),
+        "0131 02 04 01 0164 03",
+    );
+}
+
+#[test]
+fn the_log_payload_is_pinned() {
+    let commit = Mutation::Commit(DocCommit {
+        doc_id: "d".into(),
+        version: 2,
+        commit_time: 300,
+        effective_time: 300,
+        message: String::new(),
+        created_at: 1,
+        header: None,
+        nodes: vec![
+            ("a".into(), NodeWrite::Removed),
+            (
+                "b".into(),
+                NodeWrite::Put {
+                    shape: None,
+                    content: Some(content()),
+                },
+            ),
+            (
+                "c".into(),
+                NodeWrite::Put {
+                    shape: Some(NodeShape::default()),
+                    content: None,
+                },
+            ),
+        ],
+        node_count: 2,
+    });
+    check(
+        "Commit",
+        &commit.encode().unwrap(),
+        "00 0164 02 d804 d804 00 02 00 03 \
+         0161 00 \
+         0162 01 00 01 0154 01 0153 00 01 02 01 01 00 02 7b7d \
+         0163 01 01 00 00 00 \
+         02",
+    );
+    let delete = Mutation::DeleteDocument {
+        doc_id: "d".into(),
+        deleted_at: 1,
+    };
+    check("DeleteDocument", &delete.encode().unwrap(), "01 0164 02");
+    let put_xref = Mutation::PutXref {
+        key: xref(),
+        side: XrefSide::In,
+        value: XrefValue {
+            label: String::new(),
+            created_at: 1,
+        },
+    };
+    check(
+        "PutXref",
+        &put_xref.encode().unwrap(),
+        "02 0161 0131 016b 0162 0132 01 00 02",
+    );
+    let remove_xref = Mutation::RemoveXref {
+        key: xref(),
+        side: XrefSide::Out,
+    };
+    check(
+        "RemoveXref",
+        &remove_xref.encode().unwrap(),
+        "03 0161 0131 016b 0162 0132 00",
+    );
+    let put_tool = Mutation::PutToolResult {
+        tool: "t".into(),
+        args: "{}".into(),
+        record: ToolResultRecord {
+            result_json: "1".into(),
+            stored_at: 1,
+            expires_at: 2,
+            depends_on: vec![],
+        },
+    };
+    check(
+        "PutToolResult",
+        &put_tool.encode().unwrap(),
+        "04 0174 027b7d 0131 02 04 00",
+    );
+    let remove_tools = Mutation::RemoveToolResults {
+        keys: vec![("t".into(), "{}".into())],
+    };
+    check(
+        "RemoveToolResults",
+        &remove_tools.encode().unwrap(),
+        "05 01 0174 027b7d",
+    );
+    // And back: the log replays what was written.
+    for m in [
+        commit,
+        delete,
+        put_xref,
+        remove_xref,
+        put_tool,
+        remove_tools,
+    ] {
+        assert_eq!(Mutation::decode(&m.encode().unwrap()).unwrap(), m);
+    }
+}
