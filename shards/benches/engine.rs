@@ -1,6 +1,9 @@
 //! Read-path benchmarks of the shard engine on RocksDB (2 shards, `LocalRouter` over the column
 //! families): node lookup, subtrees of ~100 and ~1000 nodes with and without text, ancestors of a
 //! deep node, and reads at version 1 against the latest version of a document with 1000 versions.
+//! Each read is measured twice: `store` reads RocksDB (no tree cache: a cold document, or a
+//! transaction's read), `cached` answers from the shards' published trees (a hot document), and
+//! `load` times building a document's tree from the store (two range scans).
 //!
 //! The store holds 10k PageIndex-like documents (10-50 nodes each) plus one 10k-node document
 //! (depth 6); it is built once per bench process in a temporary directory under
@@ -223,6 +226,9 @@ fn document(
 
 struct Dataset {
     engine: Engine<LocalRouter<RocksStore>>,
+    /// The same column families, read without tree caches.
+    uncached: Engine<LocalRouter<RocksStore>>,
+    db: Arc<RocksDb>,
     _dir: tempfile::TempDir,
     small_ids: Vec<(String, Vec<String>)>,
     sub100: (String, usize),
@@ -344,8 +350,16 @@ fn build() -> Dataset {
     for i in 0..2 {
         db.store(i).and_then(|s| s.flush()).expect("flush");
     }
+    let stores = (0..2).map(|i| db.store(i).expect("cf")).collect();
+    let uncached = Engine::new(Arc::new(
+        LocalRouter::new(stores, ShardConfig::default)
+            .expect("router")
+            .with_tree_cache(0),
+    ));
     Dataset {
         engine,
+        uncached,
+        db,
         _dir: dir,
         small_ids,
         sub100,
@@ -355,17 +369,35 @@ fn build() -> Dataset {
     }
 }
 
+/// Builds the tree of "big" (latest version) from the store, as the cache does after a miss.
+fn load_bench(c: &mut Criterion, ds: &Dataset) {
+    let shard = ds.engine.shard_for("big");
+    let store = ds.db.store(shard).expect("cf");
+    let head = shards::view::read_head(&store, "big")
+        .expect("head")
+        .expect("big exists");
+    c.bench_function(&format!("load/tree_of_{BIG_NODES}_nodes"), |b| {
+        b.iter(|| black_box(shards::tree::load(&store, "big", head.version, &head).expect("load")))
+    });
+}
+
 fn benches(c: &mut Criterion, ds: &Dataset) {
-    let e = &ds.engine;
+    load_bench(c, ds);
+    for (path, e) in [("store", &ds.uncached), ("cached", &ds.engine)] {
+        reads(c, ds, e, path);
+    }
+}
+
+fn reads(c: &mut Criterion, ds: &Dataset, e: &Engine<LocalRouter<RocksStore>>, path: &str) {
     let mut rng = Rng(7);
-    c.bench_function("node_lookup/random_small_doc", |b| {
+    c.bench_function(&format!("node_lookup/random_small_doc/{path}"), |b| {
         b.iter(|| {
             let (d, ids) = &ds.small_ids[rng.below(ds.small_ids.len())];
             let n = &ids[rng.below(ids.len())];
             black_box(block_on(e.get_node(d, n, ReadAt::Latest, true, None)).expect("node"))
         })
     });
-    c.bench_function("node_lookup/big_doc", |b| {
+    c.bench_function(&format!("node_lookup/big_doc/{path}"), |b| {
         b.iter(|| {
             let n = format!("{:04}", rng.below(BIG_NODES));
             black_box(block_on(e.get_node("big", &n, ReadAt::Latest, true, None)).expect("node"))
@@ -374,7 +406,7 @@ fn benches(c: &mut Criterion, ds: &Dataset) {
     for (name, (root, size)) in [("subtree_100", &ds.sub100), ("subtree_1000", &ds.sub1000)] {
         for text in [false, true] {
             let label = format!(
-                "{name}/{size}_nodes/{}",
+                "{name}/{size}_nodes/{}/{path}",
                 if text { "with_text" } else { "no_text" }
             );
             c.bench_function(&label, |b| {
@@ -385,7 +417,7 @@ fn benches(c: &mut Criterion, ds: &Dataset) {
             });
         }
     }
-    c.bench_function(&format!("ancestors/depth_{}", ds.deep.1), |b| {
+    c.bench_function(&format!("ancestors/depth_{}/{path}", ds.deep.1), |b| {
         b.iter(|| {
             let r = e.get_ancestors("big", &ds.deep.0, ReadAt::Latest, false, None);
             black_box(block_on(r).expect("ancestors"))
@@ -404,17 +436,20 @@ fn benches(c: &mut Criterion, ds: &Dataset) {
         ),
     ];
     for (label, at) in at {
-        c.bench_function(&format!("as_of/node_edited_500x/{label}"), |b| {
+        c.bench_function(&format!("as_of/node_edited_500x/{label}/{path}"), |b| {
             b.iter(|| {
                 black_box(block_on(e.get_node("big", &ds.edited, at, true, None)).expect("n"))
             })
         });
-        c.bench_function(&format!("as_of/subtree_{}/{label}", ds.sub100.1), |b| {
-            b.iter(|| {
-                let r = e.get_subtree("big", Some(ds.sub100.0.clone()), 0, true, at, None);
-                black_box(block_on(r).expect("subtree"))
-            })
-        });
+        c.bench_function(
+            &format!("as_of/subtree_{}/{label}/{path}", ds.sub100.1),
+            |b| {
+                b.iter(|| {
+                    let r = e.get_subtree("big", Some(ds.sub100.0.clone()), 0, true, at, None);
+                    black_box(block_on(r).expect("subtree"))
+                })
+            },
+        );
     }
 }
 

@@ -6,6 +6,7 @@
 //! - `keys`, `codec`, `model`: the key layout and the stored records.
 //! - `view` (reads at a version), `draft` (writes), `apply` (mutation -> write batch),
 //!   `queries`: the tree logic, as plain functions over a store.
+//! - `tree`: documents as decoded in-memory trees, and the per-shard cache of published ones.
 //! - `shard`: one shard's request handling over its state, no executor needed.
 //! - `engine`: many shards behind a `ShardRouter`, with placement and cross-shard operations.
 //! - `runtime`: the glommio executors, inboxes and the shard log (the only glommio code).
@@ -29,6 +30,7 @@ pub mod request;
 pub mod runtime;
 pub mod shard;
 pub mod store;
+pub mod tree;
 pub mod view;
 pub mod words;
 

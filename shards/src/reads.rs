@@ -9,6 +9,7 @@ use crate::mutation::XrefSide;
 use crate::queries;
 use crate::request::{Request, Response};
 use crate::store::KvRead;
+use crate::tree::{self, DocTree};
 use crate::view::{resolve, DocView};
 use crate::{Error, Result};
 
@@ -192,6 +193,46 @@ pub fn subtree_within(
         Ok(None) => None,
         Err(e) => Some(Err(e)),
     }
+}
+
+/// Documents of at most this many nodes answer a large subtree read by loading their whole tree
+/// (two range scans) rather than seeking node by node; the tree then serves later reads from
+/// memory. Larger ones are read node by node (loading them costs more than most subtrees).
+pub const LOAD_FOR_SUBTREE_MAX_NODES: u64 = 65_536;
+
+/// A GetSubtree outside a transaction answered from the document's tree at the version read,
+/// loaded from `st` (and returned, for the cache). None when `req` is no such read or the
+/// document has more than `LOAD_FOR_SUBTREE_MAX_NODES` nodes.
+pub fn subtree_from_loaded_tree(
+    st: &dyn KvRead,
+    lim: &Limits,
+    req: &Request,
+) -> Option<Result<(Response, DocTree)>> {
+    let Request::GetSubtree {
+        doc_id,
+        node_id,
+        max_depth,
+        include_text,
+        at,
+        txn: None,
+    } = req
+    else {
+        return None;
+    };
+    let (head, version) = match lim
+        .check_id("doc_id", doc_id)
+        .and_then(|()| resolve(st, doc_id, *at))
+    {
+        Ok(found) => found,
+        Err(e) => return Some(Err(e)),
+    };
+    if head.node_count > LOAD_FOR_SUBTREE_MAX_NODES {
+        return None;
+    }
+    Some(tree::load(st, doc_id, version, &head).and_then(|t| {
+        let nodes = t.subtree_views(node_id.as_deref(), *max_depth, *include_text)?;
+        Ok((Response::Nodes(nodes, version), t))
+    }))
 }
 
 fn search(

@@ -19,6 +19,16 @@ pub fn mem_engine(shards: usize) -> Engine<LocalRouter<MemStore>> {
     ))
 }
 
+/// An engine over memory stores whose shards keep no tree cache: every read from the store.
+pub fn uncached_engine(shards: usize) -> Engine<LocalRouter<MemStore>> {
+    let stores = (0..shards).map(|_| MemStore::new()).collect();
+    Engine::new(Arc::new(
+        LocalRouter::new(stores, ShardConfig::default)
+            .unwrap()
+            .with_tree_cache(0),
+    ))
+}
+
 pub struct RocksEngine {
     pub engine: Engine<LocalRouter<shards::store::RocksStore>>,
     pub dir: tempfile::TempDir,
@@ -36,8 +46,8 @@ pub fn rocks_engine(shards: usize) -> RocksEngine {
     }
 }
 
-/// Defines the test `$name` twice: over memory stores and over RocksDB column families, with
-/// `$e` bound to an `&Engine<_>` of `$n` shards.
+/// Defines the test `$name` three times: over memory stores (with and without tree caches) and
+/// over RocksDB column families, with `$e` bound to an `&Engine<_>` of `$n` shards.
 #[macro_export]
 macro_rules! on_both_stores {
     ($name:ident, $n:expr, |$e:ident| $body:block) => {
@@ -46,6 +56,12 @@ macro_rules! on_both_stores {
             #[test]
             fn memory() {
                 let engine = common::mem_engine($n);
+                let $e = &engine;
+                $body
+            }
+            #[test]
+            fn memory_without_tree_cache() {
+                let engine = common::uncached_engine($n);
                 let $e = &engine;
                 $body
             }

@@ -196,3 +196,98 @@ fn a_data_directory_of_another_format_is_refused() {
         .expect("must refuse");
     assert!(err.to_string().contains("format version 7"), "{err}");
 }
+
+/// Every node of `doc` as read through a fresh transaction: its snapshot read from RocksDB,
+/// never from the tree cache.
+fn through_a_transaction(e: &Engine<Runtime>, doc: &str) -> (VersionNo, Vec<NodeView>) {
+    let (txn, version) = run(e.begin(doc, None)).unwrap();
+    let nodes = run(e.get_subtree(doc, None, 0, true, ReadAt::Latest, Some(txn.clone()))).unwrap();
+    run(e.rollback(&txn)).unwrap();
+    (version, nodes)
+}
+
+#[test]
+fn reads_from_the_tree_cache_equal_reads_from_the_store_after_every_kind_of_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, e) = start(config(dir.path()));
+    let (name, json) = fixtures().remove(0);
+    let doc = pageindex::import(&name, &json).unwrap();
+    let id = doc.doc_id.clone();
+    run(e.put_document(doc, false, WriteOpts::default())).unwrap();
+    let shard = e.shard_for(&id);
+    let cached = |version: VersionNo| {
+        // Reads load the tree after a miss; wait for it, then read it from the cache.
+        let start = Instant::now();
+        loop {
+            run(e.get_node(&id, "0000", ReadAt::Latest, false, None)).unwrap();
+            if let Some(t) = rt.cached_tree(shard, &id, ReadAt::Latest) {
+                if t.version == version {
+                    return t;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "v{version} never cached"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let new_node = |nid: &str| NodeInput {
+        node_id: nid.into(),
+        content: NodeContent {
+            title: format!("inserted {nid}"),
+            summary: Some("a summary".into()),
+            ..Default::default()
+        },
+        children: vec![],
+    };
+    let mut steps = 0;
+    let mut check = |what: &str| {
+        steps += 1;
+        let (version, stored) = through_a_transaction(&e, &id);
+        let tree = cached(version);
+        assert_eq!(
+            tree.subtree_views(None, 0, true).unwrap(),
+            stored,
+            "after {what}"
+        );
+        // And through the engine, which answers from the cache.
+        let read = run(e.get_subtree(&id, None, 0, true, ReadAt::Latest, None)).unwrap();
+        assert_eq!(read, stored, "after {what}");
+    };
+    check("put");
+    run(e.insert_node(
+        &id,
+        Some("0001".into()),
+        Some(0),
+        new_node("n1"),
+        WriteOpts::default(),
+    ))
+    .unwrap();
+    check("insert");
+    let mask = FieldMask {
+        summary: true,
+        text: true,
+        ..Default::default()
+    };
+    let content = NodeContent {
+        summary: Some("rewritten".into()),
+        ..Default::default()
+    };
+    run(e.update_node(&id, "0002", content, mask, WriteOpts::default())).unwrap();
+    check("update");
+    run(e.move_node(&id, "n1", None, Some(0), WriteOpts::default())).unwrap();
+    check("move");
+    run(e.delete_node(&id, "0001", WriteOpts::default())).unwrap();
+    check("delete");
+    let (txn, _) = run(e.begin(&id, None)).unwrap();
+    let in_txn = WriteOpts {
+        txn: Some(txn.clone()),
+        ..Default::default()
+    };
+    run(e.insert_node(&id, Some("n1".into()), None, new_node("n2"), in_txn)).unwrap();
+    run(e.commit(&txn, None, "txn".into())).unwrap();
+    check("transaction");
+    assert_eq!(steps, 6);
+    rt.shutdown().unwrap();
+}

@@ -372,3 +372,91 @@ fn a_full_inbox_refuses_at_once() {
     rt.shutdown().unwrap();
     scenario.teardown();
 }
+
+/// Waits up to a minute until the shard's cache holds the latest tree of `doc`.
+fn wait_cached(rt: &Runtime, doc: &str) -> std::sync::Arc<shards::tree::DocTree> {
+    let start = Instant::now();
+    loop {
+        if let Some(t) = rt.cached_tree(0, doc, ReadAt::Latest) {
+            return t;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{doc} never cached"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn title_of(t: &shards::tree::DocTree, node: &str) -> String {
+    t.node_view(node, false).unwrap().content.title
+}
+
+#[test]
+fn cached_reads_never_show_a_write_before_it_is_durable_and_show_it_once_acknowledged() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::start(config(dir.path())).unwrap();
+    wait_state(&rt, ShardState::Serving);
+    let e = std::sync::Arc::new(Engine::new(rt.clone()));
+    run(e.put_document(wide_doc("x", 3), false, WriteOpts::default())).unwrap();
+    // The first read misses and loads the tree; then reads are answered from it.
+    run(e.get_node("x", "0001", ReadAt::Latest, false, None)).unwrap();
+    assert_eq!(wait_cached(&rt, "x").version, 1);
+
+    // An update applied to RocksDB whose log sync is held: not durable, so not visible.
+    let (entered, release) = hold_at("wal::sync_thread");
+    let (tx, updated) = std::sync::mpsc::channel();
+    let writer = e.clone();
+    std::thread::spawn(move || {
+        let content = NodeContent {
+            title: "changed".into(),
+            ..Default::default()
+        };
+        let mask = FieldMask {
+            title: true,
+            ..Default::default()
+        };
+        tx.send(run(writer.update_node(
+            "x",
+            "0001",
+            content,
+            mask,
+            WriteOpts::default(),
+        )))
+        .unwrap();
+    });
+    within_a_minute(&entered, "the update reaching the log's sync thread");
+    let cached = rt
+        .cached_tree(0, "x", ReadAt::Latest)
+        .expect("still cached");
+    assert_eq!(
+        (cached.version, title_of(&cached, "0001")),
+        (1, "section 1".to_string())
+    );
+    let read = run(e.get_node("x", "0001", ReadAt::Latest, false, None)).unwrap();
+    assert_eq!(read.content.title, "section 1");
+    assert!(rt.cached_tree(0, "x", ReadAt::Version(2)).is_none());
+
+    // Once acknowledged, the new version is the cached one: published before the answer.
+    fail::remove("wal::sync_thread");
+    release.send(()).unwrap();
+    let r = within_a_minute(&updated, "the update").unwrap();
+    assert_eq!(r.version.map(|v| v.version), Some(2));
+    let cached = rt.cached_tree(0, "x", ReadAt::Latest).expect("published");
+    assert_eq!(
+        (cached.version, title_of(&cached, "0001")),
+        (2, "changed".to_string())
+    );
+
+    // A write whose sync fails is never published; the poisoned shard serves no cached read.
+    fail::cfg("wal::sync::before", "return").unwrap();
+    let r = run(e.delete_node("x", "0002", WriteOpts::default()));
+    assert!(matches!(r, Err(Error::Unavailable { .. })), "{r:?}");
+    assert!(rt.cached_tree(0, "x", ReadAt::Latest).is_none());
+    let r = run(e.get_node("x", "0002", ReadAt::Latest, false, None));
+    assert!(matches!(r, Err(Error::Unavailable { .. })), "{r:?}");
+    fail::remove("wal::sync::before");
+    rt.shutdown().unwrap();
+    scenario.teardown();
+}

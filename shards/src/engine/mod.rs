@@ -13,8 +13,9 @@
 use crate::model::*;
 use crate::mutation::{XrefSide, XrefValue};
 use crate::placement::{shard_of, shard_of_tool};
-use crate::request::{RemovedLink, Request, Response, ShardStats, WriteOpts};
+use crate::request::{AfterImage, RemovedLink, Request, Response, ShardStats, WriteOpts};
 use crate::shard::txn_shard;
+use crate::tree::{CacheStats, DocTree};
 use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -29,6 +30,18 @@ pub type ShardFuture = Pin<Box<dyn Future<Output = Result<Response>> + Send>>;
 pub trait ShardRouter: Send + Sync + 'static {
     fn shard_count(&self) -> usize;
     fn call(&self, shard: usize, req: Request) -> ShardFuture;
+
+    /// The published tree of `doc` at `at` in shard `shard`'s cache, read on the caller's thread
+    /// without asking the shard: durable state only, and None when the shard is not serving or
+    /// the tree is not cached.
+    fn cached_tree(&self, _shard: usize, _doc: &str, _at: ReadAt) -> Option<Arc<DocTree>> {
+        None
+    }
+
+    /// Each shard's tree cache counters, in shard order (empty without caches).
+    fn tree_cache_stats(&self) -> Vec<CacheStats> {
+        vec![]
+    }
 
     /// State and log position of each shard, in shard order.
     fn health(&self) -> Vec<ShardHealth> {
@@ -124,6 +137,8 @@ pub use tool_cache::canonical_json;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteResult {
     pub version: Option<Version>,
+    /// The node or document as the write left it (see `AfterImage`).
+    pub after: Option<AfterImage>,
     pub removed_nodes: u64,
     pub removed_versions: u64,
 }
@@ -166,6 +181,15 @@ impl<R: ShardRouter> Engine<R> {
         shard_of(doc_id, self.shard_count())
     }
 
+    /// The published tree of `doc_id` at `at`, read without asking its shard; None inside a
+    /// transaction (which reads its own writes) or when the tree is not cached.
+    pub fn cached_tree(&self, doc_id: &str, at: ReadAt, txn: Option<&str>) -> Option<Arc<DocTree>> {
+        if txn.is_some() {
+            return None;
+        }
+        self.router.cached_tree(self.shard_for(doc_id), doc_id, at)
+    }
+
     /// Sends a document request to the document's shard, or to its transaction's shard when it
     /// names one (a transaction used with another document then gets the same clear error
     /// wherever that document lives).
@@ -198,6 +222,7 @@ impl<R: ShardRouter> Engine<R> {
         match resp {
             Response::Written {
                 version,
+                after,
                 removed_links,
                 removed_nodes,
                 removed_versions,
@@ -205,6 +230,7 @@ impl<R: ShardRouter> Engine<R> {
                 self.clean_peers(removed_links).await;
                 Ok(WriteResult {
                     version,
+                    after,
                     removed_nodes,
                     removed_versions,
                 })
@@ -277,6 +303,9 @@ impl<R: ShardRouter> Engine<R> {
         at: ReadAt,
         txn: Option<String>,
     ) -> Result<Document> {
+        if let Some(t) = self.cached_tree(doc_id, at, txn.as_deref()) {
+            return Ok(t.document());
+        }
         expect!(self.on_doc(doc_id, Request::GetDocument { doc_id: doc_id.into(), at, txn }).await?, Response::Document(d) => d)
     }
 
@@ -371,6 +400,13 @@ impl<R: ShardRouter> Engine<R> {
         include_text: bool,
         txn: Option<String>,
     ) -> Result<AtVersion<NodeView>> {
+        if let Some(t) = self.cached_tree(doc_id, at, txn.as_deref()) {
+            let value = t.node_view(node_id, include_text)?;
+            return Ok(AtVersion {
+                value,
+                version: t.version,
+            });
+        }
         let req = Request::GetNode {
             doc_id: doc_id.into(),
             node_id: node_id.into(),
@@ -403,6 +439,13 @@ impl<R: ShardRouter> Engine<R> {
         include_text: bool,
         txn: Option<String>,
     ) -> Result<AtVersion<Vec<NodeView>>> {
+        if let Some(t) = self.cached_tree(doc_id, at, txn.as_deref()) {
+            let value = t.children_views(node_id.as_deref(), include_text)?;
+            return Ok(AtVersion {
+                value,
+                version: t.version,
+            });
+        }
         let req = Request::GetChildren {
             doc_id: doc_id.into(),
             node_id,
@@ -437,6 +480,13 @@ impl<R: ShardRouter> Engine<R> {
         at: ReadAt,
         txn: Option<String>,
     ) -> Result<AtVersion<Vec<NodeView>>> {
+        if let Some(t) = self.cached_tree(doc_id, at, txn.as_deref()) {
+            let value = t.subtree_views(node_id.as_deref(), max_depth, include_text)?;
+            return Ok(AtVersion {
+                value,
+                version: t.version,
+            });
+        }
         let req = Request::GetSubtree {
             doc_id: doc_id.into(),
             node_id,
@@ -470,6 +520,13 @@ impl<R: ShardRouter> Engine<R> {
         include_text: bool,
         txn: Option<String>,
     ) -> Result<AtVersion<Vec<NodeView>>> {
+        if let Some(t) = self.cached_tree(doc_id, at, txn.as_deref()) {
+            let value = t.ancestor_views(node_id, include_text)?;
+            return Ok(AtVersion {
+                value,
+                version: t.version,
+            });
+        }
         let req = Request::GetAncestors {
             doc_id: doc_id.into(),
             node_id: node_id.into(),

@@ -7,6 +7,7 @@
 //! - `rocksdb/`: one RocksDB instance, one column family per shard, its own WAL off.
 //! - `wal/shard-N/`: shard N's log segments.
 
+mod cache_fill;
 mod glommio_rt;
 mod inbox;
 mod read_path;
@@ -15,15 +16,17 @@ mod write_path;
 
 use crate::engine::{now_micros, ShardFuture, ShardHealth, ShardRouter, ShardState};
 use crate::manifest;
+use crate::model::ReadAt;
 use crate::request::Request;
 use crate::shard::ShardConfig;
-use crate::store::RocksDb;
+use crate::store::{RocksDb, RocksStore};
+use crate::tree::{CacheStats, DocTree, TreeCache};
 use crate::{Error, Result};
 use futures_channel::oneshot;
 use inbox::{Envelope, Inbox, PushError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 pub use glommio_rt::cores;
@@ -49,6 +52,8 @@ pub struct RuntimeConfig {
     pub tool_sweep_interval: Duration,
     pub shard: ShardConfig,
     pub rocksdb_cache_bytes: usize,
+    /// Bytes of decoded document trees kept in memory, over all shards (0 turns the cache off).
+    pub tree_cache_bytes: usize,
     /// Start even when a log is corrupt, truncating it at the damage (loses what follows).
     pub truncate_on_corruption: bool,
 }
@@ -67,6 +72,7 @@ impl Default for RuntimeConfig {
             tool_sweep_interval: Duration::from_secs(60),
             shard: ShardConfig::default(),
             rocksdb_cache_bytes: 256 << 20,
+            tree_cache_bytes: 1 << 30,
             truncate_on_corruption: false,
         }
     }
@@ -124,6 +130,11 @@ impl ShardStatus {
 pub struct Runtime {
     inboxes: Vec<Arc<Inbox>>,
     status: Vec<Arc<ShardStatus>>,
+    /// Each shard's published trees, read by router threads.
+    caches: Vec<Arc<TreeCache>>,
+    /// Each shard's column family, for router threads to resolve as-of reads of cached trees.
+    /// Emptied by `shutdown`, so that the database closes once the executors are gone.
+    stores: RwLock<Vec<RocksStore>>,
     executors: Mutex<Vec<glommio_rt::ExecutorHandle>>,
     pub manifest: manifest::Manifest,
 }
@@ -155,6 +166,10 @@ impl Runtime {
             .collect();
         let status: Vec<Arc<ShardStatus>> =
             (0..n).map(|_| Arc::new(ShardStatus::default())).collect();
+        let caches: Vec<Arc<TreeCache>> = (0..n)
+            .map(|_| Arc::new(TreeCache::new(config.tree_cache_bytes / n)))
+            .collect();
+        let stores = (0..n).map(|i| db.store(i)).collect::<Result<Vec<_>>>()?;
         let config = Arc::new(config);
         let mut handles = vec![];
         for e in 0..executors {
@@ -162,7 +177,8 @@ impl Runtime {
             for shard in (e..n).step_by(executors) {
                 contexts.push(shard_loop::ShardContext {
                     id: shard,
-                    store: db.store(shard)?,
+                    store: stores[shard].clone(),
+                    cache: caches[shard].clone(),
                     inbox: inboxes[shard].clone(),
                     status: status[shard].clone(),
                     config: config.clone(),
@@ -201,6 +217,8 @@ impl Runtime {
         Ok(Arc::new(Runtime {
             inboxes,
             status,
+            caches,
+            stores: RwLock::new(stores),
             executors: Mutex::new(handles),
             manifest,
         }))
@@ -225,6 +243,10 @@ impl Runtime {
         for h in handles {
             h.join();
         }
+        self.stores
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         Ok(())
     }
 }
@@ -272,6 +294,34 @@ impl ShardRouter for Runtime {
                 }),
             }
         })
+    }
+
+    fn cached_tree(&self, shard: usize, doc: &str, at: ReadAt) -> Option<Arc<DocTree>> {
+        if self.status.get(shard)?.state() != ShardState::Serving {
+            return None;
+        }
+        let cache = &self.caches[shard];
+        let version = match at {
+            ReadAt::Latest => None,
+            ReadAt::Version(v) => Some(v),
+            ReadAt::AsOf { time, axis } => {
+                if !cache.has_doc(doc) {
+                    // Nothing of the document is cached: a counted miss, without a seek.
+                    return cache.get(doc, None);
+                }
+                // The time index may hold versions not yet durable: such a version is not
+                // cached, so the read goes to the shard; a cached version it names is the
+                // answer the durable state gives too (adding versions only adds candidates).
+                // A failed resolution is answered by the shard, never from here.
+                let stores = self.stores.read().unwrap_or_else(|e| e.into_inner());
+                Some(crate::view::version_as_of(stores.get(shard)?, doc, time, axis).ok()?)
+            }
+        };
+        cache.get(doc, version)
+    }
+
+    fn tree_cache_stats(&self) -> Vec<CacheStats> {
+        self.caches.iter().map(|c| c.stats()).collect()
     }
 
     fn health(&self) -> Vec<ShardHealth> {

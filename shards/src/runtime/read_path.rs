@@ -4,6 +4,7 @@
 //! only durable writes: it waits for the log records that wrote what it reads to be synced, and
 //! a snapshot is taken on the executor at a moment when that holds.
 
+use super::cache_fill;
 use super::glommio_rt::{spawn_blocking, spawn_local};
 use super::inbox::Envelope;
 use super::shard_loop::{Scope, Served};
@@ -12,6 +13,8 @@ use crate::model::Micros;
 use crate::reads;
 use crate::request::{Request, Response};
 use crate::store::{KvStore, Snapshot};
+use crate::tree;
+use crate::view::read_head;
 use crate::{Error, Result};
 use std::rc::Rc;
 
@@ -20,11 +23,23 @@ use std::rc::Rc;
 pub(super) fn serve(s: &Rc<Served>, scope: Scope, env: Envelope, now: Micros) {
     let need = s.core.borrow().needs(&scope, s.wal.durable_lsn());
     let Envelope { request, reply } = env;
+    // A read of a tree that reached the shard missed the cache: fill it once answered.
+    let cacheable = tree::cacheable_read(&request).map(str::to_string);
+    if cacheable.is_some() {
+        s.cache.record_miss();
+    }
+    let answered = move |s: &Rc<Served>, answer: Result<Response>| {
+        let read = answer.as_ref().ok().and_then(tree::answered_version);
+        let _ = reply.send(answer);
+        if let (Some(doc), Some(version)) = (cacheable, read) {
+            cache_fill::after_read(s, doc, version);
+        }
+    };
     let request = match need {
         Some(_) => request,
         None => match read_inline(s, request, now) {
             Inline::Answered(answer) => {
-                let _ = reply.send(answer);
+                answered(s, answer);
                 return;
             }
             Inline::TooLarge(request) => request,
@@ -51,7 +66,7 @@ pub(super) fn serve(s: &Rc<Served>, scope: Scope, env: Envelope, now: Micros) {
                 },
             },
         };
-        let _ = reply.send(answer);
+        answered(&s, answer);
         s.in_flight.set(s.in_flight.get() - 1);
     });
 }
@@ -103,17 +118,32 @@ enum Deferred {
 }
 
 /// Answers a snapshot read on the blocking pool over `snapshot`, which the caller took on the
-/// executor at a point where everything it could read was durable.
+/// executor at a point where everything it could read was durable. A large subtree is answered
+/// from its document's tree, loaded with two range scans and then offered to the cache.
 async fn read_on_snapshot(s: &Served, snapshot: Snapshot, request: Request) -> Result<Response> {
     let limits = s.core.borrow().shard.config.limits.clone();
     let now = now_micros();
-    let answer = spawn_blocking(move || {
+    let (answer, loaded) = spawn_blocking(move || {
         // Failpoint `shard::snapshot_read` (feature `failpoints`): a callback holds the read here.
         fail::fail_point!("shard::snapshot_read");
-        reads::read(&*snapshot, &limits, &request, now)
-            .unwrap_or_else(|| Err(Error::Internal("not a snapshot read".into())))
+        if let Some(read) = reads::subtree_from_loaded_tree(&*snapshot, &limits, &request) {
+            return match read {
+                Ok((response, tree)) => (Ok(response), Some(tree)),
+                Err(e) => (Err(e), None),
+            };
+        }
+        let answer = reads::read(&*snapshot, &limits, &request, now)
+            .unwrap_or_else(|| Err(Error::Internal("not a snapshot read".into())));
+        (answer, None)
     })
     .await;
+    if let Some(tree) = loaded {
+        // Back on the executor: kept only if still current (the rules of `tree::Loads`).
+        if let Ok(Some(head)) = read_head(&s.store, &tree.doc_id) {
+            let pending = s.core.borrow().staging.pending(&tree.doc_id);
+            tree::keep(&s.cache, tree, &head, pending);
+        }
+    }
     let mut response = answer?;
     if let Response::Stats(stats) = &mut response {
         stats.active_transactions = s.core.borrow().shard.active_transactions() as u64;
@@ -129,9 +159,13 @@ async fn wait_readable(s: &Served, scope: &Scope, mut lsn: u64) -> Result<()> {
             return Err(s.unavailable());
         }
         // Writes applied while we waited need their own sync before we may read them.
-        match s.core.borrow().needs(scope, s.wal.durable_lsn()) {
+        let next = s.core.borrow().needs(scope, s.wal.durable_lsn());
+        match next {
             Some(next) => lsn = next,
-            None => return Ok(()),
+            None => {
+                s.publish_trees();
+                return Ok(());
+            }
         }
     }
 }

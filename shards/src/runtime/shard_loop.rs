@@ -14,6 +14,7 @@ use crate::mutation::{Mutation, XrefSide};
 use crate::request::{Request, Response};
 use crate::shard::Shard;
 use crate::store::{KvStore, RocksStore};
+use crate::tree::{Loads, Staging, TreeCache};
 use crate::{Error, Result};
 use futures_channel::oneshot;
 use futures_util::lock::Mutex;
@@ -28,6 +29,7 @@ use treestore_wal::{GlommioFs, Wal};
 pub struct ShardContext {
     pub id: usize,
     pub store: RocksStore,
+    pub cache: Arc<TreeCache>,
     pub inbox: Arc<Inbox>,
     pub status: Arc<ShardStatus>,
     pub config: Arc<RuntimeConfig>,
@@ -115,6 +117,10 @@ pub(super) struct Core {
     pub(super) planning: HashMap<String, bool>,
     pub(super) last_appended: u64,
     pub(super) next_txid: u64,
+    /// Trees of applied mutations, published to the cache once durable.
+    pub(super) staging: Staging,
+    /// Trees being loaded into the cache after reads missed it.
+    pub(super) loads: Loads,
 }
 
 impl Core {
@@ -134,6 +140,7 @@ pub(super) struct Served {
     pub(super) wal: Wal<GlommioFs>,
     pub(super) status: Arc<ShardStatus>,
     pub(super) store: RocksStore,
+    pub(super) cache: Arc<TreeCache>,
     pub(super) in_flight: Cell<usize>,
     /// Held from planning a write (or validating a plan made off the executor) until its batch
     /// is applied: mutations are planned against, appended and applied in one order.
@@ -151,6 +158,13 @@ impl Served {
             shard: self.id,
             reason: self.status.detail(),
         }
+    }
+
+    /// Publishes to the cache the trees of every mutation now durable, in log order. Called
+    /// before a write is acknowledged, so every later read sees what it acknowledged.
+    pub(super) fn publish_trees(&self) {
+        let durable = self.wal.durable_lsn();
+        self.core.borrow_mut().staging.publish(&self.cache, durable);
     }
 
     pub(super) fn publish(&self) {
@@ -175,12 +189,13 @@ pub async fn run(ctx: ShardContext) {
     let ShardContext {
         id,
         store,
+        cache,
         inbox,
         status,
         config,
         wal_dir,
     } = ctx;
-    let served = match recover(id, store, status.clone(), &config, wal_dir).await {
+    let served = match recover(id, store, cache, status.clone(), &config, wal_dir).await {
         Ok(s) => Rc::new(s),
         Err(e) => {
             tracing::error!(shard = id, error = %e, "shard recovery failed");
@@ -251,6 +266,7 @@ pub async fn run(ctx: ShardContext) {
 async fn recover(
     id: usize,
     store: RocksStore,
+    cache: Arc<TreeCache>,
     status: Arc<ShardStatus>,
     config: &RuntimeConfig,
     wal_dir: PathBuf,
@@ -303,10 +319,13 @@ async fn recover(
             last_appended: last,
             planning: HashMap::new(),
             next_txid: now_micros() as u64,
+            staging: Staging::default(),
+            loads: Loads::default(),
         }),
         wal,
         status,
         store,
+        cache,
         in_flight: Cell::new(0),
         apply_order: Mutex::new(()),
     })
@@ -315,6 +334,8 @@ async fn recover(
 async fn handle(s: &Rc<Served>, env: Envelope) {
     // Failpoint `shard::request` (feature `failpoints`): a callback here holds the executor.
     fail::fail_point!("shard::request");
+    // Whatever this request answers from durable state, the cache shows too (never older).
+    s.publish_trees();
     let now = now_micros();
     match read_scope(&env.request) {
         Some(scope) => read_path::serve(s, scope, env, now),

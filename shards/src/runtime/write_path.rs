@@ -197,7 +197,10 @@ async fn when_durable(s: &Served, written: Written) -> Result<Response> {
     let synced = s.wal.wait_durable(lsn).await;
     s.publish();
     match synced {
-        Ok(()) => answer,
+        Ok(()) => {
+            s.publish_trees();
+            answer
+        }
         Err(e) => {
             s.poison(format!("log sync failed: {e}"));
             Err(s.unavailable())
@@ -213,6 +216,7 @@ fn answer_when_durable(s: &Rc<Served>, written: Written, reply: Reply) {
             return;
         }
         Written::Seen(lsn, answer) if lsn <= s.wal.durable_lsn() => {
+            s.publish_trees();
             let _ = reply.send(answer);
             return;
         }
@@ -267,5 +271,7 @@ async fn log_and_apply(s: &Served, m: &Mutation, prepared: Option<Prepared>) -> 
         let store = s.store.clone();
         spawn_blocking(move || store.write(batch)).await?;
     }
+    // Still under `apply_order`: trees are staged in log order.
+    s.core.borrow_mut().staging.applied(&s.cache, m, lsn);
     Ok(lsn)
 }
