@@ -35,6 +35,7 @@ pub fn runtime_config(c: &Config) -> RuntimeConfig {
         checkpoint_wal_bytes: c.checkpoint_wal_bytes,
         shard: c.shard_config(),
         rocksdb_cache_bytes: c.cache_bytes,
+        tree_cache_bytes: c.tree_cache_bytes,
         truncate_on_corruption: c.truncate_on_corruption,
         ..Default::default()
     }

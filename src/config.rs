@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// RocksDB block cache in bytes [default: 268435456].
     #[arg(long, env = "TREESTORE_CACHE_BYTES")]
     pub cache_bytes: Option<usize>,
+    /// Decoded document trees kept in memory for reads, bytes over all shards; 0 turns the
+    /// cache off [default: 1073741824].
+    #[arg(long, env = "TREESTORE_TREE_CACHE_BYTES")]
+    pub tree_cache_bytes: Option<usize>,
     /// Truncate a corrupt WAL at the damage instead of refusing to start.
     #[arg(long, env = "TREESTORE_TRUNCATE_ON_CORRUPTION", num_args = 0..=1, default_missing_value = "true")]
     pub truncate_on_corruption: Option<bool>,
@@ -127,6 +131,7 @@ pub struct Config {
     pub checkpoint_interval_secs: u64,
     pub checkpoint_wal_bytes: u64,
     pub cache_bytes: usize,
+    pub tree_cache_bytes: usize,
     pub truncate_on_corruption: bool,
     pub max_message_bytes: usize,
     pub txn_timeout_ms: u64,
@@ -154,6 +159,7 @@ impl Default for Config {
             checkpoint_interval_secs: 60,
             checkpoint_wal_bytes: 256 << 20,
             cache_bytes: 256 << 20,
+            tree_cache_bytes: 1 << 30,
             truncate_on_corruption: false,
             max_message_bytes: 64 << 20,
             txn_timeout_ms: 30_000,
@@ -222,6 +228,7 @@ impl Config {
         );
         set(&mut self.checkpoint_wal_bytes, &a.checkpoint_wal_bytes);
         set(&mut self.cache_bytes, &a.cache_bytes);
+        set(&mut self.tree_cache_bytes, &a.tree_cache_bytes);
         set(&mut self.truncate_on_corruption, &a.truncate_on_corruption);
         set(&mut self.max_message_bytes, &a.max_message_bytes);
         set(&mut self.limits.max_depth, &a.max_tree_depth);

@@ -30,6 +30,7 @@ pub async fn watch<R: ShardRouter>(
     loop {
         let shards = router.health();
         metrics.set_shards(&shards);
+        metrics.set_tree_caches(&router.tree_cache_stats());
         let serving = !stopping.load(Ordering::Acquire)
             && !shards.is_empty()
             && shards.iter().all(|s| s.state == ShardState::Serving);

@@ -2,12 +2,14 @@
 //!
 //! One concept per module: `config` (flags, environment, TOML file), `status` (the one mapping
 //! from engine errors to gRPC status codes), `convert` (proto <-> engine types), `paging` (page
-//! tokens), `service` (the RPC handlers), `grpc_errors` (status codes of requests rejected before
+//! tokens), `service` (the RPC handlers), `encode` and `wire` (node-read responses encoded
+//! straight from cached trees), `grpc_errors` (status codes of requests rejected before
 //! a handler runs), `metrics`, `logging`, `health` and `server` (startup and graceful shutdown).
 
 pub mod backend;
 pub mod config;
 pub mod convert;
+pub mod encode;
 pub mod grpc_errors;
 pub mod health;
 pub mod logging;
@@ -16,6 +18,7 @@ pub mod paging;
 pub mod server;
 pub mod service;
 pub mod status;
+pub mod wire;
 
 /// The generated protobuf messages, server and client of `treestore.v1`.
 pub mod pb {
@@ -25,4 +28,10 @@ pub mod pb {
     /// The file descriptor set served by the reflection service.
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         tonic::include_file_descriptor_set!("treestore_descriptor");
+
+    /// The generated server: its node-read responses are `crate::wire` types (see build.rs).
+    pub mod server {
+        #![allow(clippy::all, clippy::pedantic)]
+        include!(concat!(env!("OUT_DIR"), "/server/treestore.v1.rs"));
+    }
 }

@@ -29,7 +29,13 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), LoggingError> {
     r.map_err(|e| LoggingError(e.to_string()))
 }
 
-/// One line per request: method, document, shard, status code, latency.
+/// A request that succeeds in less time than this is logged at debug level only.
+pub const SLOW_REQUEST: Duration = Duration::from_millis(100);
+
+/// One line per request: method, document, shard, status code, latency. At info level for a
+/// failed or slow request (warn for INTERNAL), at debug level for the rest (a line for every
+/// request costs about 6 µs of server CPU, measured: `--log info,treestore::request=debug`
+/// turns it on).
 pub fn request(
     method: &str,
     doc: &str,
@@ -42,7 +48,9 @@ pub fn request(
     let shard = shard.map(|s| s as i64).unwrap_or(-1);
     if code == tonic::Code::Internal {
         tracing::warn!(target: "treestore::request", method, doc, shard, status, latency_us, "request");
-    } else {
+    } else if code != tonic::Code::Ok || latency >= SLOW_REQUEST {
         tracing::info!(target: "treestore::request", method, doc, shard, status, latency_us, "request");
+    } else {
+        tracing::debug!(target: "treestore::request", method, doc, shard, status, latency_us, "request");
     }
 }

@@ -1,10 +1,12 @@
-//! Prometheus metrics: requests by method and status code, latency by method, and per-shard
-//! state and WAL position; served as text on `/metrics`.
+//! Prometheus metrics: requests by method and status code, latency by method, per-shard state
+//! and WAL position, and per-shard tree cache counters and size; served as text on `/metrics`.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use shards::engine::ShardHealth;
+use shards::tree::CacheStats;
+use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,78 @@ pub struct Metrics {
     wal_durable_lsn: IntGaugeVec,
     wal_last_lsn: IntGaugeVec,
     wal_bytes: IntGaugeVec,
+    tree_cache: TreeCacheMetrics,
+}
+
+/// The tree caches' counters (advanced by what each shard counted since the last poll) and size.
+struct TreeCacheMetrics {
+    hits: IntCounterVec,
+    misses: IntCounterVec,
+    evictions: IntCounterVec,
+    bytes: IntGaugeVec,
+    documents: IntGaugeVec,
+    /// The counts last seen per shard.
+    seen: Mutex<Vec<CacheStats>>,
+}
+
+impl TreeCacheMetrics {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let counter = |name: &str, help: &str| -> Result<IntCounterVec, prometheus::Error> {
+            let c = IntCounterVec::new(Opts::new(name, help), &["shard"])?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let gauge = |name: &str, help: &str| -> Result<IntGaugeVec, prometheus::Error> {
+            let g = IntGaugeVec::new(Opts::new(name, help), &["shard"])?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        Ok(TreeCacheMetrics {
+            hits: counter(
+                "treestore_tree_cache_hits_total",
+                "Node and document reads answered from a cached tree, per shard",
+            )?,
+            misses: counter(
+                "treestore_tree_cache_misses_total",
+                "Node and document reads (outside transactions) that reached the shard, per shard",
+            )?,
+            evictions: counter(
+                "treestore_tree_cache_evictions_total",
+                "Documents evicted from the tree cache to stay within its bytes, per shard",
+            )?,
+            bytes: gauge(
+                "treestore_tree_cache_bytes",
+                "Approximate bytes of cached trees, per shard",
+            )?,
+            documents: gauge(
+                "treestore_tree_cache_documents",
+                "Documents with a cached tree, per shard",
+            )?,
+            seen: Mutex::new(vec![]),
+        })
+    }
+
+    fn set(&self, stats: &[CacheStats]) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.resize(stats.len(), CacheStats::default());
+        let g = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        for (shard, (now, before)) in stats.iter().zip(seen.iter_mut()).enumerate() {
+            let label = shard.to_string();
+            let l = [label.as_str()];
+            self.hits
+                .with_label_values(&l)
+                .inc_by(now.hits.saturating_sub(before.hits));
+            self.misses
+                .with_label_values(&l)
+                .inc_by(now.misses.saturating_sub(before.misses));
+            self.evictions
+                .with_label_values(&l)
+                .inc_by(now.evictions.saturating_sub(before.evictions));
+            self.bytes.with_label_values(&l).set(g(now.bytes));
+            self.documents.with_label_values(&l).set(g(now.documents));
+            *before = *now;
+        }
+    }
 }
 
 impl Metrics {
@@ -76,6 +150,7 @@ impl Metrics {
         registry.register(Box::new(wal_durable_lsn.clone()))?;
         registry.register(Box::new(wal_last_lsn.clone()))?;
         registry.register(Box::new(wal_bytes.clone()))?;
+        let tree_cache = TreeCacheMetrics::new(&registry)?;
         Ok(Metrics {
             registry,
             requests,
@@ -84,7 +159,13 @@ impl Metrics {
             wal_durable_lsn,
             wal_last_lsn,
             wal_bytes,
+            tree_cache,
         })
+    }
+
+    /// Each shard's tree cache counters and size, in shard order.
+    pub fn set_tree_caches(&self, stats: &[CacheStats]) {
+        self.tree_cache.set(stats);
     }
 
     pub fn observe(&self, method: &str, code: tonic::Code, elapsed: Duration) {
@@ -169,8 +250,24 @@ mod tests {
             last_lsn: 7,
             ..Default::default()
         }]);
+        let stats = |hits, bytes| CacheStats {
+            hits,
+            misses: 2,
+            bytes,
+            documents: 1,
+            ..Default::default()
+        };
+        m.set_tree_caches(&[stats(5, 100)]);
+        m.set_tree_caches(&[stats(9, 80)]);
         let text = m.render();
         assert!(text.contains(r#"treestore_requests_total{code="NOT_FOUND",method="GetNode"} 1"#));
         assert!(text.contains(r#"treestore_wal_last_lsn{shard="1"} 7"#));
+        // Counters follow the shard's counts, gauges its last size.
+        assert!(
+            text.contains(r#"treestore_tree_cache_hits_total{shard="0"} 9"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"treestore_tree_cache_misses_total{shard="0"} 2"#));
+        assert!(text.contains(r#"treestore_tree_cache_bytes{shard="0"} 80"#));
     }
 }

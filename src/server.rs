@@ -56,7 +56,7 @@ pub async fn serve<B: Backend>(
         config.max_message_bytes,
         config.txn_timeout_ms,
     );
-    let treestore = pb::tree_store_server::TreeStoreServer::new(service)
+    let treestore = pb::server::tree_store_server::TreeStoreServer::new(service)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
 

@@ -41,7 +41,9 @@ async fn raw_call_with(srv: &Server, method: &str, body: Vec<u8>, timeout: Optio
     }
     let mut body = resp.into_body();
     while let Some(chunk) = body.data().await {
-        chunk.expect("body chunk");
+        // Give the window back, or a response larger than it stalls the stream.
+        let chunk = chunk.expect("body chunk");
+        let _ = body.flow_control().release_capacity(chunk.len());
     }
     let trailers = body.trailers().await.expect("trailers").unwrap_or_default();
     let status = trailers

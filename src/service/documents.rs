@@ -2,8 +2,10 @@
 
 use super::Service;
 use crate::status::{invalid, to_status};
-use crate::{convert, paging, pb};
+use crate::wire::{self, Reply};
+use crate::{convert, encode, paging, pb};
 use shards::engine::ShardRouter;
+use shards::request::AfterImage;
 use shards::{DocumentInput, ReadAt};
 use tonic::Status;
 
@@ -36,20 +38,15 @@ impl<R: ShardRouter> Service<R> {
             .put_document(input, r.overwrite, write)
             .await
             .map_err(to_status)?;
-        let document = match (&res.version, pending) {
-            (Some(v), _) => convert::document(
-                self.engine
-                    .get_document(&id, ReadAt::Version(v.version), None)
-                    .await
-                    .map_err(to_status)?,
-            ),
-            (None, Some(p)) => p,
-            (None, None) => convert::document(
-                self.engine
-                    .get_document(&id, ReadAt::Latest, None)
-                    .await
-                    .map_err(to_status)?,
-            ),
+        // One shard call: the write answers with the document it made.
+        let document = match (res.after, pending) {
+            (_, Some(p)) => p,
+            (Some(AfterImage::Document(d)), None) => convert::document(d),
+            (other, None) => {
+                return Err(Status::internal(format!(
+                    "document {id}: a put answered without the document: {other:?}"
+                )))
+            }
         };
         Ok(pb::PutDocumentResponse {
             document: Some(document),
@@ -60,8 +57,18 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_get_document(
         &self,
         r: pb::GetDocumentRequest,
-    ) -> Result<pb::GetDocumentResponse, Status> {
+    ) -> Result<wire::GetDocumentResponse, Status> {
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
+        if let Some(tree) = self.engine.cached_tree(&r.doc_id, at, txn.as_deref()) {
+            let shape = r.include_tree.then_some(encode::Shape {
+                depth: 0,
+                include_text: r.include_text,
+            });
+            let document = convert::document(tree.document());
+            let bytes = encode::get_document(&tree, &document, shape);
+            self.check_encoded_size(bytes.len())?;
+            return Ok(Reply::Encoded(bytes));
+        }
         let d = self
             .engine
             .get_document(&r.doc_id, at, txn.clone())
@@ -88,7 +95,7 @@ impl<R: ShardRouter> Service<R> {
             roots,
         };
         self.check_size(&resp)?;
-        Ok(resp)
+        Ok(resp.into())
     }
 
     pub(super) async fn do_list_documents(

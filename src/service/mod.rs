@@ -14,8 +14,9 @@ use crate::grpc_errors::Arrival;
 use crate::logging;
 use crate::metrics::Metrics;
 use crate::pb;
-use crate::pb::tree_store_server::TreeStore;
+use crate::pb::server::tree_store_server::TreeStore;
 use crate::status::{invalid, to_status};
+use crate::wire;
 use prost::Message;
 use shards::engine::{Engine, ShardRouter};
 use shards::request::WriteOpts;
@@ -102,7 +103,11 @@ impl<R: ShardRouter> Service<R> {
 
     /// RESOURCE_EXHAUSTED when a response would exceed the message size limit.
     fn check_size<M: Message>(&self, resp: &M) -> Result<(), Status> {
-        let len = resp.encoded_len();
+        self.check_encoded_size(resp.encoded_len())
+    }
+
+    /// RESOURCE_EXHAUSTED when a response of `len` bytes exceeds the message size limit.
+    fn check_encoded_size(&self, len: usize) -> Result<(), Status> {
         if len > self.max_message_bytes {
             return Err(to_status(shards::Error::ResourceExhausted(format!(
                 "the response is {len} bytes; the message size limit is {}: use max_depth or \
@@ -176,7 +181,7 @@ impl<R: ShardRouter> TreeStore for Service<R> {
     async fn get_document(
         &self,
         q: Request<pb::GetDocumentRequest>,
-    ) -> Res<pb::GetDocumentResponse> {
+    ) -> Res<wire::GetDocumentResponse> {
         rpc!(
             self,
             "GetDocument",
@@ -221,16 +226,19 @@ impl<R: ShardRouter> TreeStore for Service<R> {
             do_list_versions
         )
     }
-    async fn get_node(&self, q: Request<pb::GetNodeRequest>) -> Res<pb::GetNodeResponse> {
+    async fn get_node(&self, q: Request<pb::GetNodeRequest>) -> Res<wire::GetNodeResponse> {
         rpc!(self, "GetNode", q, |r| r.doc_id.clone(), do_get_node)
     }
-    async fn get_subtree(&self, q: Request<pb::GetSubtreeRequest>) -> Res<pb::GetSubtreeResponse> {
+    async fn get_subtree(
+        &self,
+        q: Request<pb::GetSubtreeRequest>,
+    ) -> Res<wire::GetSubtreeResponse> {
         rpc!(self, "GetSubtree", q, |r| r.doc_id.clone(), do_get_subtree)
     }
     async fn get_children(
         &self,
         q: Request<pb::GetChildrenRequest>,
-    ) -> Res<pb::GetChildrenResponse> {
+    ) -> Res<wire::GetChildrenResponse> {
         rpc!(
             self,
             "GetChildren",
@@ -242,7 +250,7 @@ impl<R: ShardRouter> TreeStore for Service<R> {
     async fn get_ancestors(
         &self,
         q: Request<pb::GetAncestorsRequest>,
-    ) -> Res<pb::GetAncestorsResponse> {
+    ) -> Res<wire::GetAncestorsResponse> {
         rpc!(
             self,
             "GetAncestors",

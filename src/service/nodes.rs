@@ -3,9 +3,11 @@
 
 use super::{required, Service};
 use crate::status::{invalid, to_status};
-use crate::{convert, paging, pb};
-use shards::engine::ShardRouter;
-use shards::{FieldMask, NodeView, ReadAt, Version};
+use crate::wire::{self, Reply};
+use crate::{convert, encode, paging, pb};
+use shards::engine::{ShardRouter, WriteResult};
+use shards::request::AfterImage;
+use shards::{FieldMask, NodeView, ReadAt};
 use tonic::Status;
 
 /// GetChildren page sizes.
@@ -16,37 +18,53 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_get_node(
         &self,
         r: pb::GetNodeRequest,
-    ) -> Result<pb::GetNodeResponse, Status> {
+    ) -> Result<wire::GetNodeResponse, Status> {
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
+        let include_text = r.include_text.unwrap_or(true);
+        if let Some(tree) = self.engine.cached_tree(&r.doc_id, at, txn.as_deref()) {
+            let i = tree.must_find(&r.node_id).map_err(to_status)?;
+            return Ok(Reply::Encoded(encode::get_node(&tree, i, include_text)));
+        }
         // One shard call: the read reports the version it was made at.
         let n = self
             .engine
-            .get_node_at(
-                &r.doc_id,
-                &r.node_id,
-                at,
-                r.include_text.unwrap_or(true),
-                txn,
-            )
+            .get_node_at(&r.doc_id, &r.node_id, at, include_text, txn)
             .await
             .map_err(to_status)?;
         Ok(pb::GetNodeResponse {
             node: Some(convert::node(n.value)),
             version: n.version,
-        })
+        }
+        .into())
     }
 
     pub(super) async fn do_get_subtree(
         &self,
         r: pb::GetSubtreeRequest,
-    ) -> Result<pb::GetSubtreeResponse, Status> {
+    ) -> Result<wire::GetSubtreeResponse, Status> {
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
+        let max_depth = r.max_depth as usize;
+        if let Some(tree) = self.engine.cached_tree(&r.doc_id, at, txn.as_deref()) {
+            let roots = match convert::opt_str(r.node_id) {
+                Some(id) => vec![tree.must_find(&id).map_err(to_status)?],
+                None => tree.children(None).collect(),
+            };
+            let shape = encode::Shape {
+                depth: max_depth,
+                include_text: r.include_text,
+            };
+            let version = tree.version;
+            let bytes = encode::NodesReply::new(&tree, roots, shape)
+                .finish(|b| encode::put_version(b, 2, version));
+            self.check_encoded_size(bytes.len())?;
+            return Ok(Reply::Encoded(bytes));
+        }
         let roots = self
             .engine
             .get_subtree_at(
                 &r.doc_id,
                 convert::opt_str(r.node_id),
-                r.max_depth as usize,
+                max_depth,
                 r.include_text,
                 at,
                 txn,
@@ -58,16 +76,46 @@ impl<R: ShardRouter> Service<R> {
             version: roots.version,
         };
         self.check_size(&resp)?;
-        Ok(resp)
+        Ok(resp.into())
     }
 
     pub(super) async fn do_get_children(
         &self,
         r: pb::GetChildrenRequest,
-    ) -> Result<pb::GetChildrenResponse, Status> {
+    ) -> Result<wire::GetChildrenResponse, Status> {
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
         let offset = paging::decode_offset('C', &r.page_token)?;
         let size = paging::size(r.page_size, CHILDREN_PAGE, CHILDREN_PAGE_MAX);
+        let next_token = |end: usize, total: usize| {
+            if end < total {
+                paging::encode('C', &end.to_string())
+            } else {
+                String::new()
+            }
+        };
+        if let Some(tree) = self.engine.cached_tree(&r.doc_id, at, txn.as_deref()) {
+            let parent = convert::opt_str(r.node_id)
+                .map(|id| tree.must_find(&id))
+                .transpose()
+                .map_err(to_status)?;
+            let all: Vec<u32> = tree.children(parent).collect();
+            let total = all.len();
+            let end = offset.saturating_add(size).min(total);
+            let page = all.into_iter().skip(offset).take(size).collect();
+            let token = next_token(end, total);
+            let version = tree.version;
+            let bytes = encode::NodesReply::new(&tree, page, encode::Shape::flat(r.include_text))
+                .finish(|b| {
+                    if !token.is_empty() {
+                        b.push(2 << 3 | 2);
+                        prost::encoding::encode_varint(token.len() as u64, b);
+                        b.extend_from_slice(token.as_bytes());
+                    }
+                    encode::put_version(b, 3, version);
+                });
+            self.check_encoded_size(bytes.len())?;
+            return Ok(Reply::Encoded(bytes));
+        }
         let read = self
             .engine
             .get_children_at(
@@ -86,22 +134,29 @@ impl<R: ShardRouter> Service<R> {
         let children: Vec<NodeView> = all.into_iter().skip(offset).take(size).collect();
         let resp = pb::GetChildrenResponse {
             children: convert::nodes(children),
-            next_page_token: if end < total {
-                paging::encode('C', &end.to_string())
-            } else {
-                String::new()
-            },
+            next_page_token: next_token(end, total),
             version,
         };
         self.check_size(&resp)?;
-        Ok(resp)
+        Ok(resp.into())
     }
 
     pub(super) async fn do_get_ancestors(
         &self,
         r: pb::GetAncestorsRequest,
-    ) -> Result<pb::GetAncestorsResponse, Status> {
+    ) -> Result<wire::GetAncestorsResponse, Status> {
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
+        if let Some(tree) = self.engine.cached_tree(&r.doc_id, at, txn.as_deref()) {
+            let i = tree.must_find(&r.node_id).map_err(to_status)?;
+            let mut path = tree.ancestors(i);
+            if r.include_self {
+                path.push(i);
+            }
+            let version = tree.version;
+            let bytes = encode::NodesReply::new(&tree, path, encode::Shape::flat(false))
+                .finish(|b| encode::put_version(b, 2, version));
+            return Ok(Reply::Encoded(bytes));
+        }
         let read = self
             .engine
             .get_ancestors_at(&r.doc_id, &r.node_id, at, false, txn.clone())
@@ -125,28 +180,18 @@ impl<R: ShardRouter> Service<R> {
         Ok(pb::GetAncestorsResponse {
             ancestors: convert::nodes(ancestors),
             version,
-        })
+        }
+        .into())
     }
 
-    /// The node as stored after a write: at the new version, or inside the transaction.
-    async fn written_node(
-        &self,
-        doc: &str,
-        node: &str,
-        version: &Option<Version>,
-        txn: Option<String>,
-    ) -> Result<pb::Node, Status> {
-        let at = match version {
-            Some(v) => ReadAt::Version(v.version),
-            None => ReadAt::Latest,
-        };
-        let txn = if version.is_some() { None } else { txn };
-        let n = self
-            .engine
-            .get_node(doc, node, at, true, txn)
-            .await
-            .map_err(to_status)?;
-        Ok(convert::node(n))
+    /// The node as the write left it (its after-image: one shard call per write).
+    fn written_node(res: &WriteResult) -> Result<pb::Node, Status> {
+        match &res.after {
+            Some(AfterImage::Node(n)) => Ok(convert::node(n.clone())),
+            other => Err(Status::internal(format!(
+                "a node write answered without the node: {other:?}"
+            ))),
+        }
     }
 
     pub(super) async fn do_insert_node(
@@ -155,9 +200,7 @@ impl<R: ShardRouter> Service<R> {
     ) -> Result<pb::InsertNodeResponse, Status> {
         let node = required(r.node, "node")?;
         let count = convert::count_inputs(std::slice::from_ref(&node));
-        let node_id = node.node_id.clone();
         let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
-        let txn = write.txn.clone();
         let res = self
             .engine
             .insert_node(
@@ -169,9 +212,7 @@ impl<R: ShardRouter> Service<R> {
             )
             .await
             .map_err(to_status)?;
-        let node = self
-            .written_node(&r.doc_id, &node_id, &res.version, txn)
-            .await?;
+        let node = Self::written_node(&res)?;
         Ok(pb::InsertNodeResponse {
             node: Some(node),
             nodes_inserted: count,
@@ -206,7 +247,6 @@ impl<R: ShardRouter> Service<R> {
             ));
         }
         let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
-        let txn = write.txn.clone();
         let res = self
             .engine
             .update_node(
@@ -218,9 +258,7 @@ impl<R: ShardRouter> Service<R> {
             )
             .await
             .map_err(to_status)?;
-        let node = self
-            .written_node(&r.doc_id, &r.node_id, &res.version, txn)
-            .await?;
+        let node = Self::written_node(&res)?;
         Ok(pb::UpdateNodeResponse {
             node: Some(node),
             version: Some(convert::opt_version(res.version)),
@@ -232,7 +270,6 @@ impl<R: ShardRouter> Service<R> {
         r: pb::MoveNodeRequest,
     ) -> Result<pb::MoveNodeResponse, Status> {
         let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
-        let txn = write.txn.clone();
         let res = self
             .engine
             .move_node(
@@ -244,9 +281,7 @@ impl<R: ShardRouter> Service<R> {
             )
             .await
             .map_err(to_status)?;
-        let node = self
-            .written_node(&r.doc_id, &r.node_id, &res.version, txn)
-            .await?;
+        let node = Self::written_node(&res)?;
         Ok(pb::MoveNodeResponse {
             node: Some(node),
             version: Some(convert::opt_version(res.version)),
