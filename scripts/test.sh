@@ -12,12 +12,15 @@ echo "== deploy/kubernetes against the Kubernetes API schema (strict)"
 "$VENV/bin/kubernetes-validate" --strict --quiet -k 1.29 deploy/kubernetes/*.yaml
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+# Every cargo command below selects the whole workspace with its tests, so all resolve the
+# dependencies' features alike and share one build of RocksDB (a package subset, or a build
+# without the dev-dependencies, would compile RocksDB's C++ once more).
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
+# Builds the debug server binary too (the integration tests run it).
 cargo test --workspace
 echo "== cargo test (failpoints)"
-cargo test -p treestore-wal -p treestore-shards --features failpoints
+cargo test --workspace --features treestore-shards/failpoints --test runtime_failpoints --test failpoints
 echo "== python client tests (real server)"
-cargo build --bin treestore
 TREESTORE_BIN="$CARGO_TARGET_DIR/debug/treestore" "$VENV/bin/python" -m pytest -q client/python/tests
