@@ -134,13 +134,13 @@ pub fn read(st: &dyn KvRead, lim: &Limits, req: &Request, now: Micros) -> Option
             let after = after.as_ref().map(|(d, n)| (d.as_str(), n.as_str()));
             search(st, lim, words, doc_id.as_deref(), *at, after, *limit)
         }
-        Request::ListXrefs {
-            doc_id,
-            node_id,
-            side,
-            kind,
-        } => queries::list_xrefs(st, doc_id, node_id.as_deref(), *side, kind.as_deref())
-            .map(Response::Xrefs),
+        Request::ListXrefs { starts, side, kind } => starts
+            .iter()
+            .map(|(doc, node)| {
+                queries::list_xrefs(st, doc, node.as_deref(), *side, kind.as_deref())
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(|per_start| Response::Xrefs(per_start.concat())),
         Request::LinkValues { keys: ks } => ks
             .iter()
             .map(|k| queries::xref_value(st, k, XrefSide::Out))

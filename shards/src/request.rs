@@ -156,10 +156,11 @@ pub enum Request {
         side: XrefSide,
         created_at: Option<Micros>,
     },
-    /// Links stored on this shard under `side` for a document or one node of it.
+    /// Links stored on this shard under `side` for each start: one node of a document, or
+    /// (node None) every node of it. The starts are distinct and none is a node of a document
+    /// also listed whole.
     ListXrefs {
-        doc_id: String,
-        node_id: Option<String>,
+        starts: Vec<(String, Option<String>)>,
         side: XrefSide,
         kind: Option<String>,
     },

@@ -479,6 +479,51 @@ on_both_stores!(cross_references_across_shards, 4, |e| {
     ));
 });
 
+// A whole document's links (every node at once, one multi-source traversal) are its nodes'
+// links, each at the fewest hops any node reaches it in.
+on_both_stores!(cross_references_of_a_whole_document, 3, |e| {
+    for d in ["x", "y", "z"] {
+        run(e.put_document(small_doc(d), true, w())).unwrap();
+    }
+    let links = [
+        ("x", "a", "y", "b"),
+        ("x", "a1", "x", "b"),
+        ("x", "b", "z", "a"),
+        ("y", "b", "z", "a1"),
+        ("z", "a1", "x", "a2"),
+        ("z", "a", "y", "a2"),
+        ("y", "a2", "y", "a"),
+    ];
+    for (a, an, b, bn) in links {
+        let key = XrefKey {
+            from_doc: a.into(),
+            from_node: an.into(),
+            kind: "cites".into(),
+            to_doc: b.into(),
+            to_node: bn.into(),
+        };
+        run(e.add_xref(key, String::new())).unwrap();
+    }
+    for direction in [Direction::Outgoing, Direction::Incoming, Direction::Both] {
+        for hops in 1..=3 {
+            let mut want: std::collections::BTreeMap<XrefKey, u32> = Default::default();
+            for n in ["a", "a1", "a2", "b"] {
+                for l in run(e.get_xrefs("x", n, direction, hops, None)).unwrap() {
+                    let h = want.entry(l.key).or_insert(l.hops);
+                    *h = (*h).min(l.hops);
+                }
+            }
+            let got: std::collections::BTreeMap<XrefKey, u32> =
+                run(e.get_xrefs_from(("x".into(), None), direction, hops, None))
+                    .unwrap()
+                    .into_iter()
+                    .map(|l| (l.key, l.hops))
+                    .collect();
+            assert_eq!(got, want, "{direction:?}, {hops} hops");
+        }
+    }
+});
+
 // The steps of racing cross-reference calls, interleaved by hand through the router: a link
 // keeps its index entry, and leaves none behind, whatever runs between an add's or a removal's
 // two writes.
@@ -501,8 +546,7 @@ on_both_stores!(cross_reference_races_keep_links_indexed, 4, |e| {
     let index_entries = || match call(
         &y,
         Request::ListXrefs {
-            doc_id: y.clone(),
-            node_id: Some("b".into()),
+            starts: vec![(y.clone(), Some("b".into()))],
             side: XrefSide::In,
             kind: None,
         },

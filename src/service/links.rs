@@ -4,8 +4,7 @@ use super::{required, Service};
 use crate::status::{invalid, to_status};
 use crate::{convert, paging, pb};
 use shards::engine::ShardRouter;
-use shards::{CrossReference, NodeView, ReadAt, XrefKey};
-use std::collections::HashMap;
+use shards::{CrossReference, ReadAt, XrefKey};
 use tonic::Status;
 
 const XREF_PAGE: usize = 1000;
@@ -24,13 +23,6 @@ fn check_kind(kind: &str) -> Result<(), Status> {
         return Err(invalid("kind", "must not contain control characters"));
     }
     Ok(())
-}
-
-fn collect_ids(nodes: &[NodeView], out: &mut Vec<String>) {
-    for n in nodes {
-        out.push(n.node_id.clone());
-        collect_ids(&n.children, out);
-    }
 }
 
 impl<R: ShardRouter> Service<R> {
@@ -102,40 +94,26 @@ impl<R: ShardRouter> Service<R> {
         let direction = convert::direction(r.direction)?;
         let offset = paging::decode_offset('X', &r.page_token)?;
         let size = paging::size(r.page_size, XREF_PAGE, XREF_PAGE_MAX);
-        // The start nodes; reading them checks that the document and node exist.
-        let starts = if r.node_id.is_empty() {
-            let tree = self
-                .engine
-                .get_subtree(&r.doc_id, None, 0, false, ReadAt::Latest, None)
+        // The start: one node, or every node of the document; reading it checks that it exists.
+        let start = if r.node_id.is_empty() {
+            self.engine
+                .get_document(&r.doc_id, ReadAt::Latest, None)
                 .await
                 .map_err(to_status)?;
-            let mut ids = vec![];
-            collect_ids(&tree, &mut ids);
-            ids
+            (r.doc_id.clone(), None)
         } else {
             self.engine
                 .get_node(&r.doc_id, &r.node_id, ReadAt::Latest, false, None)
                 .await
                 .map_err(to_status)?;
-            vec![r.node_id.clone()]
+            (r.doc_id.clone(), Some(r.node_id.clone()))
         };
-        let mut found: HashMap<XrefKey, CrossReference> = HashMap::new();
-        for start in &starts {
-            let refs = self
-                .engine
-                .get_xrefs(&r.doc_id, start, direction, r.max_hops, r.kind.clone())
-                .await
-                .map_err(to_status)?;
-            for x in refs {
-                match found.get(&x.key) {
-                    Some(old) if old.hops <= x.hops => {}
-                    _ => {
-                        found.insert(x.key.clone(), x);
-                    }
-                }
-            }
-        }
-        let mut all: Vec<CrossReference> = found.into_values().collect();
+        let found = self
+            .engine
+            .get_xrefs_from(start, direction, r.max_hops, r.kind.clone())
+            .await
+            .map_err(to_status)?;
+        let mut all = found;
         all.sort_by(|a, b| {
             let k = |x: &CrossReference| {
                 (

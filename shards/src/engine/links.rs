@@ -78,15 +78,25 @@ impl<R: ShardRouter> Engine<R> {
         expect!(self.on_doc(&key.to_doc, index).await?, Response::XrefRemoved(_) => ())
     }
 
+    /// Whether each (document, node) exists at the latest version: from the published tree
+    /// when cached, else from the documents' shards (asked concurrently, one call each).
     async fn nodes_exist(&self, nodes: Vec<(String, String)>) -> Result<Vec<bool>> {
-        let mut by_shard: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (i, (d, _)) in nodes.iter().enumerate() {
-            by_shard.entry(self.shard_for(d)).or_default().push(i);
-        }
         let mut out = vec![false; nodes.len()];
-        for (shard, idx) in by_shard {
+        let mut by_shard: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, (d, n)) in nodes.iter().enumerate() {
+            let shard = self.shard_for(d);
+            match self.router.cached_tree(shard, d, ReadAt::Latest) {
+                Some(tree) => out[i] = tree.find(n).is_some(),
+                None => by_shard.entry(shard).or_default().push(i),
+            }
+        }
+        let asks = by_shard.into_iter().map(|(shard, idx)| {
             let ask = idx.iter().map(|&i| nodes[i].clone()).collect();
-            let got = expect!(self.router.call(shard, Request::NodesExist { nodes: ask }).await?, Response::Bools(b) => b)?;
+            let call = self.router.call(shard, Request::NodesExist { nodes: ask });
+            async move { (idx, call.await) }
+        });
+        for (idx, got) in join_all(asks).await {
+            let got = expect!(got?, Response::Bools(b) => b)?;
             for (i, b) in idx.into_iter().zip(got) {
                 out[i] = b;
             }
@@ -94,7 +104,8 @@ impl<R: ShardRouter> Engine<R> {
         Ok(out)
     }
 
-    /// The authoritative (outgoing) entry of each link, from its source shard.
+    /// The authoritative (outgoing) entry of each link, from its source shard (asked
+    /// concurrently, one call each).
     async fn link_values(&self, keys: &[XrefKey]) -> Result<Vec<Option<XrefValue>>> {
         let mut by_shard: HashMap<usize, Vec<usize>> = HashMap::new();
         for (i, k) in keys.iter().enumerate() {
@@ -103,10 +114,14 @@ impl<R: ShardRouter> Engine<R> {
                 .or_default()
                 .push(i);
         }
-        let mut out = vec![None; keys.len()];
-        for (shard, idx) in by_shard {
+        let asks = by_shard.into_iter().map(|(shard, idx)| {
             let ask = idx.iter().map(|&i| keys[i].clone()).collect();
-            let got = expect!(self.router.call(shard, Request::LinkValues { keys: ask }).await?, Response::LinkValues(v) => v)?;
+            let call = self.router.call(shard, Request::LinkValues { keys: ask });
+            async move { (idx, call.await) }
+        });
+        let mut out = vec![None; keys.len()];
+        for (idx, got) in join_all(asks).await {
+            let got = expect!(got?, Response::LinkValues(v) => v)?;
             for (i, v) in idx.into_iter().zip(got) {
                 out[i] = v;
             }
@@ -122,13 +137,38 @@ impl<R: ShardRouter> Engine<R> {
         side: XrefSide,
         kind: Option<&str>,
     ) -> Result<Vec<CrossReference>> {
-        let req = Request::ListXrefs {
-            doc_id: doc.into(),
-            node_id: Some(node.into()),
-            side,
-            kind: kind.map(str::to_string),
-        };
-        let links = expect!(self.on_doc(doc, req).await?, Response::Xrefs(x) => x)?;
+        self.links_from(vec![(doc.to_string(), Some(node.to_string()))], side, kind)
+            .await
+    }
+
+    /// Links of each start (a node, or with node None every node of a document), in one
+    /// direction, verified against the other side: one call per shard holding a start, then one
+    /// per shard holding the other ends (none when their documents' trees are cached).
+    async fn links_from(
+        &self,
+        starts: Vec<(String, Option<String>)>,
+        side: XrefSide,
+        kind: Option<&str>,
+    ) -> Result<Vec<CrossReference>> {
+        let mut by_shard: HashMap<usize, Vec<(String, Option<String>)>> = HashMap::new();
+        for start in starts {
+            by_shard
+                .entry(self.shard_for(&start.0))
+                .or_default()
+                .push(start);
+        }
+        let asks = by_shard.into_iter().map(|(shard, starts)| {
+            let req = Request::ListXrefs {
+                starts,
+                side,
+                kind: kind.map(str::to_string),
+            };
+            self.router.call(shard, req)
+        });
+        let mut links = vec![];
+        for got in join_all(asks).await {
+            links.extend(expect!(got?, Response::Xrefs(x) => x)?);
+        }
         match side {
             XrefSide::Out => {
                 let far = links
@@ -170,30 +210,52 @@ impl<R: ShardRouter> Engine<R> {
         max_hops: u32,
         kind: Option<String>,
     ) -> Result<Vec<CrossReference>> {
+        let start = (doc.to_string(), Some(node.to_string()));
+        self.get_xrefs_from(start, direction, max_hops, kind).await
+    }
+
+    /// Links of `start` (a node, or with node None every node of a document), in `direction`,
+    /// followed breadth first up to `max_hops` away: each link once, at the fewest hops it is
+    /// reached in (on either side, for `Both`). Each hop asks all the nodes of its frontier at
+    /// once.
+    pub async fn get_xrefs_from(
+        &self,
+        start: (String, Option<String>),
+        direction: Direction,
+        max_hops: u32,
+        kind: Option<String>,
+    ) -> Result<Vec<CrossReference>> {
         let max_hops = max_hops.max(1);
         let sides: &[XrefSide] = match direction {
             Direction::Outgoing => &[XrefSide::Out],
             Direction::Incoming => &[XrefSide::In],
             Direction::Both => &[XrefSide::Out, XrefSide::In],
         };
-        let mut out = vec![];
-        let mut seen_links = HashSet::new();
+        let mut out: Vec<CrossReference> = vec![];
+        // Each link's place in `out`: a link reached on both sides keeps the fewer hops.
+        let mut seen_links: HashMap<XrefKey, usize> = HashMap::new();
         for &side in sides {
-            let mut visited: HashSet<(String, String)> =
-                HashSet::from([(doc.to_string(), node.to_string())]);
-            let mut frontier = vec![(doc.to_string(), node.to_string())];
+            // Nodes reached (expanded or to expand); a whole start document counts as reached.
+            let mut visited: HashSet<(String, String)> = HashSet::new();
+            let whole_doc = start.1.is_none().then(|| start.0.clone());
+            if let (d, Some(n)) = &start {
+                visited.insert((d.clone(), n.clone()));
+            }
+            let mut frontier = vec![start.clone()];
             for hop in 1..=max_hops {
                 let mut next = vec![];
-                for (d, n) in &frontier {
-                    for mut l in self.links_of(d, n, side, kind.as_deref()).await? {
-                        let far = match side {
-                            XrefSide::Out => (l.key.to_doc.clone(), l.key.to_node.clone()),
-                            XrefSide::In => (l.key.from_doc.clone(), l.key.from_node.clone()),
-                        };
-                        if visited.insert(far.clone()) {
-                            next.push(far);
-                        }
-                        if seen_links.insert(l.key.clone()) {
+                for mut l in self.links_from(frontier, side, kind.as_deref()).await? {
+                    let far = match side {
+                        XrefSide::Out => (l.key.to_doc.clone(), l.key.to_node.clone()),
+                        XrefSide::In => (l.key.from_doc.clone(), l.key.from_node.clone()),
+                    };
+                    if whole_doc.as_ref() != Some(&far.0) && visited.insert(far.clone()) {
+                        next.push((far.0, Some(far.1)));
+                    }
+                    match seen_links.get(&l.key) {
+                        Some(&i) => out[i].hops = out[i].hops.min(hop),
+                        None => {
+                            seen_links.insert(l.key.clone(), out.len());
                             l.hops = hop;
                             out.push(l);
                         }

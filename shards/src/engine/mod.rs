@@ -17,6 +17,7 @@ use crate::request::{AfterImage, RemovedLink, Request, Response, ShardStats, Wri
 use crate::shard::txn_shard;
 use crate::tree::{CacheStats, DocTree};
 use crate::{Error, Result};
+use futures_util::future::join_all;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;

@@ -79,12 +79,16 @@ fn read_scope(req: &Request) -> Option<Scope> {
         | ListVersions { doc_id, .. }
         | VersionAsOf { doc_id, .. }
         | Diff { doc_id, .. }
-        | ListXrefs { doc_id, .. }
         | Begin { doc_id, .. }
         | Search {
             doc_id: Some(doc_id),
             ..
         } => doc(doc_id),
+        // Links of one document wait for its writes; of several, for the shard's.
+        ListXrefs { starts, .. } => match starts.split_first() {
+            Some(((d, _), rest)) if rest.iter().all(|(o, _)| o == d) => doc(d),
+            _ => Some(Scope::Shard),
+        },
         Search { doc_id: None, .. }
         | ListDocuments { .. }
         | LinkValues { .. }

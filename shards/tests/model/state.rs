@@ -323,8 +323,9 @@ impl Model {
             Direction::Incoming => &[false],
             Direction::Both => &[true, false],
         };
-        let mut out = vec![];
-        let mut seen = BTreeSet::new();
+        let mut out: Vec<(XrefKey, String, u32)> = vec![];
+        // A link reached on both sides is reported once, at the fewer hops.
+        let mut seen: BTreeMap<XrefKey, usize> = BTreeMap::new();
         for &outgoing in sides {
             let start = (doc.to_string(), node.to_string());
             let mut visited = BTreeSet::from([start.clone()]);
@@ -353,8 +354,12 @@ impl Model {
                         if visited.insert(far.clone()) {
                             next.push(far);
                         }
-                        if seen.insert(k.clone()) {
-                            out.push((k.clone(), self.links[k].clone(), hop));
+                        match seen.get(k) {
+                            Some(&i) => out[i].2 = out[i].2.min(hop),
+                            None => {
+                                seen.insert(k.clone(), out.len());
+                                out.push((k.clone(), self.links[k].clone(), hop));
+                            }
                         }
                     }
                 }
