@@ -13,6 +13,10 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# PostgreSQL 15 with ltree and pgbench (part of postgresql-15 on Debian 12), for
+# benches/vs_postgres and its smoke test.
+[ -x /usr/lib/postgresql/15/bin/pgbench ] && [ -f /usr/lib/postgresql/15/lib/ltree.so ] \
+  || need_apt+=(postgresql-15 postgresql-contrib)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
@@ -27,5 +31,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e "./client/python[dev]"
+# psycopg and matplotlib for benches/vs_postgres.
+"$VENV/bin/python" -m pip install -q -r benches/vs_postgres/requirements.txt
 # Offline Kubernetes API schemas, to check deploy/kubernetes.
 "$VENV/bin/python" -m pip install -q "kubernetes-validate==1.37.0"
