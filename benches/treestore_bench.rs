@@ -52,6 +52,9 @@ struct Args {
     /// Seconds per workload.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Seconds each workload runs first without being measured (warms the server's caches).
+    #[arg(long, default_value_t = 0)]
+    warmup: u64,
     /// Workloads to run, comma separated (default: all of the mode; synthetic:
     /// health,get_node,get_subtree,get_ancestors,as_of,write,mixed; corpus: grpc_health,
     /// health,node,children,subtree_100,subtree_1000,subtree_10000,ancestors,node_as_of,
@@ -296,6 +299,18 @@ async fn synthetic_one(
     Ok(())
 }
 
+/// The gRPC method a synthetic workload calls (None: several).
+fn synthetic_method(workload: &str) -> Option<&'static str> {
+    Some(match workload {
+        "health" => "Health",
+        "get_node" | "as_of" => "GetNode",
+        "get_subtree" => "GetSubtree",
+        "get_ancestors" => "GetAncestors",
+        "write" => "UpdateNode",
+        _ => return None,
+    })
+}
+
 /// What the clients run: the synthetic documents or a loaded corpus.
 enum Plan {
     Synthetic(Tree),
@@ -348,9 +363,10 @@ async fn run_workload(
     args: &Args,
     plan: &Arc<Plan>,
     workload: &str,
+    seconds: u64,
 ) -> Result<Outcome, BoxErr> {
     let start = Instant::now();
-    let end = start + Duration::from_secs(args.seconds);
+    let end = start + Duration::from_secs(seconds);
     let mut tasks = vec![];
     for i in 0..args.clients {
         let mut c = Clients::new(channels[i % channels.len()].clone());
@@ -480,20 +496,23 @@ async fn main_async(args: Args) -> Result<(), BoxErr> {
     let mut rates = std::collections::HashMap::new();
     let mut results = vec![];
     for w in &workloads {
+        if args.warmup > 0 {
+            run_workload(&channels, &args, &plan, w, args.warmup).await?;
+        }
         let cpu0 = cpu.as_ref().map(|c| c.seconds()).transpose()?;
         let lat0 = args
             .metrics_addr
             .as_deref()
             .map(probe::scrape)
             .transpose()?;
-        let o = run_workload(&channels, &args, &plan, w).await?;
+        let o = run_workload(&channels, &args, &plan, w, args.seconds).await?;
         let cpu_us = match (&cpu, cpu0) {
             (Some(c), Some(c0)) if o.ops > 0 => Some((c.seconds()? - c0) * 1e6 / o.ops as f64),
             _ => None,
         };
         let method = match &*plan {
             Plan::Corpus(_) => corpus::method(w),
-            Plan::Synthetic(_) => None,
+            Plan::Synthetic(_) => synthetic_method(w),
         };
         let server_us = match (&args.metrics_addr, lat0, method) {
             (Some(addr), Some(l0), Some(m)) => probe::mean_us(&l0, &probe::scrape(addr)?, m),
@@ -550,6 +569,7 @@ async fn main_async(args: Args) -> Result<(), BoxErr> {
             "clients": args.clients,
             "connections": channels.len(),
             "seconds_per_workload": args.seconds,
+            "warmup_seconds": args.warmup,
             "threads": args.threads,
             "server_pid": args.server_pid,
             "mode": if args.corpus.is_some() { "corpus" } else { "synthetic" },

@@ -24,6 +24,8 @@ LABELS = {"node": "node", "children": "children", "subtree_100": "subtree ~100",
           "subtree_1000": "subtree ~1,000", "subtree_10000": "whole doc ~10,000",
           "ancestors": "ancestors", "node_as_of": "node as of", "subtree_as_of": "subtree as of",
           "search": "search", "xref_2hop": "xrefs 2 hops", "update": "durable update"}
+PINNED_LABELS = {"grpc_health": "gRPC Health (grpc.health.v1)", "health": "TreeStore Health RPC",
+                 "node": "GetNode", "subtree_1000": "GetSubtree, 1,001 nodes"}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -253,7 +255,7 @@ def markdown(r: dict) -> str:
         for cc in (1, 64):
             h = pin[cc].get("grpc_health", {}).get("server_cpu_us_per_op")
             for w, x in pin[cc].items():
-                L.append(f"| {w} | {cc} | {fmt(x['ops_per_s'])} | "
+                L.append(f"| {PINNED_LABELS.get(w, w)} | {cc} | {fmt(x['ops_per_s'])} | "
                          f"{fmt(x['server_cpu_us_per_op'], 1)} | "
                          f"{fx(ratio(x['server_cpu_us_per_op'], h))} | "
                          f"{fmt(x.get('server_mean_us'), 1)} |")

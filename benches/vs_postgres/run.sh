@@ -63,10 +63,11 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+WARMUP=2  # seconds of unmeasured warm-up per workload in the pinned pass (after a restart)
 case "$MODE" in
   full) : "${SECS:=10}"; : "${OUT:=$HERE/results}" ;;
   quick) : "${SECS:=3}"; : "${OUT:=$WORK/results-quick}" ;;
-  smoke) : "${SECS:=1}"; : "${OUT:=$WORK/results-smoke}" ;;
+  smoke) : "${SECS:=1}"; : "${OUT:=$WORK/results-smoke}"; WARMUP=1 ;;
 esac
 mkdir -p "$WORK" "$OUT"
 WORK="$(cd "$WORK" && pwd)"
@@ -128,7 +129,6 @@ PG_SETTINGS=(
   "work_mem = 64MB"
   "maintenance_work_mem = 1GB"
   "max_wal_size = 8GB"
-  "checkpoint_timeout = 30min"
   "fsync = on"
   "synchronous_commit = on"
   "full_page_writes = on"
@@ -181,6 +181,23 @@ with TreeStoreClient(f"127.0.0.1:{sys.argv[1]}") as c:
 EOF
 }
 TS_EXTRA=()
+wait_idle() {  # wait_idle PID: until the process uses < 5% of a core over 2 s (at most 300 s)
+  "$PY" - "$1" <<'EOF'
+import os, sys, time
+pid, hz = sys.argv[1], os.sysconf("SC_CLK_TCK")
+def cpu() -> float:
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / hz
+t0 = time.monotonic()
+while True:
+    c0 = cpu()
+    time.sleep(2)
+    used = (cpu() - c0) / 2
+    if used < 0.05 or time.monotonic() - t0 > 300:
+        break
+print(f"server idle after {time.monotonic() - t0:.0f} s ({used:.0%} of a core)", flush=True)
+EOF
+}
 
 say "PostgreSQL: initdb and start ($PGDATA)"
 stop_pg
@@ -199,6 +216,7 @@ rm -rf "$WORK/ts"
 start_ts
 "$BENCH" --addr "127.0.0.1:$TS_PORT" --clients 16 --connections 4 \
   --load "$CORPUS/docs.jsonl" --load-xrefs "$CORPUS/xrefs.tsv" --json "$RAW/load_treestore.json"
+wait_idle "$TS_PID"  # background work after the load (checkpoints, compactions) settles first
 
 # ---- Python, 1 client -----------------------------------------------------------------------
 say "Python part (1 client)"
@@ -225,10 +243,11 @@ if [ "$PINNED" = 1 ]; then
   stop_ts
   TS_EXTRA=(--no-pin-cores)
   start_ts taskset -c 1
+  wait_idle "$TS_PID"
   for c in 1 64; do
     conns=4; [ "$c" = 1 ] && conns=1
     taskset -c 0 "$BENCH" --addr "127.0.0.1:$TS_PORT" --corpus "$CORPUS/targets.json" \
-      --clients "$c" --connections "$conns" --threads 1 --seconds "$SECS" \
+      --clients "$c" --connections "$conns" --threads 1 --seconds "$SECS" --warmup "$WARMUP" \
       --workloads grpc_health,health,node,subtree_1000 --server-pid "$TS_PID" \
       --metrics-addr "127.0.0.1:$METRICS_PORT" --json "$RAW/pinned_c$c.json"
   done
