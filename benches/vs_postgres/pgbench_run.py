@@ -76,7 +76,8 @@ def run_one(a: argparse.Namespace, workload: str, variant: str, scale: corpus.Sc
             "errors": int(failed.group(1)) if failed else 0, "ops_per_s": float(tps.group(1)),
             "p50_us": q(0.5), "p99_us": q(0.99), "p999_us": q(0.999),
             "mean_us": round(statistics.fmean(lat), 1) if lat else None,
-            "latency_samples": len(lat), "command": " ".join(cmd[1:])}
+            "latency_samples": len(lat),
+            "command": " ".join(cmd[1:]).replace(str(a.log_dir), "LOG_DIR")}
 
 
 def main() -> None:

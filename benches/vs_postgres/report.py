@@ -179,6 +179,13 @@ def targets_check(r: dict, prow: list[dict], rrow: list[dict]) -> list[tuple[str
     return out
 
 
+def _phase_load(entry: str) -> str:
+    """ "95s report :: 5.86 3.67 3.92" -> "report 5.86" """
+    head, _, loads = entry.partition(" :: ")
+    phase = head.split(" ", 1)[1] if " " in head else head
+    return f"{phase} {loads.split(' ')[0]}"
+
+
 def markdown(r: dict) -> str:
     m, c, s = r["machine"], r["corpus"], r["settings"]
     py = r["python"]
@@ -201,7 +208,10 @@ def markdown(r: dict) -> str:
     L.append(f"- PostgreSQL: {'; '.join(s.get('postgresql_settings', []))}. TreeStore: "
              f"{s.get('treestore_serve_flags', '')}.")
     L.append(f"- Rust/pgbench: {s.get('seconds_per_rust_workload')} s per workload. "
-             f"Whole run: {s.get('run_seconds', '?')} s.\n")
+             f"Whole run: {s.get('run_seconds', '?')} s. 1-minute load average as each phase "
+             f"started (the run's own processes included; more shows other work on the "
+             f"machine): " + "; ".join(_phase_load(x) for x in
+                                       s.get("load_average_at_each_phase", [])) + ".\n")
 
     fl = py["floors"]
     L.append("## Python, 1 client (median µs per call)\n")

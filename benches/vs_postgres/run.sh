@@ -78,7 +78,11 @@ mkdir -p "$RAW"
 LOGS="$WORK/logs"
 mkdir -p "$LOGS"
 T_START=$(date +%s)
-say() { echo "== [$(( $(date +%s) - T_START ))s] $*"; }
+LOADAVG=()  # the machine's load average at each phase: other work on it shows here
+say() {
+  echo "== [$(( $(date +%s) - T_START ))s] $*"
+  LOADAVG+=("$(( $(date +%s) - T_START ))s $* :: $(cut -d' ' -f1-3 /proc/loadavg)")
+}
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/treestore/target}"
 VENV="${TREESTORE_VENV:-/var/cache/treestore/venv}"
@@ -199,7 +203,7 @@ print(f"server idle after {time.monotonic() - t0:.0f} s ({used:.0%} of a core)",
 EOF
 }
 
-say "PostgreSQL: initdb and start ($PGDATA)"
+say "PostgreSQL: initdb and start"
 stop_pg
 rm -rf "$WORK/pg"
 mkdir -p "$WORK/pg"
@@ -266,7 +270,8 @@ cat >"$RAW/settings.json" <<EOF
   "treestore_binary_profile": "$([ -n "${TREESTORE_BIN:-}" ] && echo "given: TREESTORE_BIN" || echo "$PROFILE")",
   "treestore_serve_flags": "--cache-bytes $TS_CACHE_BYTES (default shards, executors, router threads, log level)",
   "postgresql_settings": $("$PY" -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "${PG_SETTINGS[@]}"),
-  "run_seconds": $(( $(date +%s) - T_START ))
+  "run_seconds": $(( $(date +%s) - T_START )),
+  "load_average_at_each_phase": $("$PY" -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "${LOADAVG[@]}")
 }
 EOF
 "$PY" "$HERE/report.py" --raw "$RAW" --corpus "$CORPUS" --out "$OUT"
