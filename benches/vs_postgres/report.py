@@ -179,6 +179,31 @@ def targets_check(r: dict, prow: list[dict], rrow: list[dict]) -> list[tuple[str
     return out
 
 
+def glance(r: dict, prow: list[dict], rrow: list[dict]) -> str:
+    """The compact table (also pasted into the top-level README): TreeStore's speedup over
+    PostgreSQL per query and client mode, with the floors."""
+    P = {x["query"]: x for x in prow}
+    fl = r["python"]["floors"]
+    L = ["| query | rows | Python, 1 client: PG / TS median µs | speedup | Rust, 1 client | "
+         "Rust, 64 clients |", "|---|--:|--:|--:|--:|--:|"]
+    t1 = r["rust"][1]["treestore"].get("grpc_health")
+    t64 = r["rust"][64]["treestore"].get("grpc_health")
+    p1 = r["rust"][1]["postgres"].get("select1")
+    p64 = r["rust"][64]["postgres"].get("select1")
+    L.append(f"| floor (`SELECT 1` / gRPC Health) | | {fmt(fl['postgres_select1']['median_us'])} / "
+             f"{fmt(fl['treestore_grpc_health']['median_us'])} | "
+             f"{fx(ratio(fl['postgres_select1']['median_us'], fl['treestore_grpc_health']['median_us']))} | "
+             f"{fx(ratio(t1 and t1['ops_per_s'], p1 and p1['ops_per_s']))} | "
+             f"{fx(ratio(t64 and t64['ops_per_s'], p64 and p64['ops_per_s']))} |")
+    for x in rrow:
+        q = x["query"]
+        p = P.get(q, {})
+        L.append(f"| {LABELS[q]} | {fmt(p.get('rows'))} | {fmt(p.get('pg_us'))} / "
+                 f"{fmt(p.get('ts_us'))} | **{fx(p.get('speedup'))}** | {fx(x['speedup1'])} | "
+                 f"{fx(x['speedup64'])} |")
+    return "\n".join(L) + "\n"
+
+
 def _phase_load(entry: str) -> str:
     """ "95s report :: 5.86 3.67 3.92" -> "report 5.86" """
     head, _, loads = entry.partition(" :: ")
@@ -213,6 +238,8 @@ def markdown(r: dict) -> str:
              f"machine): " + "; ".join(_phase_load(x) for x in
                                        s.get("load_average_at_each_phase", [])) + ".\n")
 
+    L.append("## Speedup at a glance\n")
+    L.append(glance(r, prow, rrow))
     fl = py["floors"]
     L.append("## Python, 1 client (median µs per call)\n")
     L.append("Speedup = PostgreSQL / TreeStore (> 1: TreeStore faster). Floors: psycopg "

@@ -82,7 +82,7 @@ def test_smoke_run_writes_every_result(work_dir: Path) -> None:
                    "ancestors", "node as of", "subtree as of", "search", "xrefs 2 hops",
                    "durable update"]
     for label in from_report:
-        # one row in the Python table and one in the Rust/pgbench table
-        assert summary.count(f"| {label} |") == 2, label
+        # one row in each of the at-a-glance, Python and Rust/pgbench tables
+        assert summary.count(f"| {label} |") == 3, label
     results = json.loads((out / "results.json").read_text())
     assert results["machine"]["cores"] and results["commit"]
