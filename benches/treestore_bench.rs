@@ -9,7 +9,8 @@
 //!   acknowledged after the WAL fsync) and a mixed workload;
 //! * `--corpus targets.json`: runs the workloads of `benches/vs_postgres` (see `corpus.rs`)
 //!   against a corpus loaded before;
-//! * `--load docs.jsonl [--load-xrefs xrefs.tsv]`: loads such a corpus and exits.
+//! * `--load docs.jsonl [--load-xrefs xrefs.tsv]`: loads such a corpus and exits;
+//!   `--prewarm docs.jsonl` reads all of it once and exits.
 //!
 //! `--json FILE` writes the results as JSON; `--server-pid PID` adds the server's CPU time per
 //! request, `--metrics-addr HOST:PORT` its own mean latency per request (from its metrics).
@@ -75,6 +76,10 @@ struct Args {
     /// concurrent requests, then exit.
     #[arg(long)]
     load: Option<PathBuf>,
+    /// Read every version of every document of this corpus file (docs.jsonl) once, with
+    /// --clients concurrent requests, then exit (warms the server's caches).
+    #[arg(long, conflicts_with_all = ["load", "corpus"])]
+    prewarm: Option<PathBuf>,
     /// With --load: also add these cross references (xrefs.tsv).
     #[arg(long, requires = "load")]
     load_xrefs: Option<PathBuf>,
@@ -439,6 +444,14 @@ async fn main_async(args: Args) -> Result<(), BoxErr> {
         ));
         let summary = load::load(&channels, args.clients, docs, args.load_xrefs.as_ref()).await?;
         report(&format!("loaded: {summary}"));
+        if let Some(path) = &args.json {
+            std::fs::write(path, summary + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        return Ok(());
+    }
+    if let Some(docs) = &args.prewarm {
+        let summary = load::prewarm(&channels, args.clients, docs).await?;
+        report(&format!("prewarmed: {summary}"));
         if let Some(path) = &args.json {
             std::fs::write(path, summary + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
         }

@@ -7,6 +7,10 @@
 //! overwrite it) with the version's effective time. Then every line of `xrefs.tsv`
 //! (`from_doc, from_node, to_doc, to_node, kind, label`, tab separated) becomes one
 //! AddCrossReference. The server must not hold these documents yet.
+//!
+//! `--prewarm docs.jsonl` reads every version of every document of the file once (the whole
+//! tree with text), so that the server starts the measurements with the corpus in its caches,
+//! like PostgreSQL after pg_prewarm.
 
 use crate::BoxErr;
 use serde::Deserialize;
@@ -159,6 +163,32 @@ async fn add_xref(c: &mut TreeStoreClient<Channel>, line: &str) -> Result<usize,
 enum Kind {
     Docs,
     Xrefs,
+    Prewarm,
+}
+
+#[derive(Deserialize)]
+struct DocVersions {
+    doc_id: String,
+    versions: Vec<serde::de::IgnoredAny>,
+}
+
+/// Reads every version of one document's whole tree; returns the number of reads.
+async fn read_doc(c: &mut TreeStoreClient<Channel>, line: &str) -> Result<usize, BoxErr> {
+    let doc: DocVersions =
+        serde_json::from_str(line).map_err(|e| format!("bad document line: {e}"))?;
+    for v in 1..=doc.versions.len() as u64 {
+        c.get_subtree(pb::GetSubtreeRequest {
+            doc_id: doc.doc_id.clone(),
+            include_text: true,
+            read_at: Some(pb::ReadAt {
+                at: Some(pb::read_at::At::Version(v)),
+            }),
+            ..Default::default()
+        })
+        .await
+        .map_err(|s| format!("GetSubtree {} version {v}: {s}", doc.doc_id))?;
+    }
+    Ok(doc.versions.len())
 }
 
 /// Sends every line of `path` through `clients` concurrent workers; returns (lines, requests).
@@ -199,6 +229,7 @@ async fn each_line(
                 let r = match kind {
                     Kind::Docs => put_doc(&mut c, &line).await,
                     Kind::Xrefs => add_xref(&mut c, &line).await,
+                    Kind::Prewarm => read_doc(&mut c, &line).await,
                 };
                 match r {
                     Ok(n) => requests += n as u64,
@@ -256,6 +287,16 @@ pub async fn load(
         "{{\"documents\": {n_docs}, \"versions\": {n_versions}, \"xrefs\": {n_xrefs}, \
          \"documents_seconds\": {docs_s:.1}, \"xrefs_seconds\": {xrefs_s:.1}, \
          \"load_seconds\": {:.1}}}",
+        t0.elapsed().as_secs_f64()
+    ))
+}
+
+/// Reads every version of every document once; returns a summary line.
+pub async fn prewarm(channels: &[Channel], clients: usize, docs: &Path) -> Result<String, BoxErr> {
+    let t0 = Instant::now();
+    let (n_docs, reads) = each_line(channels, clients, docs, Kind::Prewarm).await?;
+    Ok(format!(
+        "{{\"documents\": {n_docs}, \"reads\": {reads}, \"prewarm_seconds\": {:.1}}}",
         t0.elapsed().as_secs_f64()
     ))
 }

@@ -99,7 +99,8 @@ def build(raw: Path, corpus_dir: Path) -> dict[str, Any]:
             "corpus": {"scale": targets["scale"], "seed": targets["seed"],
                        **targets["stats"]},
             "load": {"postgres": load(raw / "load_postgres.json"),
-                     "treestore": load(raw / "load_treestore.json")},
+                     "treestore": load(raw / "load_treestore.json"),
+                     "treestore_prewarm": load(raw / "prewarm_treestore.json")},
             "python": py, "rust": rust, "pinned": pinned,
             "pgbench_version": (load(raw / "pgbench_c1.json") or {}).get("version")}
 
@@ -229,7 +230,12 @@ def markdown(r: dict) -> str:
              f"{r['load']['postgres'] and r['load']['postgres']['load_seconds']} s into "
              f"PostgreSQL (COPY + indexes), "
              f"{r['load']['treestore'] and r['load']['treestore']['load_seconds']} s into "
-             f"TreeStore (concurrent PutDocument).")
+             f"TreeStore (concurrent PutDocument). Then both caches were warmed: PostgreSQL "
+             f"`pg_prewarm` of every table and index "
+             f"({(r['load']['postgres'] or {}).get('prewarmed_blocks', '?')} blocks; database "
+             f"{((r['load']['postgres'] or {}).get('database_bytes') or 0) / 2**30:.2f} GiB), "
+             f"TreeStore one read of every version of every document "
+             f"({(r['load']['treestore_prewarm'] or {}).get('prewarm_seconds', '?')} s).")
     L.append(f"- PostgreSQL: {'; '.join(s.get('postgresql_settings', []))}. TreeStore: "
              f"{s.get('treestore_serve_flags', '')}.")
     L.append(f"- Rust/pgbench: {s.get('seconds_per_rust_workload')} s per workload. "

@@ -128,7 +128,7 @@ PG_SETTINGS=(
   "port = $PG_PORT"
   "unix_socket_directories = ''"
   "max_connections = 100"
-  "shared_buffers = 2GB"
+  "shared_buffers = 4GB"
   "effective_cache_size = 8GB"
   "work_mem = 64MB"
   "maintenance_work_mem = 1GB"
@@ -141,7 +141,7 @@ PG_SETTINGS=(
   "jit = off"
   "autovacuum = off"
 )
-TS_CACHE_BYTES=2147483648  # RocksDB block cache: the same 2 GiB PostgreSQL gets as shared_buffers
+TS_CACHE_BYTES=4294967296  # RocksDB block cache: the same 4 GiB PostgreSQL gets as shared_buffers
 PGDATA="$WORK/pg/data"
 DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=bench"
 TS_PID=""
@@ -221,6 +221,11 @@ start_ts
 "$BENCH" --addr "127.0.0.1:$TS_PORT" --clients 16 --connections 4 \
   --load "$CORPUS/docs.jsonl" --load-xrefs "$CORPUS/xrefs.tsv" --json "$RAW/load_treestore.json"
 wait_idle "$TS_PID"  # background work after the load (checkpoints, compactions) settles first
+# Every version of every document read once: TreeStore's caches hold the corpus, as
+# PostgreSQL's shared_buffers do after pg_prewarm (pg_load.py).
+"$BENCH" --addr "127.0.0.1:$TS_PORT" --clients 16 --connections 4 --prewarm "$CORPUS/docs.jsonl" \
+  --json "$RAW/prewarm_treestore.json"
+wait_idle "$TS_PID"
 
 # ---- Python, 1 client -----------------------------------------------------------------------
 say "Python part (1 client)"
