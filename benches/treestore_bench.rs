@@ -1,9 +1,19 @@
 //! `treestore-bench`: a load generator for a running TreeStore server over real gRPC.
 //!
-//! N concurrent clients (sharing a few HTTP/2 connections) run each workload for a set time:
-//! Health (the gRPC stack's own baseline), GetNode, GetSubtree, GetAncestors, as-of reads,
-//! durable writes (UpdateNode, acknowledged after the WAL fsync) and a mixed workload. For each
-//! it prints throughput and p50/p99/p99.9 latency from an HDR histogram.
+//! N concurrent clients (sharing a few HTTP/2 connections) run each workload for a set time and
+//! it prints throughput and p50/p99/p99.9 latency from an HDR histogram per workload.
+//!
+//! Three modes:
+//! * default: creates its own `--docs` documents and runs Health (the gRPC stack's own
+//!   baseline), GetNode, GetSubtree, GetAncestors, as-of reads, durable writes (UpdateNode,
+//!   acknowledged after the WAL fsync) and a mixed workload;
+//! * `--corpus targets.json`: runs the workloads of `benches/vs_postgres` (see `corpus.rs`)
+//!   against a corpus loaded before;
+//! * `--load docs.jsonl [--load-xrefs xrefs.tsv]`: loads such a corpus and exits;
+//!   `--prewarm docs.jsonl` reads all of it once and exits.
+//!
+//! `--json FILE` writes the results as JSON; `--server-pid PID` adds the server's CPU time per
+//! request, `--metrics-addr HOST:PORT` its own mean latency per request (from its metrics).
 //!
 //!     treestore serve --data-dir /tmp/bench &
 //!     treestore-bench --addr 127.0.0.1:50051 --clients 64 --seconds 10
@@ -11,10 +21,22 @@
 use clap::Parser;
 use hdrhistogram::Histogram;
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
+use tonic_health::pb::health_client::HealthClient;
 use treestore::pb;
 use treestore::pb::tree_store_client::TreeStoreClient;
+
+#[path = "treestore_bench/corpus.rs"]
+mod corpus;
+#[path = "treestore_bench/load.rs"]
+mod load;
+#[path = "treestore_bench/probe.rs"]
+mod probe;
+
+const SYNTHETIC_WORKLOADS: &str = "health,get_node,get_subtree,get_ancestors,as_of,write,mixed";
 
 #[derive(Parser, Debug, Clone)]
 #[command(name = "treestore-bench", about = "TreeStore gRPC load generator")]
@@ -31,22 +53,50 @@ struct Args {
     /// Seconds per workload.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Workloads to run, comma separated.
-    #[arg(
-        long,
-        default_value = "health,get_node,get_subtree,get_ancestors,as_of,write,mixed",
-        value_delimiter = ','
-    )]
-    workloads: Vec<String>,
+    /// Seconds each workload runs first without being measured (warms the server's caches).
+    #[arg(long, default_value_t = 0)]
+    warmup: u64,
+    /// Workloads to run, comma separated (default: all of the mode; synthetic:
+    /// health,get_node,get_subtree,get_ancestors,as_of,write,mixed; corpus: grpc_health,
+    /// health,node,children,subtree_100,subtree_1000,subtree_10000,ancestors,node_as_of,
+    /// subtree_as_of,search,xref_2hop,update).
+    #[arg(long, value_delimiter = ',')]
+    workloads: Option<Vec<String>>,
     /// Documents the reads spread over (each the same tree), placed by hash on the shards.
     #[arg(long, default_value_t = 8)]
     docs: usize,
     /// Tokio worker threads of the load generator (default: cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Run the workloads of this targets file (benches/vs_postgres/corpus.py) against a
+    /// corpus already loaded, instead of creating documents.
+    #[arg(long, conflicts_with = "load")]
+    corpus: Option<PathBuf>,
+    /// Load this corpus (docs.jsonl of benches/vs_postgres/corpus.py) with --clients
+    /// concurrent requests, then exit.
+    #[arg(long)]
+    load: Option<PathBuf>,
+    /// Read every version of every document of this corpus file (docs.jsonl) once, with
+    /// --clients concurrent requests, then exit (warms the server's caches).
+    #[arg(long, conflicts_with_all = ["load", "corpus"])]
+    prewarm: Option<PathBuf>,
+    /// With --load: also add these cross references (xrefs.tsv).
+    #[arg(long, requires = "load")]
+    load_xrefs: Option<PathBuf>,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Report the CPU time (utime + stime, all threads) this server process spends per
+    /// request of each workload; pin the load generator and the server apart for it.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// The server's metrics address (e.g. 127.0.0.1:9090): report its own mean latency per
+    /// request of each workload.
+    #[arg(long)]
+    metrics_addr: Option<String>,
 }
 
-type BoxErr = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxErr = Box<dyn std::error::Error + Send + Sync>;
 
 const ROOTS: usize = 10;
 const CHILDREN: usize = 10;
@@ -159,9 +209,9 @@ async fn put_read_doc(
 }
 
 /// xorshift64*: deterministic per client, no dependency.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -172,7 +222,7 @@ impl Rng {
     }
 }
 
-async fn one(
+async fn synthetic_one(
     c: &mut TreeStoreClient<Channel>,
     workload: &str,
     tree: &Tree,
@@ -254,9 +304,61 @@ async fn one(
     Ok(())
 }
 
+/// The gRPC method a synthetic workload calls (None: several).
+fn synthetic_method(workload: &str) -> Option<&'static str> {
+    Some(match workload {
+        "health" => "Health",
+        "get_node" | "as_of" => "GetNode",
+        "get_subtree" => "GetSubtree",
+        "get_ancestors" => "GetAncestors",
+        "write" => "UpdateNode",
+        _ => return None,
+    })
+}
+
+/// What the clients run: the synthetic documents or a loaded corpus.
+enum Plan {
+    Synthetic(Tree),
+    Corpus(corpus::Targets),
+}
+
+/// One client's connections: the TreeStore service and the standard gRPC Health service.
+struct Clients {
+    ts: TreeStoreClient<Channel>,
+    health: HealthClient<Channel>,
+}
+
+impl Clients {
+    fn new(channel: Channel) -> Clients {
+        Clients {
+            ts: TreeStoreClient::new(channel.clone())
+                .max_decoding_message_size(usize::MAX)
+                .max_encoding_message_size(usize::MAX),
+            health: HealthClient::new(channel),
+        }
+    }
+}
+
+async fn one(
+    c: &mut Clients,
+    plan: &Plan,
+    workload: &str,
+    rng: &mut Rng,
+    client: usize,
+    seq: u64,
+) -> Result<(), tonic::Status> {
+    match plan {
+        Plan::Synthetic(tree) => synthetic_one(&mut c.ts, workload, tree, rng, client, seq).await,
+        Plan::Corpus(t) => {
+            corpus::one(&mut c.ts, &mut c.health, t, workload, rng, client, seq).await
+        }
+    }
+}
+
 struct Outcome {
     ops: u64,
     errors: u64,
+    first_error: Option<String>,
     hist: Histogram<u64>,
     elapsed: Duration,
 }
@@ -264,97 +366,230 @@ struct Outcome {
 async fn run_workload(
     channels: &[Channel],
     args: &Args,
-    tree: &std::sync::Arc<Tree>,
+    plan: &Arc<Plan>,
     workload: &str,
+    seconds: u64,
 ) -> Result<Outcome, BoxErr> {
     let start = Instant::now();
-    let end = start + Duration::from_secs(args.seconds);
+    let end = start + Duration::from_secs(seconds);
     let mut tasks = vec![];
     for i in 0..args.clients {
-        let mut c = TreeStoreClient::new(channels[i % channels.len()].clone());
-        let tree = tree.clone();
+        let mut c = Clients::new(channels[i % channels.len()].clone());
+        let plan = plan.clone();
         let workload = workload.to_string();
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(7919));
             let (mut ops, mut errors, mut seq) = (0u64, 0u64, 0u64);
+            let mut first_error = None;
             while Instant::now() < end {
                 let t = Instant::now();
                 seq += 1;
-                match one(&mut c, &workload, &tree, &mut rng, i, seq).await {
+                match one(&mut c, &plan, &workload, &mut rng, i, seq).await {
                     Ok(()) => {
                         hist.saturating_record(t.elapsed().as_micros() as u64);
                         ops += 1;
                     }
-                    Err(_) => errors += 1,
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| e.to_string());
+                    }
                 }
             }
-            Ok::<_, BoxErr>((ops, errors, hist))
+            Ok::<_, BoxErr>((ops, errors, first_error, hist))
         }));
     }
     let mut total = Outcome {
         ops: 0,
         errors: 0,
+        first_error: None,
         hist: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
         elapsed: Duration::ZERO,
     };
     for t in tasks {
-        let (ops, errors, hist) = t.await??;
+        let (ops, errors, first_error, hist) = t.await??;
         total.ops += ops;
         total.errors += errors;
+        if total.first_error.is_none() {
+            total.first_error = first_error;
+        }
         total.hist.add(&hist)?;
     }
     total.elapsed = start.elapsed();
     Ok(total)
 }
 
-fn report(line: &str) {
+pub(crate) fn report(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
-async fn main_async(args: Args) -> Result<(), BoxErr> {
+async fn connect(args: &Args) -> Result<Vec<Channel>, BoxErr> {
     let url = format!("http://{}", args.addr);
     let mut channels = vec![];
     for _ in 0..args.connections.max(1) {
         channels.push(Channel::from_shared(url.clone())?.connect().await?);
     }
-    let mut setup_client = TreeStoreClient::new(channels[0].clone());
-    let tree = std::sync::Arc::new(setup(&mut setup_client, args.docs, args.clients).await?);
+    Ok(channels)
+}
+
+async fn main_async(args: Args) -> Result<(), BoxErr> {
+    let channels = connect(&args).await?;
+    if let Some(docs) = &args.load {
+        report(&format!(
+            "treestore-bench: loading {} with {} clients",
+            docs.display(),
+            args.clients
+        ));
+        let summary = load::load(&channels, args.clients, docs, args.load_xrefs.as_ref()).await?;
+        report(&format!("loaded: {summary}"));
+        if let Some(path) = &args.json {
+            std::fs::write(path, summary + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        return Ok(());
+    }
+    if let Some(docs) = &args.prewarm {
+        let summary = load::prewarm(&channels, args.clients, docs).await?;
+        report(&format!("prewarmed: {summary}"));
+        if let Some(path) = &args.json {
+            std::fs::write(path, summary + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        return Ok(());
+    }
+    let (plan, workloads, what) = match &args.corpus {
+        Some(path) => {
+            let targets = corpus::Targets::read(path)?;
+            let workloads = args
+                .workloads
+                .clone()
+                .unwrap_or_else(|| corpus::WORKLOADS.iter().map(|w| w.to_string()).collect());
+            targets.check(&workloads)?;
+            (
+                Plan::Corpus(targets),
+                workloads,
+                format!("corpus targets {}", path.display()),
+            )
+        }
+        None => {
+            let mut setup_client = TreeStoreClient::new(channels[0].clone());
+            let tree = setup(&mut setup_client, args.docs, args.clients).await?;
+            let what = format!(
+                "reads over {} documents of {} nodes",
+                tree.docs.len(),
+                tree.all.len()
+            );
+            let workloads = args
+                .workloads
+                .clone()
+                .unwrap_or_else(|| SYNTHETIC_WORKLOADS.split(',').map(String::from).collect());
+            (Plan::Synthetic(tree), workloads, what)
+        }
+    };
+    let plan = Arc::new(plan);
+    let cpu = args.server_pid.map(probe::Cpu::new).transpose()?;
     report(&format!(
-        "treestore-bench: {} clients over {} connections, {} s per workload, reads over {} documents of {} nodes",
+        "treestore-bench: {} clients over {} connections, {} s per workload, {what}",
         args.clients,
         channels.len(),
         args.seconds,
-        tree.docs.len(),
-        tree.all.len()
     ));
     report(&format!(
-        "{:<14} {:>10} {:>8} {:>12} {:>10} {:>10} {:>10}",
-        "workload", "ops", "errors", "ops/s", "p50 us", "p99 us", "p99.9 us"
+        "{:<14} {:>10} {:>8} {:>12} {:>10} {:>10} {:>10} {:>12} {:>12}",
+        "workload",
+        "ops",
+        "errors",
+        "ops/s",
+        "p50 us",
+        "p99 us",
+        "p99.9 us",
+        "srv cpu us",
+        "srv mean us"
     ));
     let mut rates = std::collections::HashMap::new();
-    for w in &args.workloads {
-        let o = run_workload(&channels, &args, &tree, w).await?;
+    let mut results = vec![];
+    for w in &workloads {
+        if args.warmup > 0 {
+            run_workload(&channels, &args, &plan, w, args.warmup).await?;
+        }
+        let cpu0 = cpu.as_ref().map(|c| c.seconds()).transpose()?;
+        let lat0 = args
+            .metrics_addr
+            .as_deref()
+            .map(probe::scrape)
+            .transpose()?;
+        let o = run_workload(&channels, &args, &plan, w, args.seconds).await?;
+        let cpu_us = match (&cpu, cpu0) {
+            (Some(c), Some(c0)) if o.ops > 0 => Some((c.seconds()? - c0) * 1e6 / o.ops as f64),
+            _ => None,
+        };
+        let method = match &*plan {
+            Plan::Corpus(_) => corpus::method(w),
+            Plan::Synthetic(_) => synthetic_method(w),
+        };
+        let server_us = match (&args.metrics_addr, lat0, method) {
+            (Some(addr), Some(l0), Some(m)) => probe::mean_us(&l0, &probe::scrape(addr)?, m),
+            _ => None,
+        };
         let rate = o.ops as f64 / o.elapsed.as_secs_f64();
         rates.insert(w.clone(), rate);
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
         report(&format!(
-            "{:<14} {:>10} {:>8} {:>12.0} {:>10} {:>10} {:>10}",
+            "{:<14} {:>10} {:>8} {:>12.0} {:>10} {:>10} {:>10} {:>12} {:>12}",
             w,
             o.ops,
             o.errors,
             rate,
             o.hist.value_at_quantile(0.5),
             o.hist.value_at_quantile(0.99),
-            o.hist.value_at_quantile(0.999)
+            o.hist.value_at_quantile(0.999),
+            opt(cpu_us),
+            opt(server_us),
         ));
+        if let Some(e) = &o.first_error {
+            report(&format!("  first error of {w}: {e}"));
+        }
+        results.push(serde_json::json!({
+            "workload": w,
+            "ops": o.ops,
+            "errors": o.errors,
+            "first_error": o.first_error,
+            "seconds": o.elapsed.as_secs_f64(),
+            "ops_per_s": rate,
+            "mean_us": o.hist.mean(),
+            "p50_us": o.hist.value_at_quantile(0.5),
+            "p99_us": o.hist.value_at_quantile(0.99),
+            "p999_us": o.hist.value_at_quantile(0.999),
+            "server_cpu_us_per_op": cpu_us,
+            "server_method": method,
+            "server_mean_us": server_us,
+        }));
     }
-    if let (Some(h), Some(g)) = (rates.get("health"), rates.get("get_node")) {
-        report(&format!(
-            "GetNode throughput = {:.1}% of the Health baseline",
-            100.0 * g / h
-        ));
+    for base in ["health", "grpc_health"] {
+        for point in ["get_node", "node"] {
+            if let (Some(h), Some(g)) = (rates.get(base), rates.get(point)) {
+                report(&format!(
+                    "{point} throughput = {:.1}% of the {base} baseline",
+                    100.0 * g / h
+                ));
+            }
+        }
+    }
+    if let Some(path) = &args.json {
+        let doc = serde_json::json!({
+            "tool": "treestore-bench",
+            "addr": args.addr,
+            "clients": args.clients,
+            "connections": channels.len(),
+            "seconds_per_workload": args.seconds,
+            "warmup_seconds": args.warmup,
+            "threads": args.threads,
+            "server_pid": args.server_pid,
+            "mode": if args.corpus.is_some() { "corpus" } else { "synthetic" },
+            "results": results,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+            .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
 }

@@ -14,11 +14,11 @@ command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-# PostgreSQL 15 with ltree, for the migration tests (they start a throw-away cluster of their
-# own; no main cluster is created at install). On Debian 12 contrib (ltree) ships in
-# postgresql-15; the postgresql-contrib package pulls it in elsewhere.
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-    || ! ls /usr/share/postgresql/*/extension/ltree.control >/dev/null 2>&1; then
+# PostgreSQL 15 with ltree and pgbench, for the migration tests and benches/vs_postgres (they
+# start throw-away clusters of their own; no main cluster is created at install). On Debian 12
+# contrib (ltree) ships in postgresql-15; the postgresql-contrib package pulls it in elsewhere.
+if ! [ -x /usr/lib/postgresql/15/bin/pgbench ] \
+    || ! ls /usr/share/postgresql/15/extension/ltree.control >/dev/null 2>&1; then
   $SUDO mkdir -p /etc/postgresql-common
   grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf \
     || echo 'create_main_cluster = false' | $SUDO tee -a /etc/postgresql-common/createcluster.conf >/dev/null
@@ -39,5 +39,7 @@ fi
 "$VENV/bin/python" -m pip install -q -e "./client/python[dev]"
 # The PostgreSQL -> TreeStore migration (scripts/migrate_postgres_to_treestore.py).
 "$VENV/bin/python" -m pip install -q -r scripts/requirements-migrate.txt
+# psycopg and matplotlib for benches/vs_postgres.
+"$VENV/bin/python" -m pip install -q -r benches/vs_postgres/requirements.txt
 # Offline Kubernetes API schemas, to check deploy/kubernetes.
 "$VENV/bin/python" -m pip install -q "kubernetes-validate==1.37.0"
