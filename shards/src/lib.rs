@@ -24,6 +24,7 @@ pub mod model;
 pub mod mutation;
 pub mod pageindex;
 pub mod placement;
+pub mod postings;
 pub mod queries;
 pub mod reads;
 pub mod request;

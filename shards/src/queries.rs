@@ -217,8 +217,8 @@ fn changed_fields(a: &NodeContent, b: &NodeContent) -> Vec<String> {
     f
 }
 
-/// Nodes holding every word. At the latest version the word index answers (cost: the postings
-/// of the first word); at an older version the document's nodes at that version are read.
+/// Nodes holding every word. At the latest version the word index answers (its posting lists
+/// intersected, `postings`); at an older version the document's nodes at that version are read.
 pub fn search(
     store: &dyn KvRead,
     words: &[String],
@@ -242,58 +242,21 @@ pub fn search(
     if let Some(d) = doc {
         live_head(store, d)?;
     }
-    let first = &words[0];
-    let scope = keys::word_scope(first, doc);
-    let start = match after {
-        Some((d, n)) => {
-            let mut k = keys::word(first, d, n);
-            k.push(0);
-            k.max(scope.clone())
-        }
-        None => scope.clone(),
-    };
     let mut hits = vec![];
-    let mut err = None;
-    store.scan(&start, &keys::prefix_end(&scope), &mut |k, v| {
-        let parts = keys::split(k);
-        if parts.len() != 3 {
+    crate::postings::intersect(store, words, doc, after, &mut |position, score| {
+        let Some((doc_id, node_id)) = crate::postings::split_position(position) else {
             return Ok(true);
-        }
-        let (d, n) = (
-            String::from_utf8_lossy(parts[1]).into_owned(),
-            String::from_utf8_lossy(parts[2]).into_owned(),
-        );
-        let mut score = u32::from_be_bytes(v.try_into().unwrap_or([0; 4]));
-        for w in &words[1..] {
-            match store.get(&keys::word(w, &d, &n)) {
-                Ok(Some(c)) => {
-                    score += u32::from_be_bytes(c.as_slice().try_into().unwrap_or([0; 4]))
-                }
-                Ok(None) => return Ok(true),
-                Err(e) => {
-                    err = Some(e);
-                    return Ok(false);
-                }
-            }
-        }
-        match title_of(store, &d, &n) {
-            Ok(title) => hits.push(SearchHit {
-                doc_id: d,
-                node_id: n,
-                title,
-                score,
-            }),
-            Err(e) => {
-                err = Some(e);
-                return Ok(false);
-            }
-        }
+        };
+        let title = title_of(store, &doc_id, &node_id)?;
+        hits.push(SearchHit {
+            doc_id,
+            node_id,
+            title,
+            score,
+        });
         Ok(hits.len() < limit)
     })?;
-    match err {
-        Some(e) => Err(e),
-        None => Ok(hits),
-    }
+    Ok(hits)
 }
 
 fn title_of(store: &dyn KvRead, doc: &str, node: &str) -> Result<String> {
