@@ -472,6 +472,19 @@ async fn main_async(args: Args) -> Result<(), BoxErr> {
             )
         }
         None => {
+            let workloads = args
+                .workloads
+                .clone()
+                .unwrap_or_else(|| SYNTHETIC_WORKLOADS.split(',').map(String::from).collect());
+            if let Some(w) = workloads
+                .iter()
+                .find(|w| !SYNTHETIC_WORKLOADS.split(',').any(|k| k == w.as_str()))
+            {
+                return Err(format!(
+                    "unknown workload {w:?}: without --corpus the workloads are {SYNTHETIC_WORKLOADS}"
+                )
+                .into());
+            }
             let mut setup_client = TreeStoreClient::new(channels[0].clone());
             let tree = setup(&mut setup_client, args.docs, args.clients).await?;
             let what = format!(
@@ -479,10 +492,6 @@ async fn main_async(args: Args) -> Result<(), BoxErr> {
                 tree.docs.len(),
                 tree.all.len()
             );
-            let workloads = args
-                .workloads
-                .clone()
-                .unwrap_or_else(|| SYNTHETIC_WORKLOADS.split(',').map(String::from).collect());
             (Plan::Synthetic(tree), workloads, what)
         }
     };
