@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests by method and status code, latency by method, per-shard state
-//! and WAL position, and per-shard tree cache counters and size; served as text on `/metrics`.
+//! and WAL position, per-shard tree cache counters and size, and tool-result cache lookups by
+//! outcome; served as text on `/metrics`.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -22,6 +23,7 @@ pub struct Metrics {
     wal_last_lsn: IntGaugeVec,
     wal_bytes: IntGaugeVec,
     tree_cache: TreeCacheMetrics,
+    tool_cache_lookups: IntCounterVec,
 }
 
 /// The tree caches' counters (advanced by what each shard counted since the last poll) and size.
@@ -151,6 +153,15 @@ impl Metrics {
         registry.register(Box::new(wal_last_lsn.clone()))?;
         registry.register(Box::new(wal_bytes.clone()))?;
         let tree_cache = TreeCacheMetrics::new(&registry)?;
+        let tool_cache_lookups = IntCounterVec::new(
+            Opts::new(
+                "treestore_tool_cache_lookups_total",
+                "Tool-result cache lookups by result: hit, or the miss's reason (not_found, \
+                 expired, stale)",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(tool_cache_lookups.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -160,12 +171,18 @@ impl Metrics {
             wal_last_lsn,
             wal_bytes,
             tree_cache,
+            tool_cache_lookups,
         })
     }
 
     /// Each shard's tree cache counters and size, in shard order.
     pub fn set_tree_caches(&self, stats: &[CacheStats]) {
         self.tree_cache.set(stats);
+    }
+
+    /// One tool-result cache lookup: `result` is "hit", "not_found", "expired" or "stale".
+    pub fn tool_cache_lookup(&self, result: &str) {
+        self.tool_cache_lookups.with_label_values(&[result]).inc();
     }
 
     pub fn observe(&self, method: &str, code: tonic::Code, elapsed: Duration) {

@@ -304,6 +304,14 @@ async fn search_history_links_tools_transactions_ops() {
         (miss.hit, miss.miss_reason),
         (false, pb::MissReason::NotFound as i32)
     );
+    // /metrics counts the lookups by outcome
+    let body = http_get(&srv.metrics_addr, "/metrics").await;
+    for line in [
+        r#"treestore_tool_cache_lookups_total{result="hit"} 1"#,
+        r#"treestore_tool_cache_lookups_total{result="not_found"} 1"#,
+    ] {
+        assert!(body.contains(line), "{line} in\n{body}");
+    }
     assert_eq!(
         code(
             c.store_tool_result(pb::StoreToolResultRequest {

@@ -92,6 +92,12 @@ impl<R: ShardRouter> Service<R> {
             .get_tool_result(&r.tool_name, &r.args_json)
             .await
             .map_err(to_status)?;
+        self.metrics.tool_cache_lookup(match &found {
+            ToolLookup::Hit(_) => "hit",
+            ToolLookup::Miss(MissReason::NotFound) => "not_found",
+            ToolLookup::Miss(MissReason::Expired) => "expired",
+            ToolLookup::Miss(MissReason::Stale) => "stale",
+        });
         Ok(match found {
             ToolLookup::Hit(rec) => pb::GetToolResultResponse {
                 hit: true,
