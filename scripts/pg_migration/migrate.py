@@ -4,10 +4,10 @@ references, then the fresh cached tool results.
 Invariants that make a run idempotent and resumable:
 
 * Every PostgreSQL version becomes exactly one TreeStore version (one PutDocument, atomic
-  and durable when acknowledged), written in order, with the source's effective time and
-  message. Its metadata carries ``pg.committed_at``: the source commit time of the version
-  (TreeStore's commit time is the server's clock; see README "Migrating from PostgreSQL").
-  The key also makes every put differ from the one before, so no version is ever skipped.
+  and durable when acknowledged), written in order, with the source's commit time (imported
+  with PutDocument's ``commit_time``), effective time and message. Its metadata also carries
+  ``pg.committed_at``, the same commit time, which maps TreeStore versions to source versions
+  and makes every put differ from the one before, so no version is ever skipped.
 * The latest TreeStore version of a document therefore says how far it got: a run writes
   only the source versions after it. A run killed at any point resumes there; a document
   changed in PostgreSQL since gets its new versions; a second run writes nothing.
@@ -217,7 +217,7 @@ def migrate_document(client: Any, doc_id: str, versions: list[DocVersion], opts:
                 res = client.put_document(doc_id, roots, name=v.doc.name,
                                           description=v.doc.description, metadata=meta,
                                           overwrite=exists, effective_time=v.effective,
-                                          message=v.message, timeout=300)
+                                          commit_time=v.at, message=v.message, timeout=300)
             except AlreadyExists:
                 raise ForeignDocument(f"document {doc_id!r} was created in TreeStore by "
                                       "someone else during the migration") from None

@@ -144,6 +144,9 @@ def verify_document(conn: Any, cfg: MigrationConfig, client: Any, doc_id: str,
             continue
         ts_of[t] = v.version
         eff, msg = by_time[t]
+        if v.commit_time != t:
+            diffs.append(f"document {doc_id!r} {label}: commit time: postgres {iso(t)} != "
+                         f"treestore {iso(v.commit_time)}")
         if v.effective_time != eff:
             diffs.append(f"document {doc_id!r} {label}: effective time: postgres {iso(eff)} "
                          f"!= treestore {iso(v.effective_time)}")
@@ -175,6 +178,19 @@ def verify_document(conn: Any, cfg: MigrationConfig, client: Any, doc_id: str,
             diffs.append(f"document {doc_id!r}: as of {iso(when)} (effective): postgres version "
                          f"{iso(want) if want else 'none'} (treestore {want_ts}) != treestore "
                          f"version {got}")
+    # as-of reads on the commit axis at every source commit time and just before it: the
+    # version committed last at or before the time
+    commits = sorted(t for t, _, _ in pg)
+    for when in sorted({t + d for t in commits for d in (-1, 0)}):
+        before = [t for t in commits if t <= when]
+        want_ts = ts_of.get(before[-1]) if before else None
+        try:
+            got = client.get_version_as_of(doc_id, when, axis="commit").version
+        except NotFound:
+            got = None
+        if got != want_ts:
+            diffs.append(f"document {doc_id!r}: as of {iso(when)} (commit): treestore version "
+                         f"{got}, want {want_ts}")
     return diffs
 
 

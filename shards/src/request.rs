@@ -14,6 +14,10 @@ pub struct WriteOpts {
     pub txn: Option<String>,
     pub effective_time: Option<Micros>,
     pub message: String,
+    /// Import only: the commit time of the new version instead of the shard's clock; it must
+    /// be later than the document's last commit time and not later than now. Not honoured in
+    /// transactions (the service refuses it there).
+    pub commit_time: Option<Micros>,
 }
 
 /// One side of a link that a write removed with its node or document; the router removes the

@@ -418,6 +418,7 @@ impl<S: KvStore> Shard<S> {
                         txn: None,
                         effective_time,
                         message,
+                        commit_time: None,
                     },
                     now,
                 )
@@ -657,7 +658,7 @@ impl<S: KvStore> Shard<S> {
         // Other commits since the snapshot may have changed the count: apply our delta to it.
         let now_count = head.as_ref().map(|h| h.node_count as i64).unwrap_or(0);
         draft.overlay.node_count = Some((now_count + tx_count - base_count).max(0) as u64);
-        let stamp = stamp(stored_head.as_ref(), opts, now);
+        let stamp = stamp(stored_head.as_ref(), opts, now)?;
         let commit = draft.into_commit(stamp)?;
         finish(&self.store, commit, 0, None)
     }
@@ -715,7 +716,7 @@ fn plan_implicit(
         Show::Document => Some(draft.view().header()?),
         _ => None,
     };
-    let commit = draft.into_commit(stamp(head.as_ref(), w.opts, w.now))?;
+    let commit = draft.into_commit(stamp(head.as_ref(), w.opts, w.now)?)?;
     let after = match (node_after, header_after, &commit, live) {
         (Some(node), ..) => Some(AfterImage::Node(node)),
         (None, Some(h), Some(c), _) => Some(AfterImage::Document(Document {
@@ -779,18 +780,38 @@ enum Show<'r> {
 
 /// The version, times and creation time of the next commit of a document whose head is `head`
 /// (as read once by the caller; a deleted head still numbers the versions).
-fn stamp(head: Option<&DocHead>, opts: WriteOpts, now: Micros) -> CommitStamp {
+fn stamp(head: Option<&DocHead>, opts: WriteOpts, now: Micros) -> Result<CommitStamp> {
     let (version, last) = head
         .map(|h| (h.version + 1, h.last_commit_time))
         .unwrap_or((1, Micros::MIN));
-    CommitStamp {
+    // Commit times strictly increase per document, whatever the wall clock does; an imported
+    // one must keep that order and may not lie in the future (as-of reads of "now" would miss
+    // it).
+    let commit_time = match opts.commit_time {
+        None => now.max(last.saturating_add(1)),
+        Some(t) if t > last && t <= now => t,
+        Some(t) => {
+            return Err(Error::invalid(
+                "commit_time",
+                format!(
+                    "{t} must be later than the document's last commit time ({}) and not \
+                     later than now ({now})",
+                    if last == Micros::MIN {
+                        "none".to_string()
+                    } else {
+                        last.to_string()
+                    }
+                ),
+            ))
+        }
+    };
+    Ok(CommitStamp {
         version,
         created_at: head.filter(|h| !h.deleted).map(|h| h.created_at),
-        // Commit times strictly increase per document, whatever the wall clock does.
-        commit_time: now.max(last.saturating_add(1)),
+        commit_time,
         effective_time: opts.effective_time,
         message: opts.message,
-    }
+    })
 }
 
 fn removed_link(x: CrossReference, side: XrefSide) -> RemovedLink {

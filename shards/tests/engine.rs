@@ -255,6 +255,46 @@ on_both_stores!(as_of_reads_on_both_axes, 1, |e| {
     ));
 });
 
+on_both_stores!(imported_commit_times, 1, |e| {
+    let router = e.router();
+    router.set_clock(Some(10_000));
+    let mut doc = small_doc("imported");
+    let put = |doc: DocumentInput, commit_time: Option<i64>| {
+        run(e.put_document(doc, true, WriteOpts { commit_time, ..w() }))
+    };
+    // Versions carry the commit times given, and as-of reads on the commit axis follow them.
+    put(doc.clone(), Some(1_000)).unwrap();
+    doc.roots[1].content.title = "Beta v2".into();
+    put(doc.clone(), Some(2_000)).unwrap();
+    let versions = run(e.list_versions("imported", None, 0)).unwrap();
+    let times: Vec<i64> = versions.iter().map(|v| v.commit_time).collect();
+    assert_eq!(times, vec![1_000, 2_000]);
+    // With no effective time given, a version is effective from its (imported) commit time.
+    assert_eq!(versions[1].effective_time, 2_000);
+    let doc_at = |t| run(e.version_as_of("imported", t, TimeAxis::Commit)).map(|v| v.version);
+    assert_eq!(doc_at(1_999).unwrap(), 1);
+    assert_eq!(doc_at(2_000).unwrap(), 2);
+    assert!(matches!(doc_at(999), Err(Error::NotFound { .. })));
+    // Not at or before the last commit time, not in the future: refused, nothing written.
+    doc.roots[1].content.title = "Beta v3".into();
+    for bad in [2_000, 1_500, 10_001] {
+        assert!(
+            matches!(
+                put(doc.clone(), Some(bad)),
+                Err(Error::InvalidArgument { ref field, .. }) if field == "commit_time"
+            ),
+            "commit_time {bad}"
+        );
+    }
+    assert_eq!(run(e.list_versions("imported", None, 0)).unwrap().len(), 2);
+    // Without one, the clock decides, after the imported times.
+    put(doc, None).unwrap();
+    let versions = run(e.list_versions("imported", None, 0)).unwrap();
+    let latest = versions.last().map(|v| (v.version, v.commit_time));
+    assert_eq!(latest, Some((3, 10_000)));
+    router.set_clock(None);
+});
+
 on_both_stores!(list_and_delete_documents, 3, |e| {
     for i in 0..25 {
         let mut d = small_doc(&format!("doc-{i:02}"));

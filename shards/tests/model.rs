@@ -271,6 +271,7 @@ impl<S: KvStore + 'static> Harness<'_, S> {
             txn,
             effective_time: w.eff.map(|t| t as i64),
             message: String::new(),
+            commit_time: None,
         };
         (o, slot)
     }

@@ -15,7 +15,14 @@ impl<R: ShardRouter> Service<R> {
         r: pb::PutDocumentRequest,
     ) -> Result<pb::PutDocumentResponse, Status> {
         let node_count = convert::count_inputs(&r.roots);
-        let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
+        let mut write = self.write_opts(r.transaction_id, r.effective_time, r.message);
+        if r.commit_time.is_some() && write.txn.is_some() {
+            return Err(invalid(
+                "commit_time",
+                "is for imports outside transactions (a transaction's commit time is its commit's)",
+            ));
+        }
+        write.commit_time = r.commit_time;
         let in_txn = write.txn.clone();
         let input = DocumentInput {
             doc_id: r.doc_id,

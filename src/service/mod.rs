@@ -98,6 +98,7 @@ impl<R: ShardRouter> Service<R> {
             txn: convert::opt_str(txn),
             effective_time,
             message,
+            commit_time: None,
         }
     }
 

@@ -430,6 +430,28 @@ def test_effective_axis(client, uid, fixture_files):
         json.loads(fed19.read_text(encoding="utf-8"))
 
 
+def test_imported_commit_time(client, uid):
+    doc = f"{uid}-imported"
+    client.put_document(doc, [{"node_id": "a", "title": "A"}], commit_time="2020-01-01")
+    client.put_document(doc, [{"node_id": "a", "title": "A2"}], overwrite=True,
+                        commit_time="2021-01-01", effective_time="2019-06-30")
+    versions = client.list_versions(doc).items
+    assert [v.commit_dt.year for v in versions] == [2020, 2021]
+    assert client.get_version_as_of(doc, "2020-12-31").version == 1
+    assert client.get_node(doc, "a", as_of="2021-01-02").title == "A2"
+    # not after the last commit, not in the future, not in a transaction
+    for bad in ("2020-06-30", "2999-01-01"):
+        with pytest.raises(InvalidArgument, match="commit_time"):
+            client.put_document(doc, [{"node_id": "a", "title": "A3"}], overwrite=True,
+                                commit_time=bad)
+    txn = client.begin_transaction(doc).transaction_id
+    with pytest.raises(InvalidArgument, match="commit_time"):
+        client.put_document(doc, [], overwrite=True, transaction_id=txn,
+                            commit_time="2022-01-01")
+    client.rollback_transaction(txn)
+    assert len(client.list_versions(doc).items) == 2
+
+
 def test_diff_versions(client, doc):
     client.insert_node(doc, "b", {"node_id": "b1"})           # v2
     client.update_node(doc, "a1", title="changed", text="t")  # v3

@@ -172,17 +172,23 @@ def put_document(doc_id: str = "", roots: Iterable[NodeLike] = (), *, name: str 
                  description: str = "", metadata: Optional[Mapping[str, str]] = None,
                  overwrite: bool = False, transaction_id: str = "",
                  effective_time: Optional[TimeLike] = None, message: str = "",
+                 commit_time: Optional[TimeLike] = None,
                  timeout: Optional[float] = None) -> Call[WriteResult]:
     """Create a document from a whole tree (or replace it with ``overwrite=True``).
 
     ``doc_id`` empty = let the server generate one (see ``result.document.doc_id``).
     ``roots`` are the top-level nodes (NodeInput, Node or dicts) with nested children.
     Returns a :class:`WriteResult` with ``document`` and ``version``.
+    ``commit_time`` is for imports (a migration carrying history over): the new version's
+    commit time instead of the server's clock; it must be later than the document's last
+    commit time and not in the future (else InvalidArgument), and not in a transaction.
     Raises AlreadyExists (exists and not overwrite), InvalidArgument, FailedPrecondition
     (duplicate node ids).
     """
     req = pb.PutDocumentRequest(doc_id=doc_id, name=name, description=description,
                                 overwrite=overwrite)
+    if commit_time is not None:
+        req.commit_time = to_micros(commit_time, field_name="commit_time")
     req.metadata.update(dict(metadata or {}))
     req.roots.extend(NodeInput.coerce(n).to_proto() for n in roots)
     _set_write_common(req, transaction_id, effective_time, message)

@@ -177,7 +177,7 @@ class DocRef(_message.Message):
     def __init__(self, doc_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class PutDocumentRequest(_message.Message):
-    __slots__ = ("doc_id", "name", "description", "metadata", "roots", "overwrite", "transaction_id", "effective_time", "message")
+    __slots__ = ("doc_id", "name", "description", "metadata", "roots", "overwrite", "transaction_id", "effective_time", "message", "commit_time")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -194,6 +194,7 @@ class PutDocumentRequest(_message.Message):
     TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_TIME_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_TIME_FIELD_NUMBER: _ClassVar[int]
     doc_id: str
     name: str
     description: str
@@ -203,7 +204,8 @@ class PutDocumentRequest(_message.Message):
     transaction_id: str
     effective_time: int
     message: str
-    def __init__(self, doc_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., roots: _Optional[_Iterable[_Union[NodeInput, _Mapping]]] = ..., overwrite: _Optional[bool] = ..., transaction_id: _Optional[str] = ..., effective_time: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+    commit_time: int
+    def __init__(self, doc_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., roots: _Optional[_Iterable[_Union[NodeInput, _Mapping]]] = ..., overwrite: _Optional[bool] = ..., transaction_id: _Optional[str] = ..., effective_time: _Optional[int] = ..., message: _Optional[str] = ..., commit_time: _Optional[int] = ...) -> None: ...
 
 class PutDocumentResponse(_message.Message):
     __slots__ = ("document", "version")
