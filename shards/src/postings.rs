@@ -12,9 +12,9 @@ use crate::keys;
 use crate::store::KvRead;
 
 /// Postings read per seek past the target: a run starts at `FIRST_RUN` and doubles (up to
-/// `MAX_RUN`) while a quarter or more of each run is visited, so a list read densely costs few seeks; it
-/// halves (down to `MIN_RUN`) while the other lists jump past the rest, so a list skipped
-/// through does not read far past each jump.
+/// `MAX_RUN`) while a quarter or more of each run is visited, so a list read densely costs few
+/// seeks; it halves (down to `MIN_RUN`) while the other lists jump past the rest, so a list
+/// skipped through does not read far past each jump.
 const FIRST_RUN: usize = 64;
 const MIN_RUN: usize = 16;
 const MAX_RUN: usize = 1024;
@@ -129,16 +129,15 @@ impl<'a> Postings<'a> {
         let (base_len, run, buf, bytes) =
             (self.base.len(), self.run, &mut self.buf, &mut self.bytes);
         let mut seen = 0;
+        // Every key in the range starts with `base` (it lies in `start`'s prefix range). A key
+        // that is not `doc \0 node` after it would pass through as a position `split_position`
+        // rejects; the index writes none.
         self.store.scan(&from, &self.end, &mut |k, v| {
             seen += 1;
-            let position = &k[base_len..];
-            // Only `doc \0 node` positions are postings (the key space holds nothing else here).
-            if parts(position).is_some() {
-                let count = v.try_into().map(u32::from_be_bytes).unwrap_or(0);
-                let at = bytes.len();
-                bytes.extend_from_slice(position);
-                buf.push((at..bytes.len(), count));
-            }
+            let count = v.try_into().map(u32::from_be_bytes).unwrap_or(0);
+            let at = bytes.len();
+            bytes.extend_from_slice(&k[base_len..]);
+            buf.push((at..bytes.len(), count));
             Ok(seen < run)
         })?;
         self.exhausted = seen < run;
