@@ -165,6 +165,38 @@ pub fn read(st: &dyn KvRead, lim: &Limits, req: &Request, now: Micros) -> Option
     })
 }
 
+/// A GetSubtree outside a transaction: the reads that may be answered in bulk (bounded, or from
+/// a loaded tree).
+struct SubtreeRead<'r> {
+    doc_id: &'r str,
+    node_id: Option<&'r str>,
+    max_depth: usize,
+    include_text: bool,
+    at: ReadAt,
+}
+
+impl<'r> SubtreeRead<'r> {
+    fn of(req: &'r Request) -> Option<Self> {
+        match req {
+            Request::GetSubtree {
+                doc_id,
+                node_id,
+                max_depth,
+                include_text,
+                at,
+                txn: None,
+            } => Some(SubtreeRead {
+                doc_id,
+                node_id: node_id.as_deref(),
+                max_depth: *max_depth,
+                include_text: *include_text,
+                at: *at,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// A GetSubtree outside a transaction, answered only when its answer holds at most `max_nodes`
 /// nodes; None when it holds more (or `req` is no such read).
 pub fn subtree_within(
@@ -173,22 +205,12 @@ pub fn subtree_within(
     req: &Request,
     max_nodes: usize,
 ) -> Option<Result<Response>> {
-    let Request::GetSubtree {
-        doc_id,
-        node_id,
-        max_depth,
-        include_text,
-        at,
-        txn: None,
-    } = req
-    else {
-        return None;
-    };
-    let (_, v) = match view(st, lim, doc_id, *at) {
+    let r = SubtreeRead::of(req)?;
+    let (_, v) = match view(st, lim, r.doc_id, r.at) {
         Ok(found) => found,
         Err(e) => return Some(Err(e)),
     };
-    match v.subtree_within(node_id.as_deref(), *max_depth, *include_text, max_nodes) {
+    match v.subtree_within(r.node_id, r.max_depth, r.include_text, max_nodes) {
         Ok(Some(nodes)) => Some(Ok(Response::Nodes(nodes, v.version))),
         Ok(None) => None,
         Err(e) => Some(Err(e)),
@@ -208,20 +230,10 @@ pub fn subtree_from_loaded_tree(
     lim: &Limits,
     req: &Request,
 ) -> Option<Result<(Response, DocTree)>> {
-    let Request::GetSubtree {
-        doc_id,
-        node_id,
-        max_depth,
-        include_text,
-        at,
-        txn: None,
-    } = req
-    else {
-        return None;
-    };
+    let r = SubtreeRead::of(req)?;
     let (head, version) = match lim
-        .check_id("doc_id", doc_id)
-        .and_then(|()| resolve(st, doc_id, *at))
+        .check_id("doc_id", r.doc_id)
+        .and_then(|()| resolve(st, r.doc_id, r.at))
     {
         Ok(found) => found,
         Err(e) => return Some(Err(e)),
@@ -229,8 +241,8 @@ pub fn subtree_from_loaded_tree(
     if head.node_count > LOAD_FOR_SUBTREE_MAX_NODES {
         return None;
     }
-    Some(tree::load(st, doc_id, version, &head).and_then(|t| {
-        let nodes = t.subtree_views(node_id.as_deref(), *max_depth, *include_text)?;
+    Some(tree::load(st, r.doc_id, version, &head).and_then(|t| {
+        let nodes = t.subtree_views(r.node_id, r.max_depth, r.include_text)?;
         Ok((Response::Nodes(nodes, version), t))
     }))
 }

@@ -24,8 +24,8 @@ from . import _calls
 from ._base import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, RetryPolicy, channel_options
 from ._calls import Call, _method_signature
 from ._proto import treestore_pb2_grpc as pb_grpc
-from .client import _TransactionOps, _expired, _monotonic
-from .errors import NotFound, TreeStoreError, Unavailable, from_rpc_error
+from .client import _backoff, _expired, _monotonic, _remaining, _TransactionOps
+from .errors import NotFound, TreeStoreError, Unavailable
 from .types import Document, Health, Node, SearchHit, TimeLike, TransactionInfo, Version
 
 __all__ = ["AsyncTreeStoreClient", "AsyncTransaction"]
@@ -111,20 +111,11 @@ class AsyncTreeStoreClient:
         rpc = getattr(self._stub, call.method)
         retry_number = 0
         while True:
-            if not (call.idempotent
-                    and err.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
-                    and retry_number + 1 < self.retry.max_attempts):
-                raise from_rpc_error(err, call.method) from err
-            delay = self.retry.delay(retry_number)
-            if _monotonic() + delay >= deadline:
-                raise from_rpc_error(err, call.method) from err
-            await asyncio.sleep(delay)
+            await asyncio.sleep(_backoff(call, err, retry_number, self.retry, deadline))
             retry_number += 1
-            remaining = deadline - _monotonic()
-            if remaining <= 0:
-                raise _expired(call.method, timeout)
             try:
-                return await rpc(call.request, timeout=remaining, metadata=self._metadata)
+                return await rpc(call.request, timeout=_remaining(call, timeout, deadline),
+                                 metadata=self._metadata)
             except grpc.RpcError as next_err:
                 err = next_err
 

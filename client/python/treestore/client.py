@@ -29,6 +29,31 @@ def _expired(method: str, timeout: float) -> DeadlineExceeded:
                             code=grpc.StatusCode.DEADLINE_EXCEEDED, method=method)
 
 
+def _backoff(call: Call[Any], err: grpc.RpcError, retry_number: int, policy: RetryPolicy,
+             deadline: float) -> float:
+    """The sleep before retrying ``call`` after its failed attempt ``retry_number`` (0 = the
+    first), shared by the sync and async clients. Raises ``err`` as a TreeStoreError when the
+    call may not be retried: not idempotent, not UNAVAILABLE, attempts spent, or ``deadline``
+    (monotonic) would pass while sleeping."""
+    if not (call.idempotent
+            and err.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+            and retry_number + 1 < policy.max_attempts):
+        raise from_rpc_error(err, call.method) from err
+    delay = policy.delay(retry_number)
+    if _monotonic() + delay >= deadline:
+        raise from_rpc_error(err, call.method) from err
+    return delay
+
+
+def _remaining(call: Call[Any], timeout: float, deadline: float) -> float:
+    """Seconds left before ``deadline`` (monotonic) for the next attempt; DeadlineExceeded
+    when none are."""
+    remaining = deadline - _monotonic()
+    if remaining <= 0:
+        raise _expired(call.method, timeout)
+    return remaining
+
+
 def _rpc(builder: Callable[P, Call[R]]) -> Callable[Concatenate[Any, P], R]:
     """Turn a request builder from ``_calls`` into a client method with the same signature."""
 
@@ -126,20 +151,11 @@ class TreeStoreClient:
         rpc = getattr(self._stub, call.method)
         retry_number = 0
         while True:
-            if not (call.idempotent
-                    and err.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
-                    and retry_number + 1 < self.retry.max_attempts):
-                raise from_rpc_error(err, call.method) from err
-            delay = self.retry.delay(retry_number)
-            if _monotonic() + delay >= deadline:
-                raise from_rpc_error(err, call.method) from err
-            time.sleep(delay)
+            time.sleep(_backoff(call, err, retry_number, self.retry, deadline))
             retry_number += 1
-            remaining = deadline - _monotonic()
-            if remaining <= 0:
-                raise _expired(call.method, timeout)
             try:
-                return rpc(call.request, timeout=remaining, metadata=self._metadata)
+                return rpc(call.request, timeout=_remaining(call, timeout, deadline),
+                           metadata=self._metadata)
             except grpc.RpcError as next_err:
                 err = next_err
 
