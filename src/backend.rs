@@ -9,11 +9,21 @@ use std::sync::Arc;
 /// A `ShardRouter` that can be stopped: refuse new calls, drain, checkpoint. Blocking.
 pub trait Backend: ShardRouter {
     fn shutdown(&self) -> shards::Result<()>;
+    /// Registers the backend's own series (shard runtime, RocksDB).
+    fn register_metrics(&self, registry: &prometheus::Registry) -> prometheus::Result<()>;
+    /// Brings the series read on demand up to date (called before each scrape).
+    fn refresh_metrics(&self);
 }
 
 impl Backend for Runtime {
     fn shutdown(&self) -> shards::Result<()> {
         Runtime::shutdown(self)
+    }
+    fn register_metrics(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
+        self.metrics().register(registry)
+    }
+    fn refresh_metrics(&self) {
+        Runtime::refresh_metrics(self)
     }
 }
 
@@ -37,6 +47,7 @@ pub fn runtime_config(c: &Config) -> RuntimeConfig {
         rocksdb_cache_bytes: c.cache_bytes,
         tree_cache_bytes: c.tree_cache_bytes,
         truncate_on_corruption: c.truncate_on_corruption,
+        io_uring: c.io_uring.into(),
         ..Default::default()
     }
 }

@@ -31,6 +31,29 @@ pub enum LogFormat {
     Json,
 }
 
+/// Whether shards run on io_uring (`--io-uring`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum IoUring {
+    /// io_uring where the host allows it, else plain threads (one warning at start).
+    #[default]
+    Auto,
+    /// io_uring, or refuse to start.
+    On,
+    /// Plain threads (epoll), never io_uring.
+    Off,
+}
+
+impl From<IoUring> for shards::runtime::IoUringMode {
+    fn from(m: IoUring) -> Self {
+        match m {
+            IoUring::Auto => shards::runtime::IoUringMode::Auto,
+            IoUring::On => shards::runtime::IoUringMode::On,
+            IoUring::Off => shards::runtime::IoUringMode::Off,
+        }
+    }
+}
+
 /// `treestore serve` options. Every flag also reads a TREESTORE_* variable; unset ones fall
 /// back to the config file, then to the defaults shown.
 #[derive(Args, Debug, Default, Clone)]
@@ -57,6 +80,11 @@ pub struct ServeArgs {
     /// Do not pin executor threads to cores.
     #[arg(long, env = "TREESTORE_NO_PIN_CORES", num_args = 0..=1, default_missing_value = "true")]
     pub no_pin_cores: Option<bool>,
+    /// Run shards on io_uring (glommio): `auto` uses it where the host allows it (container
+    /// seccomp profiles often deny it) and otherwise runs them on plain threads, `on` refuses to
+    /// start without it, `off` never uses it [default: auto].
+    #[arg(long, env = "TREESTORE_IO_URING", value_enum)]
+    pub io_uring: Option<IoUring>,
     /// Threads of the router (the tokio runtime serving gRPC and metrics) [default: number of
     /// cores; 1 runs it on a single dedicated thread].
     #[arg(long, env = "TREESTORE_ROUTER_THREADS")]
@@ -123,6 +151,7 @@ pub struct Config {
     pub shards: Option<usize>,
     pub executors: Option<usize>,
     pub pin_cores: bool,
+    pub io_uring: IoUring,
     /// None: one per core.
     pub router_threads: Option<usize>,
     pub inbox_capacity: usize,
@@ -152,6 +181,7 @@ impl Default for Config {
             shards: None,
             executors: None,
             pin_cores: true,
+            io_uring: IoUring::Auto,
             router_threads: None,
             inbox_capacity: 1024,
             wal_segment_size: wal.segment_size,
@@ -216,6 +246,7 @@ impl Config {
         if let Some(no) = a.no_pin_cores {
             self.pin_cores = !no;
         }
+        set(&mut self.io_uring, &a.io_uring);
         if a.router_threads.is_some() {
             self.router_threads = a.router_threads;
         }
@@ -301,7 +332,7 @@ mod tests {
         writeln!(
             f,
             "listen = \"127.0.0.1:1\"\nshards = 3\nrouter_threads = 4\nlog_format = \"json\"\n\
-             [limits]\nmax_depth = 10"
+             io_uring = \"off\"\n[limits]\nmax_depth = 10"
         )
         .unwrap();
         let args = ServeArgs {
@@ -315,6 +346,8 @@ mod tests {
         assert_eq!(c.router_threads, Some(4));
         assert_eq!(Config::default().router_threads, None);
         assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.io_uring, IoUring::Off);
+        assert_eq!(Config::default().io_uring, IoUring::Auto);
         assert_eq!(c.limits.max_depth, 10);
         assert_eq!(c.limits.max_page_size, 1000);
         assert_eq!(c.metrics_listen.port(), 9090);

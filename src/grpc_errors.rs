@@ -10,13 +10,18 @@
 //! tonic polls the layer before its timer. The handler counts its deadline from the same arrival
 //! (`Arrival`), so a request that reached it is answered (and logged) by it; this layer covers
 //! the time before, such as waiting for the request body.
+//!
+//! Requests this layer answers (or rewrites) never reached a handler, so it counts them in the
+//! request metrics and logs them itself, under the method named by the request's path.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use crate::metrics::Metrics;
 use crate::service::parse_timeout;
+use std::sync::Arc;
 use tower::{Layer, Service};
 
 /// When the request reached this layer, before tonic's own `grpc-timeout` timer started.
@@ -33,19 +38,49 @@ const MALFORMED: &[&str] = &[
 ];
 const TOO_LARGE: &str = "Error, decoded message length too large";
 
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ClientErrorsLayer;
+#[derive(Clone)]
+pub struct ClientErrorsLayer {
+    metrics: Arc<Metrics>,
+}
+
+impl ClientErrorsLayer {
+    pub fn new(metrics: Arc<Metrics>) -> ClientErrorsLayer {
+        ClientErrorsLayer { metrics }
+    }
+}
 
 impl<S> Layer<S> for ClientErrorsLayer {
     type Service = ClientErrors<S>;
     fn layer(&self, inner: S) -> ClientErrors<S> {
-        ClientErrors { inner }
+        ClientErrors {
+            inner,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientErrors<S> {
     inner: S,
+    metrics: Arc<Metrics>,
+}
+
+/// The method of a gRPC path (`/treestore.v1.TreeStore/GetNode` -> `GetNode`), or the path.
+fn method_of(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or(path).to_string()
+}
+
+/// A request answered without its handler: counted and logged here.
+fn rejected(metrics: &Metrics, method: &str, code: tonic::Code, arrival: Instant, why: &str) {
+    let elapsed = arrival.elapsed();
+    metrics.observe(method, code, elapsed);
+    tracing::info!(
+        method,
+        code = ?code,
+        elapsed_us = elapsed.as_micros() as u64,
+        reason = why,
+        "request rejected before its handler"
+    );
 }
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ClientErrors<S>
@@ -73,31 +108,36 @@ where
         if deadline.is_some() {
             req.extensions_mut().insert(Arrival(arrival));
         }
+        let method = method_of(req.uri().path());
+        let metrics = self.metrics.clone();
         let fut = self.inner.call(req);
         Box::pin(async move {
             let mut resp = match deadline {
                 Some((d, Some(at))) => match tokio::time::timeout_at(at.into(), fut).await {
                     Ok(resp) => resp?,
                     Err(_) => {
+                        let code = tonic::Code::DeadlineExceeded;
+                        rejected(&metrics, &method, code, arrival, "client deadline");
                         return Ok(tonic::Status::deadline_exceeded(format!(
                             "the client deadline ({d:?}) expired before the request was handled"
                         ))
-                        .into_http())
+                        .into_http());
                     }
                 },
                 _ => fut.await?,
             };
-            fix(resp.headers_mut());
+            if let Some(code) = fix(resp.headers_mut()) {
+                rejected(&metrics, &method, code, arrival, "malformed or too large");
+            }
             Ok(resp)
         })
     }
 }
 
-/// Rewrites `grpc-status` of a trailers-only answer when it blames the server for a client error.
-pub fn fix(headers: &mut http::HeaderMap) {
-    let Some(code) = headers.get("grpc-status").and_then(|v| v.to_str().ok()) else {
-        return;
-    };
+/// Rewrites `grpc-status` of a trailers-only answer when it blames the server for a client
+/// error; returns the code it wrote.
+pub fn fix(headers: &mut http::HeaderMap) -> Option<tonic::Code> {
+    let code = headers.get("grpc-status").and_then(|v| v.to_str().ok())?;
     let message = headers
         .get("grpc-message")
         .and_then(|v| v.to_str().ok())
@@ -106,10 +146,11 @@ pub fn fix(headers: &mut http::HeaderMap) {
     let new = match code {
         "13" if MALFORMED.iter().any(|p| message.starts_with(p)) => tonic::Code::InvalidArgument,
         "11" if message.starts_with(TOO_LARGE) => tonic::Code::ResourceExhausted,
-        _ => return,
+        _ => return None,
     };
     tracing::debug!(%message, code = ?new, "malformed request rejected");
     headers.insert("grpc-status", http::HeaderValue::from(new as i32));
+    Some(new)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -147,13 +188,14 @@ mod tests {
     #[test]
     fn rewrites_client_errors_only() {
         let mut h = headers("13", "failed%20to%20decode%20Protobuf%20message%3A%20x");
-        fix(&mut h);
+        assert_eq!(fix(&mut h), Some(tonic::Code::InvalidArgument));
         assert_eq!(h["grpc-status"], "3");
         let mut h = headers("11", "Error,%20decoded%20message%20length%20too%20large");
-        fix(&mut h);
+        assert_eq!(fix(&mut h), Some(tonic::Code::ResourceExhausted));
         assert_eq!(h["grpc-status"], "8");
         let mut h = headers("13", "internal%20error%3A%20bug");
-        fix(&mut h);
+        assert_eq!(fix(&mut h), None);
         assert_eq!(h["grpc-status"], "13");
+        assert_eq!(method_of("/treestore.v1.TreeStore/GetNode"), "GetNode");
     }
 }

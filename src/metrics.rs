@@ -162,6 +162,17 @@ impl Metrics {
             &["result"],
         )?;
         registry.register(Box::new(tool_cache_lookups.clone()))?;
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "treestore_build_info",
+                "Always 1; the server's version in the label",
+            ),
+            &["version"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        registry.register(Box::new(build_info))?;
         Ok(Metrics {
             registry,
             requests,
@@ -221,6 +232,11 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
+    /// The registry, for other components to register their series in.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     pub fn render(&self) -> String {
         let mut buf = vec![];
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {

@@ -48,6 +48,9 @@ pub async fn serve<B: Backend>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let metrics = Arc::new(Metrics::new()?);
+    backend
+        .register_metrics(metrics.registry())
+        .map_err(MetricsError::from)?;
     let engine = Arc::new(Engine::new(backend.clone()));
     let service = Service::new(
         engine,
@@ -99,11 +102,17 @@ pub async fn serve<B: Backend>(
 
     let metrics_task = {
         let metrics = metrics.clone();
+        let backend = backend.clone();
         let app = axum::Router::new().route(
             "/metrics",
             axum::routing::get(move || {
                 let m = metrics.clone();
-                async move { m.render() }
+                let b = backend.clone();
+                async move {
+                    // Gauges read on demand (RocksDB properties, inbox depths): cheap reads.
+                    b.refresh_metrics();
+                    m.render()
+                }
             }),
         );
         let stop = wait_stop(stop_rx.clone());
@@ -133,7 +142,7 @@ pub async fn serve<B: Backend>(
         conn
     });
     let serving = tonic::transport::Server::builder()
-        .layer(ClientErrorsLayer)
+        .layer(ClientErrorsLayer::new(metrics.clone()))
         .add_service(treestore)
         .add_service(health_service)
         .add_service(reflection)

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod limits;
 pub mod local;
 pub mod manifest;
+pub mod metrics;
 pub mod model;
 pub mod mutation;
 pub mod pageindex;

@@ -9,6 +9,7 @@ use crate::apply::apply;
 use crate::draft::{CommitStamp, Draft};
 use crate::keys;
 use crate::limits::Limits;
+use crate::metrics::TxnOutcome;
 use crate::model::*;
 use crate::mutation::{DocCommit, Mutation, NodeWrite, XrefSide, XrefValue};
 use crate::queries;
@@ -43,6 +44,7 @@ struct Txn {
     base_created_at: Option<Micros>,
     base_node_count: u64,
     overlay: Overlay,
+    began: Micros,
     last_used: Micros,
     timeout: Micros,
 }
@@ -78,6 +80,8 @@ pub struct Shard<S: KvStore> {
     txn_epoch: u64,
     next_txn: u64,
     last_sweep: Micros,
+    /// Transactions ended since the runtime last asked: how, and how long they lived.
+    ended_txns: Vec<(TxnOutcome, Micros)>,
 }
 
 fn ms(m: u64) -> Micros {
@@ -99,6 +103,7 @@ impl<S: KvStore> Shard<S> {
             txn_epoch: epoch,
             next_txn: 1,
             last_sweep: 0,
+            ended_txns: Vec::new(),
         }
     }
 
@@ -108,6 +113,15 @@ impl<S: KvStore> Shard<S> {
 
     pub fn active_transactions(&self) -> usize {
         self.txns.len()
+    }
+
+    /// Transactions that ended since the last call: how, and their lifetimes (for metrics).
+    pub fn take_ended_transactions(&mut self) -> Vec<(TxnOutcome, Micros)> {
+        std::mem::take(&mut self.ended_txns)
+    }
+
+    fn ended(&mut self, t: &Txn, outcome: TxnOutcome, now: Micros) {
+        self.ended_txns.push((outcome, (now - t.began).max(0)));
     }
 
     /// Writes a mutation logged at `lsn` (its batch records `lsn` as the applied LSN).
@@ -125,7 +139,14 @@ impl<S: KvStore> Shard<S> {
             return;
         }
         self.last_sweep = now;
-        self.txns.retain(|_, t| now - t.last_used < t.timeout);
+        let ended = &mut self.ended_txns;
+        self.txns.retain(|_, t| {
+            let live = now - t.last_used < t.timeout;
+            if !live {
+                ended.push((TxnOutcome::Expired, (now - t.began).max(0)));
+            }
+            live
+        });
     }
 
     pub fn handle(&mut self, req: Request, now: Micros) -> Result<Outcome> {
@@ -412,7 +433,8 @@ impl<S: KvStore> Shard<S> {
                 message,
             } => {
                 let t = self.take_txn(&txn, now)?;
-                self.commit_txn(
+                let began = t.began;
+                let committed = self.commit_txn(
                     t,
                     WriteOpts {
                         txn: None,
@@ -421,10 +443,17 @@ impl<S: KvStore> Shard<S> {
                         commit_time: None,
                     },
                     now,
-                )
+                );
+                let outcome = match committed {
+                    Ok(_) => TxnOutcome::Committed,
+                    Err(_) => TxnOutcome::Aborted,
+                };
+                self.ended_txns.push((outcome, (now - began).max(0)));
+                committed
             }
             Request::Rollback { txn } => {
-                self.take_txn(&txn, now)?;
+                let t = self.take_txn(&txn, now)?;
+                self.ended(&t, TxnOutcome::RolledBack, now);
                 Outcome::read(Response::Done)
             }
             // Every other request (reads outside a transaction) is answered by `reads::read` above.
@@ -487,7 +516,9 @@ impl<S: KvStore> Shard<S> {
             .get(id)
             .ok_or_else(|| Error::not_found("transaction", id))?;
         if now - t.last_used >= t.timeout {
-            self.txns.remove(id);
+            if let Some(t) = self.txns.remove(id) {
+                self.ended(&t, TxnOutcome::Expired, now);
+            }
             return Err(Error::not_found("transaction", format!("{id} (expired)")));
         }
         if t.doc != doc {
@@ -543,6 +574,7 @@ impl<S: KvStore> Shard<S> {
                 base_created_at: head.as_ref().map(|h| h.created_at),
                 base_node_count: head.as_ref().map(|h| h.node_count).unwrap_or(0),
                 overlay,
+                began: now,
                 last_used: now,
                 timeout: ms(timeout),
             },
@@ -559,6 +591,7 @@ impl<S: KvStore> Shard<S> {
             .remove(id)
             .ok_or_else(|| Error::not_found("transaction", id))?;
         if now - t.last_used >= t.timeout {
+            self.ended(&t, TxnOutcome::Expired, now);
             return Err(Error::not_found("transaction", format!("{id} (expired)")));
         }
         Ok(t)

@@ -113,3 +113,16 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// The executors the runtime tests run on: `TREESTORE_IO_URING` (`auto`, `on`, `off`), the
+/// variable the server reads too; unset is `auto`. scripts/test.sh runs the suite once more
+/// with `off`, so both kinds of executor pass the same tests.
+pub fn io_uring_mode() -> shards::runtime::IoUringMode {
+    use shards::runtime::IoUringMode;
+    match std::env::var("TREESTORE_IO_URING").as_deref() {
+        Ok("on") => IoUringMode::On,
+        Ok("off") => IoUringMode::Off,
+        Ok("auto") | Err(_) => IoUringMode::Auto,
+        Ok(other) => panic!("TREESTORE_IO_URING={other}: expected auto, on or off"),
+    }
+}

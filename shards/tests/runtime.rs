@@ -15,6 +15,7 @@ fn config(dir: &std::path::Path) -> RuntimeConfig {
         shards: Some(3),
         executors: Some(2),
         pin_cores: false,
+        io_uring: common::io_uring_mode(),
         rocksdb_cache_bytes: 8 << 20,
         ..Default::default()
     }

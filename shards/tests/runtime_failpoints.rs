@@ -18,6 +18,7 @@ fn config(dir: &std::path::Path) -> RuntimeConfig {
         shards: Some(1),
         executors: Some(1),
         pin_cores: false,
+        io_uring: common::io_uring_mode(),
         rocksdb_cache_bytes: 8 << 20,
         checkpoint_interval: Duration::from_secs(3600),
         ..Default::default()

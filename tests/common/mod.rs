@@ -41,28 +41,45 @@ impl Server {
 
     /// A server on `data` (restarts reuse it); its log goes next to it.
     pub async fn start_on(data: &Path, log_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with(data, log_dir, extra, None).await
+    }
+
+    /// Like `start_on`, with `pre_exec` run in the child before exec (it must only make
+    /// async-signal-safe calls, e.g. `deny_io_uring`).
+    pub async fn start_with(
+        data: &Path,
+        log_dir: &Path,
+        extra: &[&str],
+        pre_exec: Option<fn() -> std::io::Result<()>>,
+    ) -> Server {
+        use std::os::unix::process::CommandExt;
         let addr = format!("127.0.0.1:{}", free_port());
         let metrics_addr = format!("127.0.0.1:{}", free_port());
         let log = log_dir.join(format!("server-{}.log", free_port()));
         let log_file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_treestore"))
-            .args([
-                "serve",
-                "--listen",
-                &addr,
-                "--metrics-listen",
-                &metrics_addr,
-            ])
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--shards", "2", "--executors", "1", "--no-pin-cores"])
-            .args(["--cache-bytes", "8388608"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("start treestore");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_treestore"));
+        cmd.args([
+            "serve",
+            "--listen",
+            &addr,
+            "--metrics-listen",
+            &metrics_addr,
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--shards", "2", "--executors", "1", "--no-pin-cores"])
+        .args(["--cache-bytes", "8388608"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file);
+        if let Some(f) = pre_exec {
+            // SAFETY: `f` makes only async-signal-safe calls (its contract above).
+            unsafe {
+                cmd.pre_exec(f);
+            }
+        }
+        let child = cmd.spawn().expect("start treestore");
         let mut s = Server {
             child: Some(child),
             addr,
@@ -153,6 +170,46 @@ impl Drop for Server {
             let _ = c.wait();
         }
     }
+}
+
+/// Installs a seccomp filter in the calling process (and what it execs) that answers EPERM to
+/// io_uring_setup, io_uring_enter and io_uring_register, as the default seccomp profiles of
+/// Docker 25+ and containerd 2.x do. Async-signal-safe (no allocation): for `pre_exec`.
+pub fn deny_io_uring() -> std::io::Result<()> {
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+                             // The same numbers on every architecture (425-427 in the unified syscall table).
+    const IO_URING_SETUP: u32 = 425;
+    const IO_URING_ENTER: u32 = 426;
+    const IO_URING_REGISTER: u32 = 427;
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let filter = [
+        op(LD_W_ABS, 0, 0, 0), // the syscall number (seccomp_data.nr)
+        op(JEQ_K, 3, 0, IO_URING_SETUP),
+        op(JEQ_K, 2, 0, IO_URING_ENTER),
+        op(JEQ_K, 1, 0, IO_URING_REGISTER),
+        op(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+        op(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: prctl with valid arguments; `prog` and `filter` outlive the call (the kernel
+    // copies the program).
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog,
+            ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// The PageIndex fixtures, kept in the repository (`fixtures/pageindex`, with their provenance).

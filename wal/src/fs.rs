@@ -128,7 +128,7 @@ impl FileSystem for StdFs {
     }
 }
 
-fn list_std(dir: &Path) -> io::Result<Vec<String>> {
+pub(crate) fn list_std(dir: &Path) -> io::Result<Vec<String>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let e = e?;

@@ -8,7 +8,8 @@
 //! transactions newer than the shard's applied LSN.
 //!
 //! Modules, one concept each: [`format`] (byte layout, no I/O), [`fs`] (I/O
-//! trait; glommio DMA, std, simulated disk), [`writer`] (group commit,
+//! trait; glommio DMA, std, simulated disk), [`thread_fs`] (buffered files
+//! with writes on a thread, for executors without io_uring), [`writer`] (group commit,
 //! rotation, purge, poisoning), [`reader`] (validated iteration),
 //! [`recovery`] (open/replay/repair), [`ctl`] (dump/verify), [`error`].
 //! See `wal/DESIGN.md` for the byte layout and the disk assumptions.
@@ -20,10 +21,12 @@ pub mod fs;
 pub mod reader;
 pub mod recovery;
 pub mod sync_thread;
+pub mod thread_fs;
 pub mod writer;
 
 pub use error::{Error, Result};
 pub use format::Lsn;
 pub use fs::{FileSystem, GlommioFs, SimFs, StdFs, Tear, WalFile};
 pub use recovery::{open, RecoveredTx};
-pub use writer::{Wal, WalOptions};
+pub use thread_fs::ThreadFs;
+pub use writer::{Flushed, Wal, WalOptions};

@@ -111,6 +111,20 @@ struct Inner<F: FileSystem> {
     flushing: Cell<bool>,
     flush_gen: Cell<u64>,
     waiters: RefCell<Vec<Waker>>,
+    /// Told of every flush that made records durable (metrics).
+    on_flush: RefCell<Option<FlushObserver>>,
+}
+
+type FlushObserver = Box<dyn Fn(&Flushed)>;
+
+/// One flush that made records durable.
+#[derive(Debug, Clone, Copy)]
+pub struct Flushed {
+    /// Records (LSNs) it made durable: a group commit's size.
+    pub records: u64,
+    pub bytes: usize,
+    /// The write and its fdatasync.
+    pub elapsed: std::time::Duration,
 }
 
 /// The write side of one shard's log. Cheap to clone (an `Rc`); clones share
@@ -200,6 +214,7 @@ impl<F: FileSystem> Wal<F> {
                 flushing: Cell::new(false),
                 flush_gen: Cell::new(0),
                 waiters: RefCell::new(Vec::new()),
+                on_flush: RefCell::new(None),
             }),
         }
     }
@@ -257,6 +272,11 @@ impl<F: FileSystem> Wal<F> {
             st.next_lsn += 1;
         }
         Ok(st.next_lsn - 1)
+    }
+
+    /// Calls `f` after every flush that made records durable (before their waiters wake).
+    pub fn on_flush(&self, f: impl Fn(&Flushed) + 'static) {
+        *self.inner.on_flush.borrow_mut() = Some(Box::new(f));
     }
 
     /// Make everything appended so far durable (group commit). Returns the
@@ -341,6 +361,7 @@ impl<F: FileSystem> Wal<F> {
                 _ => return Err(self.poisoned_err("no current segment")),
             }
         };
+        let started = std::time::Instant::now();
         file.write_at(&buf, pos).await.ctx(|| {
             format!(
                 "writing {} bytes at {} offset {pos}",
@@ -354,6 +375,13 @@ impl<F: FileSystem> Wal<F> {
         fail::fail_point!("wal::sync::after", |_| Err(Error::Injected(
             "wal::sync::after".into()
         )));
+        if let Some(f) = &*self.inner.on_flush.borrow() {
+            f(&Flushed {
+                records: last + 1 - first,
+                bytes: buf.len(),
+                elapsed: started.elapsed(),
+            });
+        }
         let mut st = self.inner.st.borrow_mut();
         st.write_pos = pos + buf.len() as u64;
         st.durable_lsn = last;

@@ -2,17 +2,22 @@
 //! loaded on a snapshot on the blocking pool, then kept if it is still current when it arrives
 //! (the rules are `tree::Loads`'s).
 
-use super::glommio_rt::{spawn_blocking, spawn_local};
+use super::executor::{spawn_blocking, spawn_local};
 use super::shard_loop::Served;
 use crate::model::VersionNo;
 use crate::store::KvStore;
 use crate::tree;
 use crate::view::read_head;
 use std::rc::Rc;
+use treestore_wal::FileSystem;
 
 /// After a read of `doc` at `version` was answered from the store: loads that tree into the
 /// cache, off the executor, when `tree::Loads` says so.
-pub(super) fn after_read(s: &Rc<Served>, doc: String, version: VersionNo) {
+pub(super) fn after_read<F: FileSystem + 'static>(
+    s: &Rc<Served<F>>,
+    doc: String,
+    version: VersionNo,
+) {
     let Ok(Some(head)) = read_head(&s.store, &doc) else {
         return;
     };

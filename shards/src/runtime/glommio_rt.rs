@@ -85,6 +85,39 @@ where
     )))
 }
 
+/// Whether the kernel lets this process set up an io_uring: one `io_uring_setup` call, its ring
+/// closed at once. Checked before glommio starts, which panics when the call is refused.
+pub fn kernel_allows_io_uring() -> Result<(), String> {
+    // struct io_uring_params is 120 bytes; zeroed asks for the defaults.
+    let mut params = [0u8; 120];
+    // SAFETY: io_uring_setup(entries, params) writes at most sizeof(io_uring_params) bytes into
+    // `params`; the returned descriptor is ours and closed here.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr()) };
+    if fd >= 0 {
+        // SAFETY: closing the descriptor io_uring_setup just returned.
+        unsafe { libc::close(fd as i32) };
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    Err(match err.raw_os_error() {
+        Some(libc::EPERM) => {
+            "io_uring_setup is not permitted (e.g. a container's seccomp profile denies it)".into()
+        }
+        Some(libc::ENOSYS) => "this kernel has no io_uring (or a seccomp profile hides it)".into(),
+        _ => format!("io_uring_setup failed: {err}"),
+    })
+}
+
+/// Whether shards can run on glommio here: the kernel allows io_uring, and an executor that
+/// does nothing starts and stops (it sets up its rings and registers its I/O memory exactly as
+/// the shards' executors would, so a memlock limit too small shows here). Returns why not.
+pub fn probe() -> Result<(), String> {
+    kernel_allows_io_uring()?;
+    spawn_executor("treestore-io-uring-probe", None, || async {})
+        .map(ExecutorHandle::join)
+        .map_err(|e| e.to_string())
+}
+
 /// Runs `fut` as a task of the current executor, detached.
 pub fn spawn_local(fut: impl Future<Output = ()> + 'static) {
     glommio::spawn_local(fut).detach();

@@ -46,6 +46,11 @@ impl Inbox {
         Ok(())
     }
 
+    /// Envelopes waiting.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     /// Refuses later pushes and wakes the receiver so it can drain and stop.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);

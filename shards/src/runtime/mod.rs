@@ -1,4 +1,5 @@
-//! The thread-per-core runtime: executors (glommio, pinned to cores), each hosting some shards;
+//! The thread-per-core runtime: executors (glommio on io_uring, or plain threads where io_uring
+//! is denied; pinned to cores), each hosting some shards;
 //! a bounded inbox per shard; replies over oneshot channels. `Runtime` implements `ShardRouter`,
 //! so the engine and the server do not know shards run on other threads.
 //!
@@ -8,14 +9,17 @@
 //! - `wal/shard-N/`: shard N's log segments.
 
 mod cache_fill;
+mod executor;
 mod glommio_rt;
 mod inbox;
 mod read_path;
 mod shard_loop;
+mod thread_rt;
 mod write_path;
 
 use crate::engine::{now_micros, ShardFuture, ShardHealth, ShardRouter, ShardState};
 use crate::manifest;
+use crate::metrics::{RuntimeMetrics, ShardMetrics};
 use crate::model::ReadAt;
 use crate::request::Request;
 use crate::shard::ShardConfig;
@@ -29,6 +33,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+pub use executor::{ExecutorKind, IoUringMode};
 pub use glommio_rt::cores;
 
 #[derive(Clone, Debug)]
@@ -56,6 +61,8 @@ pub struct RuntimeConfig {
     pub tree_cache_bytes: usize,
     /// Start even when a log is corrupt, truncating it at the damage (loses what follows).
     pub truncate_on_corruption: bool,
+    /// Whether shards run on io_uring (glommio) or plain threads.
+    pub io_uring: IoUringMode,
 }
 
 impl Default for RuntimeConfig {
@@ -74,6 +81,7 @@ impl Default for RuntimeConfig {
             rocksdb_cache_bytes: 256 << 20,
             tree_cache_bytes: 1 << 30,
             truncate_on_corruption: false,
+            io_uring: IoUringMode::Auto,
         }
     }
 }
@@ -135,7 +143,12 @@ pub struct Runtime {
     /// Each shard's column family, for router threads to resolve as-of reads of cached trees.
     /// Emptied by `shutdown`, so that the database closes once the executors are gone.
     stores: RwLock<Vec<RocksStore>>,
-    executors: Mutex<Vec<glommio_rt::ExecutorHandle>>,
+    executors: Mutex<Vec<executor::ExecutorHandle>>,
+    executor_kind: ExecutorKind,
+    metrics: RuntimeMetrics,
+    shard_metrics: Vec<ShardMetrics>,
+    /// Block cache tickers at the last refresh (the counters export increments).
+    block_cache_seen: Mutex<crate::store::BlockCacheStats>,
     pub manifest: manifest::Manifest,
 }
 
@@ -170,6 +183,17 @@ impl Runtime {
             .map(|_| Arc::new(TreeCache::new(config.tree_cache_bytes / n)))
             .collect();
         let stores = (0..n).map(|i| db.store(i)).collect::<Result<Vec<_>>>()?;
+        let metrics =
+            RuntimeMetrics::new().map_err(|e| Error::Internal(format!("runtime metrics: {e}")))?;
+        let shard_metrics: Vec<ShardMetrics> = (0..n).map(|i| metrics.shard(i)).collect();
+        for m in &shard_metrics {
+            m.inbox_capacity.set(config.inbox_capacity.max(1) as i64);
+        }
+        let kind = executor::choose(config.io_uring)
+            .map_err(|why| Error::Storage(format!("executors could not start: {why}")))?;
+        metrics
+            .io_uring
+            .set(i64::from(kind == ExecutorKind::IoUring));
         let config = Arc::new(config);
         let mut handles = vec![];
         for e in 0..executors {
@@ -183,16 +207,27 @@ impl Runtime {
                     status: status[shard].clone(),
                     config: config.clone(),
                     wal_dir: Self::wal_dir(&config.data_dir, shard),
+                    metrics: shard_metrics[shard].clone(),
                 });
             }
             let cpu = config.pin_cores.then_some(e % cores);
-            let started = glommio_rt::spawn_executor(
+            let started = executor::spawn_executor(
+                kind,
                 &format!("treestore-exec-{e}"),
                 cpu,
                 move || async move {
                     let mut tasks = vec![];
                     for ctx in contexts {
-                        tasks.push(glommio_rt::spawn_joinable(shard_loop::run(ctx)));
+                        tasks.push(executor::spawn_joinable(async move {
+                            match kind {
+                                ExecutorKind::IoUring => {
+                                    shard_loop::run(ctx, treestore_wal::GlommioFs::new).await
+                                }
+                                ExecutorKind::Threads => {
+                                    shard_loop::run(ctx, treestore_wal::ThreadFs::new).await
+                                }
+                            }
+                        }));
                     }
                     for t in tasks {
                         t.await;
@@ -213,15 +248,69 @@ impl Runtime {
                 }
             }
         }
-        tracing::info!(shards = n, executors, data_dir = %config.data_dir.display(), "runtime started");
+        tracing::info!(
+            shards = n,
+            executors,
+            io_uring = kind == ExecutorKind::IoUring,
+            data_dir = %config.data_dir.display(),
+            "runtime started"
+        );
         Ok(Arc::new(Runtime {
             inboxes,
             status,
             caches,
             stores: RwLock::new(stores),
             executors: Mutex::new(handles),
+            executor_kind: kind,
+            metrics,
+            shard_metrics,
+            block_cache_seen: Mutex::new(Default::default()),
             manifest,
         }))
+    }
+
+    /// The executors the shards run on (io_uring or plain threads).
+    pub fn executor_kind(&self) -> ExecutorKind {
+        self.executor_kind
+    }
+
+    /// The runtime's series, for the server to register.
+    pub fn metrics(&self) -> &RuntimeMetrics {
+        &self.metrics
+    }
+
+    /// Brings the gauges read on demand up to date: inbox depths, RocksDB sizes, block cache.
+    pub fn refresh_metrics(&self) {
+        for (inbox, m) in self.inboxes.iter().zip(&self.shard_metrics) {
+            m.inbox_depth.set(inbox.len() as i64);
+        }
+        let stores = self.stores.read().unwrap_or_else(|e| e.into_inner());
+        for (store, m) in stores.iter().zip(&self.shard_metrics) {
+            match store.sizes() {
+                Ok(sz) => {
+                    m.memtable_bytes.set(sz.memtable_bytes as i64);
+                    m.sst_bytes.set(sz.sst_bytes as i64);
+                    m.pending_compaction_bytes
+                        .set(sz.pending_compaction_bytes as i64);
+                }
+                Err(e) => tracing::debug!(error = %e, "reading RocksDB sizes"),
+            }
+        }
+        if let Some(store) = stores.first() {
+            let now = store.db().block_cache_stats();
+            let mut seen = self
+                .block_cache_seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.metrics
+                .block_cache_hits
+                .inc_by(now.hits.saturating_sub(seen.hits));
+            self.metrics
+                .block_cache_misses
+                .inc_by(now.misses.saturating_sub(seen.misses));
+            self.metrics.block_cache_bytes.set(now.bytes as i64);
+            *seen = now;
+        }
     }
 
     /// Whether every shard is serving.
@@ -274,9 +363,14 @@ impl ShardRouter for Runtime {
         let pushed = self.inboxes[shard].push(Envelope { request, reply: tx });
         let err = match pushed {
             Ok(()) => None,
-            Err(PushError::Full) => Some(Error::ResourceExhausted(format!(
-                "shard {shard} inbox is full; retry with backoff"
-            ))),
+            Err(PushError::Full) => {
+                if let Some(m) = self.shard_metrics.get(shard) {
+                    m.inbox_full.inc();
+                }
+                Some(Error::ResourceExhausted(format!(
+                    "shard {shard} inbox is full; retry with backoff"
+                )))
+            }
             Err(PushError::Closed) => Some(Error::Unavailable {
                 shard,
                 reason: "shutting down".into(),

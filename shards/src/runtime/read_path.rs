@@ -5,7 +5,7 @@
 //! a snapshot is taken on the executor at a moment when that holds.
 
 use super::cache_fill;
-use super::glommio_rt::{spawn_blocking, spawn_local};
+use super::executor::{spawn_blocking, spawn_local};
 use super::inbox::Envelope;
 use super::shard_loop::{Scope, Served};
 use crate::engine::now_micros;
@@ -17,10 +17,16 @@ use crate::tree;
 use crate::view::read_head;
 use crate::{Error, Result};
 use std::rc::Rc;
+use treestore_wal::FileSystem;
 
 /// Answers a read: at once on the executor, or from a task once what it may see is durable, or
 /// on a snapshot on the blocking pool when it may visit many keys.
-pub(super) fn serve(s: &Rc<Served>, scope: Scope, env: Envelope, now: Micros) {
+pub(super) fn serve<F: FileSystem + 'static>(
+    s: &Rc<Served<F>>,
+    scope: Scope,
+    env: Envelope,
+    now: Micros,
+) {
     let need = s.core.borrow().needs(&scope, s.wal.durable_lsn());
     let Envelope { request, reply } = env;
     // A read of a tree that reached the shard missed the cache: fill it once answered.
@@ -28,7 +34,7 @@ pub(super) fn serve(s: &Rc<Served>, scope: Scope, env: Envelope, now: Micros) {
     if cacheable.is_some() {
         s.cache.record_miss();
     }
-    let answered = move |s: &Rc<Served>, answer: Result<Response>| {
+    let answered = move |s: &Rc<Served<F>>, answer: Result<Response>| {
         let read = answer.as_ref().ok().and_then(tree::answered_version);
         let _ = reply.send(answer);
         if let (Some(doc), Some(version)) = (cacheable, read) {
@@ -84,7 +90,7 @@ enum Inline {
 /// Answers a read inline unless it may visit many keys: lists, searches, diffs, version lists
 /// and statistics always go to a snapshot on the blocking pool, and so does a subtree of more
 /// than `INLINE_SUBTREE_NODES` nodes, so point reads and writes keep flowing on the executor.
-fn read_inline(s: &Served, request: Request, now: Micros) -> Inline {
+fn read_inline<F: FileSystem + 'static>(s: &Served<F>, request: Request, now: Micros) -> Inline {
     match request {
         Request::ListDocuments { .. }
         | Request::ListVersions { .. }
@@ -120,7 +126,11 @@ enum Deferred {
 /// Answers a snapshot read on the blocking pool over `snapshot`, which the caller took on the
 /// executor at a point where everything it could read was durable. A large subtree is answered
 /// from its document's tree, loaded with two range scans and then offered to the cache.
-async fn read_on_snapshot(s: &Served, snapshot: Snapshot, request: Request) -> Result<Response> {
+async fn read_on_snapshot<F: FileSystem + 'static>(
+    s: &Served<F>,
+    snapshot: Snapshot,
+    request: Request,
+) -> Result<Response> {
     let limits = s.core.borrow().shard.config.limits.clone();
     let now = now_micros();
     let (answer, loaded) = spawn_blocking(move || {
@@ -152,7 +162,11 @@ async fn read_on_snapshot(s: &Served, snapshot: Snapshot, request: Request) -> R
 }
 
 /// Waits until the log records `scope` could read are durable (starting with `lsn`).
-async fn wait_readable(s: &Served, scope: &Scope, mut lsn: u64) -> Result<()> {
+async fn wait_readable<F: FileSystem + 'static>(
+    s: &Served<F>,
+    scope: &Scope,
+    mut lsn: u64,
+) -> Result<()> {
     loop {
         if let Err(e) = s.wal.wait_durable(lsn).await {
             s.poison(format!("log sync failed: {e}"));

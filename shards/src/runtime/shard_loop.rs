@@ -6,10 +6,11 @@
 //! poisons the shard: its waiters fail, later requests get `Unavailable`, nothing more is
 //! acknowledged, and a restart recovers from the log.
 
-use super::glommio_rt::{sleep, spawn_blocking, spawn_joinable, spawn_local};
+use super::executor::{sleep, spawn_blocking, spawn_joinable, spawn_local};
 use super::inbox::{Envelope, Inbox};
 use super::{read_path, write_path, RuntimeConfig, ShardStatus};
 use crate::engine::{now_micros, ShardState};
+use crate::metrics::ShardMetrics;
 use crate::mutation::{Mutation, XrefSide};
 use crate::request::{Request, Response};
 use crate::shard::Shard;
@@ -24,7 +25,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use treestore_wal::{GlommioFs, Wal};
+use treestore_wal::{FileSystem, Wal};
 
 pub struct ShardContext {
     pub id: usize,
@@ -34,6 +35,7 @@ pub struct ShardContext {
     pub status: Arc<ShardStatus>,
     pub config: Arc<RuntimeConfig>,
     pub wal_dir: PathBuf,
+    pub metrics: ShardMetrics,
 }
 
 pub(super) type Reply = oneshot::Sender<Result<Response>>;
@@ -138,20 +140,21 @@ impl Core {
     }
 }
 
-pub(super) struct Served {
+pub(super) struct Served<F: FileSystem> {
     pub(super) id: usize,
     pub(super) core: RefCell<Core>,
-    pub(super) wal: Wal<GlommioFs>,
+    pub(super) wal: Wal<F>,
     pub(super) status: Arc<ShardStatus>,
     pub(super) store: RocksStore,
     pub(super) cache: Arc<TreeCache>,
     pub(super) in_flight: Cell<usize>,
+    pub(super) metrics: ShardMetrics,
     /// Held from planning a write (or validating a plan made off the executor) until its batch
     /// is applied: mutations are planned against, appended and applied in one order.
     pub(super) apply_order: Mutex<()>,
 }
 
-impl Served {
+impl<F: FileSystem> Served<F> {
     pub(super) fn poison(&self, why: String) {
         tracing::error!(shard = self.id, reason = %why, "shard poisoned; restart to recover from the log");
         self.status.set_state(ShardState::Poisoned, why);
@@ -189,7 +192,12 @@ fn reply(e: Envelope, r: Result<Response>) {
     let _ = e.reply.send(r);
 }
 
-pub async fn run(ctx: ShardContext) {
+/// The log's file system for a shard: made on the shard's executor thread, so that its sync
+/// thread inherits the executor's core.
+pub type OpenFs<F> = fn(&str) -> std::io::Result<F>;
+
+/// Serves one shard until its inbox closes: recovers it from its log, then handles requests.
+pub async fn run<F: FileSystem + 'static>(ctx: ShardContext, open_fs: OpenFs<F>) {
     let ShardContext {
         id,
         store,
@@ -198,8 +206,20 @@ pub async fn run(ctx: ShardContext) {
         status,
         config,
         wal_dir,
+        metrics,
     } = ctx;
-    let served = match recover(id, store, cache, status.clone(), &config, wal_dir).await {
+    let ctx = Recovery {
+        id,
+        store,
+        cache,
+        status: status.clone(),
+        config: &config,
+        wal_dir,
+        open_fs,
+        metrics,
+    };
+    let recovered = recover(ctx).await;
+    let served = match recovered {
         Ok(s) => Rc::new(s),
         Err(e) => {
             tracing::error!(shard = id, error = %e, "shard recovery failed");
@@ -217,6 +237,9 @@ pub async fn run(ctx: ShardContext) {
         }
     };
     served.publish();
+    // Recovery leaves the shard's state in RocksDB as of its log: the last checkpoint's age
+    // counts from here.
+    served.metrics.last_checkpoint.set(unix_seconds());
     status.set_state(ShardState::Serving, String::new());
     tracing::info!(
         shard = id,
@@ -267,21 +290,36 @@ pub async fn run(ctx: ShardContext) {
     tracing::info!(shard = id, "shard stopped");
 }
 
-async fn recover(
+/// What recovering a shard needs.
+struct Recovery<'a, F> {
     id: usize,
     store: RocksStore,
     cache: Arc<TreeCache>,
     status: Arc<ShardStatus>,
-    config: &RuntimeConfig,
+    config: &'a RuntimeConfig,
     wal_dir: PathBuf,
-) -> Result<Served> {
+    open_fs: OpenFs<F>,
+    metrics: ShardMetrics,
+}
+
+async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served<F>> {
+    let Recovery {
+        id,
+        store,
+        cache,
+        status,
+        config,
+        wal_dir,
+        open_fs,
+        metrics,
+    } = ctx;
     let shard = Shard::new(id, store.clone(), config.shard.clone(), now_micros() as u64);
     let applied = shard.applied_lsn()?;
     let started = Instant::now();
     let mut opts = config.wal.clone();
     opts.truncate_on_corruption = config.truncate_on_corruption;
     // Started from the executor thread: the sync thread runs on the shard's core.
-    let fs = GlommioFs::new(&format!("treestore-sync-{id}"))
+    let fs = open_fs(&format!("treestore-sync-{id}"))
         .map_err(|e| Error::Storage(format!("starting the log's sync thread: {e}")))?;
     let (wal, txs) = treestore_wal::open(fs, &wal_dir, id as u64, applied, opts)
         .await
@@ -292,6 +330,11 @@ async fn recover(
                 Error::Storage(e.to_string())
             }
         })?;
+    let m = metrics.clone();
+    wal.on_flush(move |f| {
+        m.fsync.observe(f.elapsed.as_secs_f64());
+        m.group_commit.observe(f.records as f64);
+    });
     let count = txs.len();
     let bytes: usize = txs.iter().map(|t| t.payload.len()).sum();
     for tx in txs {
@@ -331,11 +374,12 @@ async fn recover(
         store,
         cache,
         in_flight: Cell::new(0),
+        metrics,
         apply_order: Mutex::new(()),
     })
 }
 
-async fn handle(s: &Rc<Served>, env: Envelope) {
+async fn handle<F: FileSystem + 'static>(s: &Rc<Served<F>>, env: Envelope) {
     // Failpoint `shard::request` (feature `failpoints`): a callback here holds the executor.
     fail::fail_point!("shard::request");
     // Whatever this request answers from durable state, the cache shows too (never older).
@@ -345,6 +389,24 @@ async fn handle(s: &Rc<Served>, env: Envelope) {
         Some(scope) => read_path::serve(s, scope, env, now),
         None => write_path::serve(s, env, now).await,
     }
+    count_transactions(s);
+}
+
+/// Transactions live only in the shard (begun, used, ended by writes; expired by any request):
+/// its open count and the lifetimes of those that ended, into the metrics.
+fn count_transactions<F: FileSystem>(s: &Served<F>) {
+    let mut core = s.core.borrow_mut();
+    for (outcome, micros) in core.shard.take_ended_transactions() {
+        s.metrics
+            .transaction_ended(outcome, micros as f64 / 1_000_000.0);
+    }
+    s.metrics
+        .txns_active
+        .set(core.shard.active_transactions() as i64);
+}
+
+fn unix_seconds() -> f64 {
+    now_micros() as f64 / 1_000_000.0
 }
 
 /// The `shard::checkpoint` failpoint (feature `failpoints`): fails a checkpoint before its flush.
@@ -357,7 +419,7 @@ fn injected_checkpoint_failure() -> Result<()> {
 
 /// Flushes the shard's column family (off the executor), then deletes the log segments the
 /// flush covers.
-async fn checkpoint(s: &Served) {
+async fn checkpoint<F: FileSystem + 'static>(s: &Served<F>) {
     let covered = s.core.borrow().last_appended.min(s.wal.durable_lsn());
     let store = s.store.clone();
     let started = Instant::now();
@@ -368,17 +430,27 @@ async fn checkpoint(s: &Served) {
     };
     if let Err(e) = flushed {
         tracing::error!(shard = s.id, error = %e, "checkpoint flush failed; the log is kept");
+        s.metrics.checkpoints_failed.inc();
         return;
     }
     match s.wal.purge(covered).await {
-        Ok(removed) => tracing::info!(
-            shard = s.id,
-            covered_lsn = covered,
-            segments_removed = removed,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "checkpoint"
-        ),
-        Err(e) => tracing::error!(shard = s.id, error = %e, "checkpoint purge failed"),
+        Ok(removed) => {
+            let elapsed = started.elapsed();
+            s.metrics.checkpoints_ok.inc();
+            s.metrics.checkpoint_seconds.observe(elapsed.as_secs_f64());
+            s.metrics.last_checkpoint.set(unix_seconds());
+            tracing::info!(
+                shard = s.id,
+                covered_lsn = covered,
+                segments_removed = removed,
+                elapsed_ms = elapsed.as_millis() as u64,
+                "checkpoint"
+            )
+        }
+        Err(e) => {
+            s.metrics.checkpoints_failed.inc();
+            tracing::error!(shard = s.id, error = %e, "checkpoint purge failed")
+        }
     }
     s.publish();
 }
@@ -386,8 +458,8 @@ async fn checkpoint(s: &Served) {
 /// Checkpoints every `checkpoint_interval` and sweeps expired tool results every
 /// `tool_sweep_interval`; sleeps in between (an idle shard wakes only for these), and ends as
 /// soon as `stop` fires.
-async fn checkpoint_timer(
-    s: Rc<Served>,
+async fn checkpoint_timer<F: FileSystem + 'static>(
+    s: Rc<Served<F>>,
     config: Arc<RuntimeConfig>,
     busy: Rc<Cell<bool>>,
     inbox: Arc<Inbox>,

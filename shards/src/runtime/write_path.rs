@@ -6,7 +6,7 @@
 //! on a snapshot on the blocking pool and validated before it is logged; a large batch is
 //! written on the blocking pool.
 
-use super::glommio_rt::{spawn_blocking, spawn_local};
+use super::executor::{spawn_blocking, spawn_local};
 use super::inbox::Envelope;
 use super::shard_loop::{written_doc, Core, Reply, Served};
 use crate::apply;
@@ -18,9 +18,10 @@ use crate::shard::{plan_put_document, Outcome, ShardConfig};
 use crate::store::{KvRead, KvStore, WriteBatch};
 use crate::{Error, Result};
 use std::rc::Rc;
+use treestore_wal::FileSystem;
 
 /// Plans, logs and applies a write, and answers once it is durable.
-pub(super) async fn serve(s: &Rc<Served>, env: Envelope, now: Micros) {
+pub(super) async fn serve<F: FileSystem + 'static>(s: &Rc<Served<F>>, env: Envelope, now: Micros) {
     let Envelope { request, reply } = env;
     let route = route_write(&s.core.borrow(), request);
     let request = match route {
@@ -118,7 +119,12 @@ fn plan_and_prepare(
 /// Plans a large put on a snapshot on the blocking pool (reading the old tree, building the new
 /// version and its write batch), then logs and applies it on the executor. If anything wrote the
 /// document in between, the plan is stale and is made again on the executor.
-fn put_off_executor(s: &Rc<Served>, put: Put, reply: Reply, now: Micros) {
+fn put_off_executor<F: FileSystem + 'static>(
+    s: &Rc<Served<F>>,
+    put: Put,
+    reply: Reply,
+    now: Micros,
+) {
     let doc_id = put.doc.doc_id.clone();
     let snapshot = s.store.snapshot();
     let config = s.core.borrow().shard.config.clone();
@@ -169,7 +175,11 @@ enum Written {
 }
 
 /// Logs and applies the mutation of a planned write. The caller holds `apply_order`.
-async fn commit(s: &Served, outcome: Result<Outcome>, prepared: Option<Prepared>) -> Written {
+async fn commit<F: FileSystem + 'static>(
+    s: &Served<F>,
+    outcome: Result<Outcome>,
+    prepared: Option<Prepared>,
+) -> Written {
     let seen = s.core.borrow().last_appended;
     let outcome = match outcome {
         Ok(o) => o,
@@ -188,7 +198,10 @@ async fn commit(s: &Served, outcome: Result<Outcome>, prepared: Option<Prepared>
 }
 
 /// The answer to a write once what it wrote is durable.
-async fn when_durable(s: &Served, written: Written) -> Result<Response> {
+async fn when_durable<F: FileSystem + 'static>(
+    s: &Served<F>,
+    written: Written,
+) -> Result<Response> {
     let (lsn, answer) = match written {
         Written::Answer(answer) => return answer,
         Written::Seen(lsn, answer) => (lsn, answer),
@@ -209,7 +222,7 @@ async fn when_durable(s: &Served, written: Written) -> Result<Response> {
 }
 
 /// Sends the answer to a write once durable, from a task of its own so the shard serves on.
-fn answer_when_durable(s: &Rc<Served>, written: Written, reply: Reply) {
+fn answer_when_durable<F: FileSystem + 'static>(s: &Rc<Served<F>>, written: Written, reply: Reply) {
     let written = match written {
         Written::Answer(answer) => {
             let _ = reply.send(answer);
@@ -234,7 +247,11 @@ fn answer_when_durable(s: &Rc<Served>, written: Written, reply: Reply) {
 
 /// Appends `m` to the log and applies it; returns its LSN. Runs before the next request is
 /// planned (the caller awaits it), so applies happen in log order.
-async fn log_and_apply(s: &Served, m: &Mutation, prepared: Option<Prepared>) -> Result<u64> {
+async fn log_and_apply<F: FileSystem + 'static>(
+    s: &Served<F>,
+    m: &Mutation,
+    prepared: Option<Prepared>,
+) -> Result<u64> {
     let (bytes, data) = match prepared {
         Some(p) => (p.bytes, Some(p.data)),
         None => (m.encode()?, None),

@@ -7,7 +7,7 @@ mod memory;
 mod rocks;
 
 pub use memory::MemStore;
-pub use rocks::{RocksDb, RocksSnapshot, RocksStore};
+pub use rocks::{BlockCacheStats, CfSizes, RocksDb, RocksSnapshot, RocksStore};
 
 use crate::Result;
 

@@ -14,6 +14,25 @@ use std::sync::Arc;
 
 pub struct RocksDb {
     db: DB,
+    /// The options the database was opened with: they hold its statistics (tickers).
+    opts: Options,
+    cache: Cache,
+}
+
+/// A column family's sizes, from RocksDB's properties.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CfSizes {
+    pub memtable_bytes: u64,
+    pub sst_bytes: u64,
+    pub pending_compaction_bytes: u64,
+}
+
+/// The block cache shared by every column family.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockCacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub bytes: u64,
 }
 
 pub fn cf_name(shard: usize) -> String {
@@ -39,11 +58,23 @@ impl RocksDb {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
+        // Tickers only (block cache hits and misses): no timers, no histograms.
+        opts.enable_statistics();
+        opts.set_statistics_level(rocksdb::statistics::StatsLevel::ExceptHistogramOrTimers);
         let cache = Cache::new_lru_cache(cache_bytes);
         let cfs =
             (0..shard_count).map(|i| ColumnFamilyDescriptor::new(cf_name(i), cf_options(&cache)));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Arc::new(RocksDb { db }))
+        Ok(Arc::new(RocksDb { db, opts, cache }))
+    }
+
+    pub fn block_cache_stats(&self) -> BlockCacheStats {
+        use rocksdb::statistics::Ticker;
+        BlockCacheStats {
+            hits: self.opts.get_ticker_count(Ticker::BlockCacheHit),
+            misses: self.opts.get_ticker_count(Ticker::BlockCacheMiss),
+            bytes: self.cache.get_usage() as u64,
+        }
     }
 
     pub fn store(self: &Arc<Self>, shard: usize) -> Result<RocksStore> {
@@ -68,6 +99,24 @@ pub struct RocksStore {
 impl RocksStore {
     fn cf(&self) -> Result<&ColumnFamily> {
         cf_handle(&self.db, &self.cf)
+    }
+
+    /// The database this column family is in.
+    pub fn db(&self) -> &Arc<RocksDb> {
+        &self.db
+    }
+
+    /// The column family's memtable, SST and compaction-debt bytes.
+    pub fn sizes(&self) -> Result<CfSizes> {
+        use rocksdb::properties as p;
+        let cf = self.cf()?;
+        let get =
+            |name| -> Result<u64> { Ok(self.db.db.property_int_value_cf(cf, name)?.unwrap_or(0)) };
+        Ok(CfSizes {
+            memtable_bytes: get(p::CUR_SIZE_ALL_MEM_TABLES)?,
+            sst_bytes: get(p::TOTAL_SST_FILES_SIZE)?,
+            pending_compaction_bytes: get(p::ESTIMATE_PENDING_COMPACTION_BYTES)?,
+        })
     }
 
     fn to_rocks(&self, batch: &WriteBatch) -> Result<rocksdb::WriteBatch> {
