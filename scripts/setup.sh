@@ -41,5 +41,12 @@ fi
 "$VENV/bin/python" -m pip install -q -r scripts/requirements-migrate.txt
 # psycopg and matplotlib for benches/vs_postgres.
 "$VENV/bin/python" -m pip install -q -r benches/vs_postgres/requirements.txt
-# Offline Kubernetes API schemas, to check deploy/kubernetes.
+# Offline Kubernetes API schemas and checkov, to check deploy/k8s (scripts/check_k8s.sh).
 "$VENV/bin/python" -m pip install -q "kubernetes-validate==1.37.0"
+# checkov in a venv of its own: it pins older packaging and python-dateutil than the tools in
+# "$VENV" use, and would downgrade them there.
+CHECKOV_VENV="${TREESTORE_CHECKOV_VENV:-/var/cache/treestore/venv-checkov}"
+if [ ! -x "$CHECKOV_VENV/bin/python" ]; then
+  python3 -m venv "$CHECKOV_VENV"
+fi
+"$CHECKOV_VENV/bin/python" -m pip install -q "checkov==3.3.30"

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting and lints, Rust unit/integration/property/crash tests (with
 # and without failpoints), the Python client's tests against the real server binary, and the
-# Kubernetes manifests against the API schema.
+# Kubernetes manifests and seccomp profiles (scripts/check_k8s.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/treestore/target}"
 VENV="${TREESTORE_VENV:-/var/cache/treestore/venv}"
 
-echo "== deploy/kubernetes against the Kubernetes API schema (strict)"
-"$VENV/bin/kubernetes-validate" --strict --quiet -k 1.29 deploy/kubernetes/*.yaml
+bash scripts/check_k8s.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 # Every cargo command below selects the whole workspace with its tests, so all resolve the
