@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting and lints, Rust unit/integration/property/crash tests (with
 # and without failpoints), the Python client's tests against the real server binary, and the
-# Kubernetes manifests against the API schema.
+# Kubernetes manifests against the API schema, the monitoring files (Prometheus rules and their
+# tests, the compose stack, the Grafana dashboard against a live server and Prometheus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -22,5 +23,6 @@ echo "== cargo test"
 cargo test --workspace
 echo "== cargo test (failpoints)"
 cargo test --workspace --features treestore-shards/failpoints --test runtime_failpoints --test failpoints
+bash scripts/check_monitoring.sh
 echo "== python client tests (real server)"
 TREESTORE_BIN="$CARGO_TARGET_DIR/debug/treestore" "$VENV/bin/python" -m pytest -q client/python/tests
