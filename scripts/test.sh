@@ -23,6 +23,6 @@ echo "== cargo test"
 cargo test --workspace
 echo "== cargo test (failpoints)"
 cargo test --workspace --features treestore-shards/failpoints --test runtime_failpoints --test failpoints
-bash scripts/check_monitoring.sh
 echo "== python client tests (real server)"
 TREESTORE_BIN="$CARGO_TARGET_DIR/debug/treestore" "$VENV/bin/python" -m pytest -q client/python/tests
+bash scripts/check_monitoring.sh
