@@ -28,6 +28,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
+# promtool and prometheus, for scripts/check_monitoring.sh (it starts a Prometheus of its own).
+# Without the recommended node exporter; the package enables a system Prometheus on :9090,
+# TreeStore's default metrics port, where systemd runs: disabled again.
+if ! command -v promtool >/dev/null 2>&1 || ! [ -x /usr/bin/prometheus ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+fi
 
 command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install the Rust toolchain (rustup)" >&2; exit 1; }
 mkdir -p "$CARGO_TARGET_DIR"
@@ -50,3 +60,5 @@ if [ ! -x "$CHECKOV_VENV/bin/python" ]; then
   python3 -m venv "$CHECKOV_VENV"
 fi
 "$CHECKOV_VENV/bin/python" -m pip install -q "checkov==3.3.30"
+# The compose-spec JSON schema (vendored in check-jsonschema), for docker-compose.yml.
+"$VENV/bin/python" -m pip install -q "check-jsonschema==0.39.0"

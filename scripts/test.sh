@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting and lints, Rust unit/integration/property/crash tests (with
 # and without failpoints), the Python client's tests against the real server binary, and the
-# Kubernetes manifests and seccomp profiles (scripts/check_k8s.sh).
+# Kubernetes manifests and seccomp profiles (scripts/check_k8s.sh), the monitoring files
+# (Prometheus rules and their tests, the compose stack, the Grafana dashboard against a live
+# server and Prometheus: scripts/check_monitoring.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -31,3 +33,4 @@ TREESTORE_IO_URING=off cargo test --workspace --test runtime --test api --test a
   --test end_to_end --test malformed --test crash_kill9 --test io_uring_fallback
 TREESTORE_IO_URING=off TREESTORE_BIN="$CARGO_TARGET_DIR/debug/treestore" \
   "$VENV/bin/python" -m pytest -q -m server client/python/tests
+bash scripts/check_monitoring.sh
