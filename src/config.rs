@@ -67,6 +67,9 @@ pub struct ServeArgs {
     /// Prometheus /metrics listen address [default: 0.0.0.0:9090].
     #[arg(long, env = "TREESTORE_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve CPU profiles on the metrics port (/debug/pprof/profile?seconds=N) [default: true].
+    #[arg(long, env = "TREESTORE_PPROF")]
+    pub pprof: Option<bool>,
     /// Data directory (RocksDB, WAL, manifest) [default: ./data].
     #[arg(long, env = "TREESTORE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -147,6 +150,8 @@ pub struct ServeArgs {
 pub struct Config {
     pub listen: SocketAddr,
     pub metrics_listen: SocketAddr,
+    /// /debug/pprof/ on the metrics port.
+    pub pprof: bool,
     pub data_dir: PathBuf,
     pub shards: Option<usize>,
     pub executors: Option<usize>,
@@ -177,6 +182,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 50051)),
             metrics_listen: SocketAddr::from(([0, 0, 0, 0], 9090)),
+            pprof: true,
             data_dir: PathBuf::from("./data"),
             shards: None,
             executors: None,
@@ -236,6 +242,7 @@ impl Config {
         }
         set(&mut self.listen, &a.listen);
         set(&mut self.metrics_listen, &a.metrics_listen);
+        set(&mut self.pprof, &a.pprof);
         set(&mut self.data_dir, &a.data_dir);
         if a.shards.is_some() {
             self.shards = a.shards;

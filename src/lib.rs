@@ -4,7 +4,8 @@
 //! from engine errors to gRPC status codes), `convert` (proto <-> engine types), `paging` (page
 //! tokens), `service` (the RPC handlers), `encode` and `wire` (node-read responses encoded
 //! straight from cached trees), `grpc_errors` (status codes of requests rejected before
-//! a handler runs), `metrics`, `logging`, `health` and `server` (startup and graceful shutdown).
+//! a handler runs), `metrics`, `pprof` (CPU profiles on the metrics port), `logging`, `health`
+//! and `server` (startup and graceful shutdown).
 
 pub mod backend;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod health;
 pub mod logging;
 pub mod metrics;
 pub mod paging;
+pub mod pprof;
 pub mod server;
 pub mod service;
 pub mod status;

@@ -103,7 +103,7 @@ pub async fn serve<B: Backend>(
     let metrics_task = {
         let metrics = metrics.clone();
         let backend = backend.clone();
-        let app = axum::Router::new().route(
+        let mut app = axum::Router::new().route(
             "/metrics",
             axum::routing::get(move || {
                 let m = metrics.clone();
@@ -115,6 +115,14 @@ pub async fn serve<B: Backend>(
                 }
             }),
         );
+        if config.pprof {
+            app = app
+                .route(
+                    "/debug/pprof/profile",
+                    axum::routing::get(crate::pprof::profile),
+                )
+                .route("/debug/pprof/heap", axum::routing::get(crate::pprof::heap));
+        }
         let stop = wait_stop(stop_rx.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(metrics_listener, app)
