@@ -163,6 +163,34 @@ async fn malformed_requests_get_client_errors() {
 
     assert!(srv.alive(), "server crashed:\n{}", srv.log_text());
     c.health(pb::HealthRequest {}).await.expect("still serving");
+
+    // Each request is counted once, by code, whether a handler answered it or not: two
+    // GetNodes that did not decode (refused before the handler) and one with a control
+    // character in its id (refused by it); one deadline; one message too large.
+    let metrics = common::http_get(&srv.metrics_addr, "/metrics").await;
+    let count = |series: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        count(r#"treestore_requests_total{code="INVALID_ARGUMENT",method="GetNode"} "#),
+        3,
+        "{metrics}"
+    );
+    assert_eq!(
+        count(r#"treestore_requests_total{code="DEADLINE_EXCEEDED",method="GetNode"} "#),
+        1
+    );
+    assert_eq!(
+        count(r#"treestore_requests_total{code="RESOURCE_EXHAUSTED",method="PutDocument"} "#),
+        1
+    );
+    assert!(srv
+        .log_text()
+        .contains("request rejected before its handler"));
     assert_eq!(srv.stop(), 0);
 }
 

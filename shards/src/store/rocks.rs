@@ -277,4 +277,34 @@ mod tests {
         let s = db.store(0).unwrap();
         assert_eq!(s.get(b"k").unwrap(), Some(b"v".to_vec()));
     }
+
+    #[test]
+    fn sizes_and_block_cache_counters_follow_writes_flushes_and_reads() {
+        use super::super::{KvRead, KvStore, WriteBatch};
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::RocksDb::open(dir.path(), 2, 8 << 20).unwrap();
+        let (s, other) = (db.store(0).unwrap(), db.store(1).unwrap());
+        let mut b = WriteBatch::default();
+        for i in 0..1000u32 {
+            b.put(format!("key-{i:05}").into_bytes(), vec![7u8; 100]);
+        }
+        s.write(b).unwrap();
+        let before = s.sizes().unwrap();
+        assert!(before.memtable_bytes > 100_000, "{before:?}");
+        assert_eq!(before.sst_bytes, 0);
+        s.flush().unwrap();
+        let after = s.sizes().unwrap();
+        assert!(after.sst_bytes > 0, "{after:?}");
+        assert!(after.memtable_bytes < before.memtable_bytes, "{after:?}");
+        // Sizes are the column family's own.
+        assert_eq!(other.sizes().unwrap().sst_bytes, 0);
+        let cold = db.block_cache_stats();
+        for i in 0..1000u32 {
+            assert!(s.get(format!("key-{i:05}").as_bytes()).unwrap().is_some());
+        }
+        let warm = db.block_cache_stats();
+        assert!(warm.misses > cold.misses, "{cold:?} {warm:?}");
+        assert!(warm.hits > cold.hits, "{cold:?} {warm:?}");
+        assert!(warm.bytes > 0);
+    }
 }
