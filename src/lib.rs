@@ -4,7 +4,8 @@
 //! from engine errors to gRPC status codes), `convert` (proto <-> engine types), `paging` (page
 //! tokens), `service` (the RPC handlers), `encode` and `wire` (node-read responses encoded
 //! straight from cached trees), `grpc_errors` (status codes of requests rejected before
-//! a handler runs), `metrics`, `logging`, `health` and `server` (startup and graceful shutdown).
+//! a handler runs), `metrics`, `logging`, `health` and `server` (startup and graceful shutdown);
+//! `health_check` is the client side of health, for `treestore health`.
 
 pub mod backend;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod convert;
 pub mod encode;
 pub mod grpc_errors;
 pub mod health;
+pub mod health_check;
 pub mod logging;
 pub mod metrics;
 pub mod paging;
