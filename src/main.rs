@@ -1,12 +1,14 @@
-//! `treestore`: `serve` runs the gRPC server; `wal dump DIR` and `wal verify DIR` inspect a
-//! shard's write-ahead log.
+//! `treestore`: `serve` runs the gRPC server; `health` asks a running server whether it serves
+//! (the container image's health check); `wal dump DIR` and `wal verify DIR` inspect a shard's
+//! write-ahead log.
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use treestore::config::{Config, ServeArgs};
-use treestore::{backend, logging, server};
+use treestore::{backend, health_check, logging, server};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,6 +25,17 @@ struct Cli {
 enum Command {
     /// Run the gRPC server (options: flag > TREESTORE_* environment > --config file > default).
     Serve(Box<ServeArgs>),
+    /// Ask a running server whether it serves (grpc.health.v1 Check of service ""). Exit
+    /// status: 0 SERVING; 1 otherwise (not serving, cannot connect, timeout), with the reason
+    /// on stderr.
+    Health {
+        /// The server's gRPC address, host:port.
+        #[arg(long, env = "TREESTORE_HEALTH_ADDR", default_value = "127.0.0.1:50051")]
+        addr: String,
+        /// Give up after this many milliseconds (connecting and the call together).
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
     /// Inspect a shard's write-ahead log directory (DATA_DIR/wal/shard-N).
     Wal {
         #[command(subcommand)]
@@ -48,7 +61,28 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(&args),
+        Command::Health { addr, timeout_ms } => health(&addr, Duration::from_millis(timeout_ms)),
         Command::Wal { command } => wal(command),
+    }
+}
+
+fn health(addr: &str, timeout: Duration) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            fail(&format!("health: cannot start the tokio runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = rt.block_on(health_check::check(addr, timeout));
+    if outcome.is_serving() {
+        ExitCode::SUCCESS
+    } else {
+        fail(&format!("health {addr}: {outcome}"));
+        ExitCode::FAILURE
     }
 }
 
