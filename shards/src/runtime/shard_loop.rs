@@ -237,8 +237,8 @@ pub async fn run<F: FileSystem + 'static>(ctx: ShardContext, open_fs: OpenFs<F>)
         }
     };
     served.publish();
-    // Recovery leaves the shard's state in RocksDB as of its log: the last checkpoint's age
-    // counts from here.
+    // After recovery RocksDB holds every record of the log (what was replayed was flushed):
+    // the age of the last checkpoint counts from here.
     served.metrics.last_checkpoint.set(unix_seconds());
     status.set_state(ShardState::Serving, String::new());
     tracing::info!(
