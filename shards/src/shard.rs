@@ -20,6 +20,9 @@ use crate::view::{latest_write, live_head, read_head, DocView, Overlay};
 use crate::{Error, Result};
 use std::collections::HashMap;
 
+mod txns;
+use txns::Txn;
+
 /// What handling a request gives: the answer, and for a write the mutation to log and apply.
 #[derive(Debug)]
 pub struct Outcome {
@@ -34,19 +37,6 @@ impl Outcome {
             mutation: None,
         })
     }
-}
-
-struct Txn {
-    doc: String,
-    /// Version the transaction reads from; 0 when the document did not exist at begin.
-    base: VersionNo,
-    /// `created_at` of the document at begin: a delete and re-create in between is a conflict.
-    base_created_at: Option<Micros>,
-    base_node_count: u64,
-    overlay: Overlay,
-    began: Micros,
-    last_used: Micros,
-    timeout: Micros,
 }
 
 #[derive(Clone, Debug)]
@@ -84,10 +74,6 @@ pub struct Shard<S: KvStore> {
     ended_txns: Vec<(TxnOutcome, Micros)>,
 }
 
-fn ms(m: u64) -> Micros {
-    (m as i64).saturating_mul(1000)
-}
-
 /// The shard a transaction id belongs to (ids are `t{shard}-{epoch}-{n}`).
 pub fn txn_shard(txn: &str) -> Option<usize> {
     txn.strip_prefix('t')?.split('-').next()?.parse().ok()
@@ -111,19 +97,6 @@ impl<S: KvStore> Shard<S> {
         crate::view::decode_applied_lsn(&self.store)
     }
 
-    pub fn active_transactions(&self) -> usize {
-        self.txns.len()
-    }
-
-    /// Transactions that ended since the last call: how, and their lifetimes (for metrics).
-    pub fn take_ended_transactions(&mut self) -> Vec<(TxnOutcome, Micros)> {
-        std::mem::take(&mut self.ended_txns)
-    }
-
-    fn ended(&mut self, t: &Txn, outcome: TxnOutcome, now: Micros) {
-        self.ended_txns.push((outcome, (now - t.began).max(0)));
-    }
-
     /// Writes a mutation logged at `lsn` (its batch records `lsn` as the applied LSN).
     pub fn apply(&self, m: &Mutation, lsn: u64) -> Result<()> {
         let batch = self.batch_for(m, lsn)?;
@@ -132,21 +105,6 @@ impl<S: KvStore> Shard<S> {
 
     pub fn batch_for(&self, m: &Mutation, lsn: u64) -> Result<WriteBatch> {
         apply(&self.store, m, lsn)
-    }
-
-    fn sweep_txns(&mut self, now: Micros) {
-        if now - self.last_sweep < 1_000_000 {
-            return;
-        }
-        self.last_sweep = now;
-        let ended = &mut self.ended_txns;
-        self.txns.retain(|_, t| {
-            let live = now - t.last_used < t.timeout;
-            if !live {
-                ended.push((TxnOutcome::Expired, (now - t.began).max(0)));
-            }
-            live
-        });
     }
 
     pub fn handle(&mut self, req: Request, now: Micros) -> Result<Outcome> {
@@ -461,142 +419,6 @@ impl<S: KvStore> Shard<S> {
         }
     }
 
-    /// A view of `doc` through transaction `txn`: its snapshot plus its own writes.
-    fn txn_view<'a>(
-        &'a mut self,
-        doc: &str,
-        at: ReadAt,
-        txn: &str,
-        now: Micros,
-    ) -> Result<(DocHead, DocView<'a>)> {
-        self.config.limits.check_id("doc_id", doc)?;
-        if at != ReadAt::Latest {
-            return Err(Error::invalid(
-                "read_at",
-                "cannot be combined with transaction_id",
-            ));
-        }
-        self.live_txn(txn, doc, now)?.last_used = now;
-        let t = &self.txns[txn];
-        let head = DocHead {
-            version: t.base,
-            node_count: t.overlay.node_count.unwrap_or(t.base_node_count),
-            created_at: t.base_created_at.unwrap_or(now),
-            updated_at: now,
-            last_commit_time: now,
-            deleted: false,
-        };
-        if t.base == 0 && t.overlay.is_empty() {
-            return Err(Error::not_found("document", doc));
-        }
-        Ok((
-            head,
-            DocView {
-                store: &self.store,
-                doc: &t.doc,
-                version: t.base,
-                overlay: Some(&t.overlay),
-            },
-        ))
-    }
-
-    /// Whether `doc` exists as seen through transaction `txn` (after the checks every use of a
-    /// transaction makes).
-    fn doc_exists_in(&mut self, doc: &str, txn: &str, now: Micros) -> Result<bool> {
-        let t = self.live_txn(txn, doc, now)?;
-        Ok(t.base != 0 || t.overlay.header.is_some())
-    }
-
-    /// The open transaction `id`, checked for use on `doc` at `now`: NotFound when unknown or
-    /// expired (an expired one is dropped), InvalidArgument when it is on another document,
-    /// Conflict when its document was deleted or re-created since it began (its snapshot is gone).
-    fn live_txn(&mut self, id: &str, doc: &str, now: Micros) -> Result<&mut Txn> {
-        let t = self
-            .txns
-            .get(id)
-            .ok_or_else(|| Error::not_found("transaction", id))?;
-        if now - t.last_used >= t.timeout {
-            if let Some(t) = self.txns.remove(id) {
-                self.ended(&t, TxnOutcome::Expired, now);
-            }
-            return Err(Error::not_found("transaction", format!("{id} (expired)")));
-        }
-        if t.doc != doc {
-            return Err(Error::invalid(
-                "doc_id",
-                format!("transaction {id} is on document {}", t.doc),
-            ));
-        }
-        if t.base != 0 {
-            let head = read_head(&self.store, doc)?.filter(|h| !h.deleted);
-            if head.map(|h| h.created_at) != t.base_created_at {
-                return Err(Error::Conflict(format!(
-                    "document {doc} was deleted or re-created since transaction {id} began"
-                )));
-            }
-        }
-        self.txns
-            .get_mut(id)
-            .ok_or_else(|| Error::not_found("transaction", id))
-    }
-
-    fn begin(&mut self, doc_id: String, timeout_ms: Option<u64>, now: Micros) -> Result<Outcome> {
-        self.config.limits.check_id("doc_id", &doc_id)?;
-        if self.txns.len() >= self.config.max_transactions {
-            return Err(Error::ResourceExhausted(format!(
-                "shard {} has {} open transactions (the limit)",
-                self.id, self.config.max_transactions
-            )));
-        }
-        let timeout = match timeout_ms {
-            None | Some(0) => self.config.txn_timeout_ms,
-            Some(t) if t > self.config.max_txn_timeout_ms => {
-                return Err(Error::invalid(
-                    "timeout_ms",
-                    format!("the limit is {}", self.config.max_txn_timeout_ms),
-                ))
-            }
-            Some(t) => t,
-        };
-        let head = read_head(&self.store, &doc_id)?.filter(|h| !h.deleted);
-        let id = format!("t{}-{:x}-{}", self.id, self.txn_epoch, self.next_txn);
-        self.next_txn += 1;
-        let base = head.as_ref().map(|h| h.version).unwrap_or(0);
-        let mut overlay = Overlay::default();
-        if base == 0 {
-            overlay.node_count = Some(0);
-        }
-        self.txns.insert(
-            id.clone(),
-            Txn {
-                doc: doc_id,
-                base,
-                base_created_at: head.as_ref().map(|h| h.created_at),
-                base_node_count: head.as_ref().map(|h| h.node_count).unwrap_or(0),
-                overlay,
-                began: now,
-                last_used: now,
-                timeout: ms(timeout),
-            },
-        );
-        Outcome::read(Response::Began {
-            txn: id,
-            snapshot_version: base,
-        })
-    }
-
-    fn take_txn(&mut self, id: &str, now: Micros) -> Result<Txn> {
-        let t = self
-            .txns
-            .remove(id)
-            .ok_or_else(|| Error::not_found("transaction", id))?;
-        if now - t.last_used >= t.timeout {
-            self.ended(&t, TxnOutcome::Expired, now);
-            return Err(Error::not_found("transaction", format!("{id} (expired)")));
-        }
-        Ok(t)
-    }
-
     /// Runs `op` on a draft of the document: inside the named transaction (staged, nothing
     /// logged), or as its own implicit transaction (committed at once).
     fn write(
@@ -638,62 +460,6 @@ impl<S: KvStore> Shard<S> {
             });
         }
         plan_implicit(&self.store, &self.config.limits, w, op)
-    }
-
-    fn commit_txn(&mut self, t: Txn, opts: WriteOpts, now: Micros) -> Result<Outcome> {
-        self.config.limits.check_short("message", &opts.message)?;
-        // Read once: the numbering of a deleted head goes on, the rest needs a live one.
-        let stored_head = read_head(&self.store, &t.doc)?;
-        let head = stored_head.clone().filter(|h| !h.deleted);
-        let current = head.as_ref().map(|h| h.version).unwrap_or(0);
-        if t.overlay.is_empty() {
-            // Nothing to commit: answer with the snapshot's version (None for a new document).
-            let version = match t.base {
-                0 => None,
-                v => crate::view::read_version_info(&self.store, &t.doc, v)?
-                    .map(|i| Version::from(&i)),
-            };
-            return Outcome::read(Response::Written {
-                version,
-                after: None,
-                removed_links: vec![],
-                removed_nodes: 0,
-                removed_versions: 0,
-            });
-        }
-        if current != t.base {
-            let conflict = |why: String| Err(Error::Conflict(format!("document {}: {why}", t.doc)));
-            if head.as_ref().map(|h| h.created_at) != t.base_created_at {
-                return conflict(
-                    "was created, deleted or re-created since the transaction began".into(),
-                );
-            }
-            if t.overlay.header.is_some()
-                && latest_write(&self.store, &keys::header_scope(&t.doc))?.unwrap_or(0) > t.base
-            {
-                return conflict(format!(
-                    "its header or top level changed after version {}",
-                    t.base
-                ));
-            }
-            for id in t.overlay.written_ids() {
-                for scope in [keys::shape_scope(&t.doc, id), keys::node_scope(&t.doc, id)] {
-                    if latest_write(&self.store, &scope)?.unwrap_or(0) > t.base {
-                        return conflict(format!("node {id} changed after version {}", t.base));
-                    }
-                }
-            }
-        }
-        let mut draft = Draft::new(&self.store, &t.doc, t.base, &self.config.limits);
-        let base_count = t.base_node_count as i64;
-        let tx_count = t.overlay.node_count.map(|c| c as i64).unwrap_or(base_count);
-        draft.overlay = t.overlay;
-        // Other commits since the snapshot may have changed the count: apply our delta to it.
-        let now_count = head.as_ref().map(|h| h.node_count as i64).unwrap_or(0);
-        draft.overlay.node_count = Some((now_count + tx_count - base_count).max(0) as u64);
-        let stamp = stamp(stored_head.as_ref(), opts, now)?;
-        let commit = draft.into_commit(stamp)?;
-        finish(&self.store, commit, 0, None)
     }
 }
 

@@ -70,18 +70,7 @@ impl WalFile for StdFile {
         std::os::unix::fs::FileExt::write_all_at(&self.0, buf, pos)
     }
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
-        let mut out = vec![0u8; len];
-        let mut got = 0;
-        while got < len {
-            let n =
-                std::os::unix::fs::FileExt::read_at(&self.0, &mut out[got..], pos + got as u64)?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        out.truncate(got);
-        Ok(out)
+        read_up_to(&self.0, pos, len)
     }
     async fn fdatasync(&self) -> io::Result<()> {
         self.0.sync_data()
@@ -100,19 +89,10 @@ impl FileSystem for StdFs {
         std::fs::create_dir_all(dir)
     }
     async fn create(&self, path: &Path) -> io::Result<StdFile> {
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)?;
-        Ok(StdFile(f))
+        Ok(StdFile(open_std(path, true)?))
     }
     async fn open(&self, path: &Path) -> io::Result<StdFile> {
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)?;
-        Ok(StdFile(f))
+        Ok(StdFile(open_std(path, false)?))
     }
     async fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         list_std(dir)
@@ -126,6 +106,30 @@ impl FileSystem for StdFs {
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         std::fs::File::open(dir)?.sync_all()
     }
+}
+
+/// Opens `path` for reading and writing; `create`: a new file, failing if it exists.
+pub(crate) fn open_std(path: &Path, create: bool) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(create)
+        .open(path)
+}
+
+/// Reads up to `len` bytes at `pos`: fewer only at the end of the file.
+pub(crate) fn read_up_to(file: &std::fs::File, pos: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut out = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        let n = std::os::unix::fs::FileExt::read_at(file, &mut out[got..], pos + got as u64)?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    out.truncate(got);
+    Ok(out)
 }
 
 pub(crate) fn list_std(dir: &Path) -> io::Result<Vec<String>> {

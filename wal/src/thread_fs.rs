@@ -46,17 +46,7 @@ impl WalFile for ThreadFile {
         self.sync.run(move || file.write_all_at(&data, pos)).await
     }
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
-        let mut out = vec![0u8; len];
-        let mut got = 0;
-        while got < len {
-            let n = self.file.read_at(&mut out[got..], pos + got as u64)?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        out.truncate(got);
-        Ok(out)
+        crate::fs::read_up_to(&self.file, pos, len)
     }
     async fn fdatasync(&self) -> io::Result<()> {
         let file = self.file.clone();
@@ -87,19 +77,10 @@ impl FileSystem for ThreadFs {
         std::fs::create_dir_all(dir)
     }
     async fn create(&self, path: &Path) -> io::Result<ThreadFile> {
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)?;
-        Ok(self.wrap(f))
+        Ok(self.wrap(crate::fs::open_std(path, true)?))
     }
     async fn open(&self, path: &Path) -> io::Result<ThreadFile> {
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)?;
-        Ok(self.wrap(f))
+        Ok(self.wrap(crate::fs::open_std(path, false)?))
     }
     async fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         crate::fs::list_std(dir)
