@@ -34,7 +34,9 @@ async fn raw_call_with(srv: &Server, method: &str, body: Vec<u8>, timeout: Optio
     let (resp, mut send) = client
         .send_request(req.body(()).unwrap(), false)
         .expect("send request");
-    send.send_data(Bytes::from(body), true).expect("send body");
+    // The server may answer from the headers alone (a deadline already past) and end the
+    // stream before the body is sent: then sending fails and the response says why.
+    let _ = send.send_data(Bytes::from(body), true);
     let resp = resp.await.expect("response");
     if let Some(v) = resp.headers().get("grpc-status") {
         return Code::from_i32(v.to_str().unwrap().parse().unwrap_or(-1));

@@ -98,6 +98,8 @@ fn reindex(
 
 fn apply_commit(store: &dyn KvRead, c: &DocCommit, b: &mut WriteBatch) -> Result<()> {
     let doc = c.doc_id.as_str();
+    // Read before anything of `c` is in `b`: it counts against the state before the commit.
+    let nodes_changed = crate::changed::nodes_changed(store, c)?;
     let head = DocHead {
         version: c.version,
         node_count: c.node_count,
@@ -139,7 +141,7 @@ fn apply_commit(store: &dyn KvRead, c: &DocCommit, b: &mut WriteBatch) -> Result
         commit_time: c.commit_time,
         effective_time: c.effective_time,
         message: c.message.clone(),
-        nodes_changed: c.nodes.len() as u64,
+        nodes_changed,
         header_changed: c.header.is_some(),
         node_count: c.node_count,
     };

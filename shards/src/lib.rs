@@ -12,6 +12,7 @@
 //! - `runtime`: the glommio executors, inboxes and the shard log (the only glommio code).
 
 pub mod apply;
+pub mod changed;
 pub mod codec;
 pub mod draft;
 pub mod engine;

@@ -49,6 +49,27 @@ impl Default for Limits {
     }
 }
 
+/// Earliest time a version may carry: 0001-01-01T00:00:00Z, Unix microseconds.
+pub const MIN_TIME: i64 = -62_135_596_800_000_000;
+/// Latest time a version may carry: 9999-12-31T23:59:59.999999Z, Unix microseconds. With
+/// `MIN_TIME`, the range every client's calendar type holds (Python's `datetime` included).
+pub const MAX_TIME: i64 = 253_402_300_799_999_999;
+
+/// A time a version stores (commit or effective time): within `MIN_TIME..=MAX_TIME`, or
+/// INVALID_ARGUMENT naming the field.
+pub fn check_time(field: &str, t: i64) -> Result<()> {
+    if (MIN_TIME..=MAX_TIME).contains(&t) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        format!(
+            "{t} is out of range: a time is Unix microseconds from {MIN_TIME} \
+             (0001-01-01T00:00:00Z) to {MAX_TIME} (9999-12-31T23:59:59.999999Z)"
+        ),
+    ))
+}
+
 impl Limits {
     /// An id: 1..=max_id_bytes bytes of UTF-8 without control characters (so 0x00, the key
     /// separator, never occurs in one).

@@ -336,6 +336,15 @@ pub enum MissReason {
     Stale,
 }
 
+/// A tool result as its shard found it. The shard knows expiry; only the router can tell
+/// staleness (the documents it depends on live on other shards), so the router turns this into
+/// a `ToolLookup`, where a stale entry reports `Stale` even when it has expired too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredToolResult {
+    pub record: ToolResultRecord,
+    pub expired: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToolLookup {
     Hit(ToolResultRecord),

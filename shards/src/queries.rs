@@ -377,21 +377,19 @@ pub fn doc_version(store: &dyn KvRead, doc: &str) -> Result<Option<VersionNo>> {
         .map(|h| h.version))
 }
 
+/// The stored result for `(tool, args)`, expired or not (a sweep removes expired ones later).
 pub fn get_tool_result(
     store: &dyn KvRead,
     tool: &str,
     args: &str,
     now: Micros,
-) -> Result<ToolLookup> {
+) -> Result<Option<StoredToolResult>> {
     match store.get(&keys::tool(tool, args))? {
-        None => Ok(ToolLookup::Miss(MissReason::NotFound)),
+        None => Ok(None),
         Some(b) => {
-            let rec: ToolResultRecord = decode(&b)?;
-            if rec.expires_at <= now {
-                Ok(ToolLookup::Miss(MissReason::Expired))
-            } else {
-                Ok(ToolLookup::Hit(rec))
-            }
+            let record: ToolResultRecord = decode(&b)?;
+            let expired = record.expires_at <= now;
+            Ok(Some(StoredToolResult { record, expired }))
         }
     }
 }

@@ -159,7 +159,7 @@ pub fn read(st: &dyn KvRead, lim: &Limits, req: &Request, now: Micros) -> Option
         Request::GetToolResult { tool, args } => lim
             .check_id("tool_name", tool)
             .and_then(|()| queries::get_tool_result(st, tool, args, now))
-            .map(Response::ToolResult),
+            .map(Response::StoredToolResult),
         Request::Stats => queries::stats(st).map(Response::Stats),
         _ => return None,
     })

@@ -274,6 +274,8 @@ pub enum Response {
     XrefRemoved(Option<Micros>),
     DocVersions(Vec<Option<VersionNo>>),
     ToolResult(ToolLookup),
+    /// What GetToolResult found on the result's shard; the router adds staleness.
+    StoredToolResult(Option<StoredToolResult>),
     Began {
         txn: String,
         snapshot_version: VersionNo,

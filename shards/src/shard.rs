@@ -114,7 +114,7 @@ impl<S: KvStore> Shard<S> {
         if let Some(answer) = reads::read(st, lim, &req, now) {
             let mut response = answer?;
             if let Response::Stats(s) = &mut response {
-                s.active_transactions = self.txns.len() as u64;
+                s.active_transactions = self.active_transactions(now) as u64;
             }
             return Outcome::read(response);
         }
@@ -580,6 +580,12 @@ enum Show<'r> {
 /// The version, times and creation time of the next commit of a document whose head is `head`
 /// (as read once by the caller; a deleted head still numbers the versions).
 fn stamp(head: Option<&DocHead>, opts: WriteOpts, now: Micros) -> Result<CommitStamp> {
+    if let Some(t) = opts.effective_time {
+        crate::limits::check_time("effective_time", t)?;
+    }
+    if let Some(t) = opts.commit_time {
+        crate::limits::check_time("commit_time", t)?;
+    }
     let (version, last) = head
         .map(|h| (h.version + 1, h.last_commit_time))
         .unwrap_or((1, Micros::MIN));
@@ -653,7 +659,7 @@ fn finish(
         commit_time: c.commit_time,
         effective_time: c.effective_time,
         message: c.message.clone(),
-        nodes_changed: c.nodes.len() as u64,
+        nodes_changed: crate::changed::nodes_changed(st, &c)?,
     };
     Ok(Outcome {
         response: Response::Written {

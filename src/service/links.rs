@@ -91,6 +91,10 @@ impl<R: ShardRouter> Service<R> {
         if let Some(k) = &r.kind {
             check_kind(k)?;
         }
+        self.check_read_ids(
+            &r.doc_id,
+            Some(r.node_id.as_str()).filter(|n| !n.is_empty()),
+        )?;
         let direction = convert::direction(r.direction)?;
         let offset = paging::decode_offset('X', &r.page_token)?;
         let size = paging::size(r.page_size, XREF_PAGE, XREF_PAGE_MAX);

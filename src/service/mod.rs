@@ -102,6 +102,23 @@ impl<R: ShardRouter> Service<R> {
         }
     }
 
+    /// The ids a read names, checked as the writes check them: an id no write could have stored
+    /// (empty, too long, a control character) is INVALID_ARGUMENT naming the field, never
+    /// NOT_FOUND. `node_id` None: the read names no node (an empty optional node_id means the
+    /// document's top level).
+    fn check_read_ids(&self, doc_id: &str, node_id: Option<&str>) -> Result<(), Status> {
+        self.limits
+            .check_id("doc_id", doc_id)
+            .map_err(crate::status::to_status)?;
+        match node_id {
+            Some(n) => self
+                .limits
+                .check_id("node_id", n)
+                .map_err(crate::status::to_status),
+            None => Ok(()),
+        }
+    }
+
     /// RESOURCE_EXHAUSTED when a response would exceed the message size limit.
     fn check_size<M: Message>(&self, resp: &M) -> Result<(), Status> {
         self.check_encoded_size(resp.encoded_len())

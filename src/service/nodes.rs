@@ -19,6 +19,7 @@ impl<R: ShardRouter> Service<R> {
         &self,
         r: pb::GetNodeRequest,
     ) -> Result<wire::GetNodeResponse, Status> {
+        self.check_read_ids(&r.doc_id, Some(&r.node_id))?;
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
         let include_text = r.include_text.unwrap_or(true);
         if let Some(tree) = self.engine.cached_tree(&r.doc_id, at, txn.as_deref()) {
@@ -42,6 +43,10 @@ impl<R: ShardRouter> Service<R> {
         &self,
         r: pb::GetSubtreeRequest,
     ) -> Result<wire::GetSubtreeResponse, Status> {
+        self.check_read_ids(
+            &r.doc_id,
+            Some(r.node_id.as_str()).filter(|n| !n.is_empty()),
+        )?;
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
         let max_depth = r.max_depth as usize;
         if let Some(tree) = self.engine.cached_tree(&r.doc_id, at, txn.as_deref()) {
@@ -83,6 +88,10 @@ impl<R: ShardRouter> Service<R> {
         &self,
         r: pb::GetChildrenRequest,
     ) -> Result<wire::GetChildrenResponse, Status> {
+        self.check_read_ids(
+            &r.doc_id,
+            Some(r.node_id.as_str()).filter(|n| !n.is_empty()),
+        )?;
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
         let offset = paging::decode_offset('C', &r.page_token)?;
         let size = paging::size(r.page_size, CHILDREN_PAGE, CHILDREN_PAGE_MAX);
@@ -145,6 +154,7 @@ impl<R: ShardRouter> Service<R> {
         &self,
         r: pb::GetAncestorsRequest,
     ) -> Result<wire::GetAncestorsResponse, Status> {
+        self.check_read_ids(&r.doc_id, Some(&r.node_id))?;
         let (at, txn) = convert::read_sel(r.read_at, r.transaction_id)?;
         if let Some(tree) = self.engine.cached_tree(&r.doc_id, at, txn.as_deref()) {
             let i = tree.must_find(&r.node_id).map_err(to_status)?;

@@ -207,6 +207,26 @@ def test_list_versions(client, doc):
     assert len(page) == 2 and page.next_page_token
 
 
+def test_recreated_document_continues_its_versions(client, doc):
+    client.update_node(doc, "a", title="A2")
+    client.delete_document(doc)
+    res = client.put_document(doc, [{"node_id": "x", "title": "X"}])
+    assert res.version.version == 3
+    assert [v.version for v in client.iter_versions(doc)] == [3]
+
+
+def test_stored_times_within_what_datetime_holds(client, doc):
+    # The server stores only times a datetime can hold, so every *_dt property works.
+    latest = client.update_node(doc, "a", title="A2", effective_time=253402300799999999)
+    assert latest.version.effective_dt == datetime(9999, 12, 31, 23, 59, 59, 999999,
+                                                   tzinfo=timezone.utc)
+    earliest = client.update_node(doc, "a", title="A3", effective_time=-62135596800000000)
+    assert earliest.version.effective_dt == datetime(1, 1, 1, tzinfo=timezone.utc)
+    for t in (2**63 - 1, 253402300799999999 + 1, -2**63):
+        with pytest.raises(InvalidArgument, match="effective_time"):
+            client.update_node(doc, "a", title="A4", effective_time=t)
+
+
 # ----------------------------------------------------------------------------- node reads
 
 

@@ -178,7 +178,10 @@ def put_document(doc_id: str = "", roots: Iterable[NodeLike] = (), *, name: str 
 
     ``doc_id`` empty = let the server generate one (see ``result.document.doc_id``).
     ``roots`` are the top-level nodes (NodeInput, Node or dicts) with nested children.
-    Returns a :class:`WriteResult` with ``document`` and ``version``.
+    Returns a :class:`WriteResult` with ``document`` and ``version``. A new ``doc_id``
+    starts at version 1; a deleted document created again continues its numbering (its first
+    version is the deleted one's last + 1), so a stored version number never names two
+    different states of one id.
     ``commit_time`` is for imports (a migration carrying history over): the new version's
     commit time instead of the server's clock; it must be later than the document's last
     commit time and not in the future (else InvalidArgument), and not in a transaction.
@@ -231,6 +234,7 @@ def list_documents(*, page_size: int = 0, page_token: str = "", id_prefix: str =
 def delete_document(doc_id: str, *, expected_version: Optional[int] = None,
                     timeout: Optional[float] = None) -> Call[tuple[int, int]]:
     """Delete a document with its history; returns ``(nodes_deleted, versions_deleted)``.
+    Creating the id again later continues its version numbers (see ``put_document``).
     Raises NotFound, FailedPrecondition (expected_version mismatch)."""
     _nonempty("doc_id", doc_id)
     req = pb.DeleteDocumentRequest(doc_id=doc_id)

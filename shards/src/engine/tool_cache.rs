@@ -105,19 +105,30 @@ impl<R: ShardRouter> Engine<R> {
             tool: tool.into(),
             args,
         };
-        let mut found = expect!(self.router.call(shard, req).await?, Response::ToolResult(t) => t)?;
-        if let ToolLookup::Hit(rec) = &found {
-            let docs: Vec<String> = rec.depends_on.iter().map(|d| d.doc_id.clone()).collect();
-            let current = self.doc_versions(&docs).await?;
-            if rec
-                .depends_on
-                .iter()
-                .zip(current)
-                .any(|(d, cur)| cur != Some(d.version))
-            {
-                found = ToolLookup::Miss(MissReason::Stale);
+        let stored =
+            expect!(self.router.call(shard, req).await?, Response::StoredToolResult(t) => t)?;
+        // Stale wins over expired (the proto's promise): a result computed from documents that
+        // changed is wrong, not merely old, so staleness is checked first, expired or not.
+        let found = match stored {
+            None => ToolLookup::Miss(MissReason::NotFound),
+            Some(StoredToolResult { record, expired }) => {
+                let docs: Vec<String> =
+                    record.depends_on.iter().map(|d| d.doc_id.clone()).collect();
+                let current = self.doc_versions(&docs).await?;
+                let stale = record
+                    .depends_on
+                    .iter()
+                    .zip(current)
+                    .any(|(d, cur)| cur != Some(d.version));
+                if stale {
+                    ToolLookup::Miss(MissReason::Stale)
+                } else if expired {
+                    ToolLookup::Miss(MissReason::Expired)
+                } else {
+                    ToolLookup::Hit(record)
+                }
             }
-        }
+        };
         if let Some(counters) = self.cache_lookups.get(shard) {
             let missed = !matches!(found, ToolLookup::Hit(_));
             counters[missed as usize].fetch_add(1, Ordering::Relaxed);

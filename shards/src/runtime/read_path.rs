@@ -156,7 +156,7 @@ async fn read_on_snapshot<F: FileSystem + 'static>(
     }
     let mut response = answer?;
     if let Response::Stats(stats) = &mut response {
-        stats.active_transactions = s.core.borrow().shard.active_transactions() as u64;
+        stats.active_transactions = s.core.borrow_mut().shard.active_transactions(now) as u64;
     }
     Ok(response)
 }

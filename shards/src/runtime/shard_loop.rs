@@ -402,7 +402,7 @@ fn count_transactions<F: FileSystem>(s: &Served<F>) {
     }
     s.metrics
         .txns_active
-        .set(core.shard.active_transactions() as i64);
+        .set(core.shard.active_transactions(now_micros()) as i64);
 }
 
 fn unix_seconds() -> f64 {

@@ -23,7 +23,10 @@ fn ms(m: u64) -> Micros {
 }
 
 impl<S: KvStore> Shard<S> {
-    pub fn active_transactions(&self) -> usize {
+    /// Open transactions at `now`: those idle past their timeout are ended first, so they never
+    /// count (however long ago the last sweep ran).
+    pub fn active_transactions(&mut self, now: Micros) -> usize {
+        self.expire_txns(now);
         self.txns.len()
     }
 
@@ -36,11 +39,17 @@ impl<S: KvStore> Shard<S> {
         self.ended_txns.push((outcome, (now - t.began).max(0)));
     }
 
+    /// Ends idle transactions, at most once a second (it runs before every request).
     pub(super) fn sweep_txns(&mut self, now: Micros) {
         if now - self.last_sweep < 1_000_000 {
             return;
         }
         self.last_sweep = now;
+        self.expire_txns(now);
+    }
+
+    /// Ends every transaction idle for its timeout or longer at `now`.
+    fn expire_txns(&mut self, now: Micros) {
         let ended = &mut self.ended_txns;
         self.txns.retain(|_, t| {
             let live = now - t.last_used < t.timeout;
@@ -192,26 +201,33 @@ impl<S: KvStore> Shard<S> {
         Ok(t)
     }
 
+    /// The answer of a commit with nothing to write: the snapshot's version (its commit time
+    /// and all), as the proto promises; all zeros when the snapshot had no document.
+    fn snapshot_version_answer(&self, doc: &str, base: VersionNo) -> Result<Outcome> {
+        let version = match base {
+            0 => None,
+            v => crate::view::read_version_info(&self.store, doc, v)?.map(|i| Version::from(&i)),
+        };
+        Outcome::read(Response::Written {
+            version,
+            after: None,
+            removed_links: vec![],
+            removed_nodes: 0,
+            removed_versions: 0,
+        })
+    }
+
     pub(super) fn commit_txn(&mut self, t: Txn, opts: WriteOpts, now: Micros) -> Result<Outcome> {
         self.config.limits.check_short("message", &opts.message)?;
+        if let Some(t) = opts.effective_time {
+            crate::limits::check_time("effective_time", t)?;
+        }
         // Read once: the numbering of a deleted head goes on, the rest needs a live one.
         let stored_head = read_head(&self.store, &t.doc)?;
         let head = stored_head.clone().filter(|h| !h.deleted);
         let current = head.as_ref().map(|h| h.version).unwrap_or(0);
         if t.overlay.is_empty() {
-            // Nothing to commit: answer with the snapshot's version (None for a new document).
-            let version = match t.base {
-                0 => None,
-                v => crate::view::read_version_info(&self.store, &t.doc, v)?
-                    .map(|i| Version::from(&i)),
-            };
-            return Outcome::read(Response::Written {
-                version,
-                after: None,
-                removed_links: vec![],
-                removed_nodes: 0,
-                removed_versions: 0,
-            });
+            return self.snapshot_version_answer(&t.doc, t.base);
         }
         if current != t.base {
             let conflict = |why: String| Err(Error::Conflict(format!("document {}: {why}", t.doc)));
@@ -236,6 +252,7 @@ impl<S: KvStore> Shard<S> {
                 }
             }
         }
+        let (doc, base) = (t.doc.clone(), t.base);
         let mut draft = Draft::new(&self.store, &t.doc, t.base, &self.config.limits);
         let base_count = t.base_node_count as i64;
         let tx_count = t.overlay.node_count.map(|c| c as i64).unwrap_or(base_count);
@@ -244,7 +261,10 @@ impl<S: KvStore> Shard<S> {
         let now_count = head.as_ref().map(|h| h.node_count as i64).unwrap_or(0);
         draft.overlay.node_count = Some((now_count + tx_count - base_count).max(0) as u64);
         let stamp = stamp(stored_head.as_ref(), opts, now)?;
-        let commit = draft.into_commit(stamp)?;
-        finish(&self.store, commit, 0, None)
+        match draft.into_commit(stamp)? {
+            Some(commit) => finish(&self.store, Some(commit), 0, None),
+            // The writes cancelled out (a node inserted and deleted again): nothing to commit.
+            None => self.snapshot_version_answer(&doc, base),
+        }
     }
 }

@@ -39,6 +39,20 @@ on_both_stores!(tool_results_expire_and_go_stale, 2, |e| {
         run(e.get_tool_result("t", "{}")).unwrap(),
         ToolLookup::Miss(MissReason::Expired)
     );
+    // Both expired and stale: stale wins (the proto's promise).
+    e.router().set_clock(Some(shards::engine::now_micros()));
+    let src_now = vec![DocRef {
+        doc_id: "src".into(),
+        version: 0,
+    }];
+    run(e.store_tool_result("both", "{}", "1", 1, src_now)).unwrap();
+    run(e.insert_node("src", None, None, leaf("d", "Delta"), w())).unwrap();
+    e.router()
+        .set_clock(Some(shards::engine::now_micros() + 5_000_000));
+    assert_eq!(
+        run(e.get_tool_result("both", "{}")).unwrap(),
+        ToolLookup::Miss(MissReason::Stale)
+    );
     e.router().set_clock(None);
     assert!(matches!(
         run(e.store_tool_result("t", "{nope", "1", 1, vec![])),
@@ -58,11 +72,12 @@ on_both_stores!(tool_results_expire_and_go_stale, 2, |e| {
         Err(Error::NotFound { .. })
     ));
     let s = run(e.stats()).unwrap();
-    assert_eq!((s.cache_hits, s.cache_misses), (1, 3));
+    // One hit; misses: not found, stale, expired, stale and expired.
+    assert_eq!((s.cache_hits, s.cache_misses), (1, 4));
     // Each lookup is counted on the shard that holds (or would hold) the result.
     assert_eq!(s.cache_per_shard.len(), e.shard_count());
     let by_shard = |f: fn(&engine::CacheLookups) -> u64| s.cache_per_shard.iter().map(f).sum();
-    assert_eq!((by_shard(|c| c.hits), by_shard(|c| c.misses)), (1, 3));
+    assert_eq!((by_shard(|c| c.hits), by_shard(|c| c.misses)), (1, 4));
 });
 
 on_both_stores!(expired_tool_results_are_swept, 2, |e| {

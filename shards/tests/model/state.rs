@@ -105,6 +105,7 @@ impl Model {
         let live = self.live(doc).is_some();
         let prev = self.live(doc).map(|d| &d.latest().tree).unwrap_or(&empty);
         let changed = prev.changed_ids(&tree);
+        let nodes_changed = prev.nodes_changed(&tree);
         let header_changed = !live || prev.header != tree.header;
         if live && changed.is_empty() && !header_changed {
             return None;
@@ -135,7 +136,7 @@ impl Model {
             commit_time,
             effective_time: eff.unwrap_or(commit_time),
             message: msg.to_string(),
-            nodes_changed: changed.len() as u64,
+            nodes_changed,
         };
         d.versions.push(MVer {
             v: v.clone(),
@@ -377,19 +378,18 @@ impl Model {
     }
 
     pub fn get_tool(&self, key: &(String, String)) -> ToolLookup {
+        // Stale wins over expired.
         match self.tools.get(key) {
             None => ToolLookup::Miss(MissReason::NotFound),
-            Some(r) if r.expires_at <= self.now => ToolLookup::Miss(MissReason::Expired),
-            Some(r) => {
+            Some(r)
                 if r.depends_on
                     .iter()
-                    .any(|d| self.doc_version(&d.doc_id) != Some(d.version))
-                {
-                    ToolLookup::Miss(MissReason::Stale)
-                } else {
-                    ToolLookup::Hit(r.clone())
-                }
+                    .any(|d| self.doc_version(&d.doc_id) != Some(d.version)) =>
+            {
+                ToolLookup::Miss(MissReason::Stale)
             }
+            Some(r) if r.expires_at <= self.now => ToolLookup::Miss(MissReason::Expired),
+            Some(r) => ToolLookup::Hit(r.clone()),
         }
     }
 

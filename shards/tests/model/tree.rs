@@ -340,6 +340,46 @@ impl Tree {
             .collect()
     }
 
+    /// How many nodes `other` (the next version) inserted, removed, updated or moved relative
+    /// to `self`: a node whose only change is its children list does not count; a node that
+    /// kept its parent counts as moved when it is not in a longest common subsequence of the
+    /// old and new order of the siblings both versions share (quadratic LCS here, apart from
+    /// the server's own algorithm).
+    pub fn nodes_changed(&self, other: &Tree) -> u64 {
+        let mut changed = BTreeSet::new();
+        let mut lists = vec![(&self.header.roots, &other.header.roots)];
+        for (id, old) in &self.nodes {
+            match other.nodes.get(id) {
+                None => {
+                    changed.insert(id.clone());
+                }
+                Some(new) => {
+                    if new.parent != old.parent || new.content != old.content {
+                        changed.insert(id.clone());
+                    }
+                    lists.push((&old.children, &new.children));
+                }
+            }
+        }
+        for id in other.nodes.keys() {
+            if !self.nodes.contains_key(id) {
+                changed.insert(id.clone());
+            }
+        }
+        // Reorders among the siblings that did not change otherwise.
+        let unchanged = |ids: &Vec<String>| -> Vec<String> {
+            ids.iter()
+                .filter(|id| !changed.contains(*id))
+                .cloned()
+                .collect()
+        };
+        let moved: usize = lists
+            .iter()
+            .map(|(old, new)| moved_by_lcs(&unchanged(old), &unchanged(new)).len())
+            .sum();
+        (changed.len() + moved) as u64
+    }
+
     /// Panics unless every parent/child link agrees both ways and every node is reachable.
     pub fn assert_consistent(&self) {
         let mut reached = 0;
@@ -358,6 +398,39 @@ impl Tree {
         }
         assert_eq!(reached, self.nodes.len(), "unreachable nodes in {self:?}");
     }
+}
+
+/// Shared ids of `before` and `after` outside one longest common subsequence of the two.
+fn moved_by_lcs(before: &[String], after: &[String]) -> Vec<String> {
+    let a: Vec<&String> = before.iter().filter(|x| after.contains(x)).collect();
+    let b: Vec<&String> = after.iter().filter(|x| before.contains(x)).collect();
+    // lcs[i][j]: LCS length of a[i..] and b[j..].
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut kept) = (0, 0, BTreeSet::new());
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            kept.insert(a[i].clone());
+            i += 1;
+            j += 1;
+        } else if lcs[i + 1][j] >= lcs[i][j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    b.into_iter()
+        .filter(|x| !kept.contains(*x))
+        .cloned()
+        .collect()
 }
 
 fn changed_fields(a: &NodeContent, b: &NodeContent) -> Vec<String> {
