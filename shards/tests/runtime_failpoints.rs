@@ -461,3 +461,89 @@ fn cached_reads_never_show_a_write_before_it_is_durable_and_show_it_once_acknowl
     rt.shutdown().unwrap();
     scenario.teardown();
 }
+
+/// Documents placed on `shard` of `shards`, named `{prefix}-N`.
+fn docs_on(shard: usize, shards: usize, prefix: &str, n: usize) -> Vec<String> {
+    (0..)
+        .map(|i| format!("{prefix}-{i}"))
+        .filter(|d| shards::placement::shard_of(d, shards) == shard)
+        .take(n)
+        .collect()
+}
+
+// A failed RocksDB apply (after the append) poisons that shard only: the write is not
+// acknowledged, nothing more is on that shard, the other shard serves on, and a restart
+// recovers every acknowledged write.
+#[test]
+fn a_failed_apply_poisons_the_shard_and_a_restart_recovers_what_was_acknowledged() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RuntimeConfig {
+        shards: Some(2),
+        ..config(dir.path())
+    };
+    let rt = Runtime::start(cfg.clone()).unwrap();
+    let e = Engine::new(rt.clone());
+    let start = Instant::now();
+    while !rt.all_serving() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            rt.health()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let on0 = docs_on(0, 2, "zero", 4);
+    let on1 = docs_on(1, 2, "one", 2);
+    for d in &on0[..2] {
+        run(e.put_document(doc(d), false, WriteOpts::default())).unwrap();
+    }
+    run(e.put_document(doc(&on1[0]), false, WriteOpts::default())).unwrap();
+
+    fail::cfg("shard::apply", "1*return").unwrap();
+    let r = run(e.put_document(doc(&on0[2]), false, WriteOpts::default()));
+    assert!(matches!(r, Err(Error::Unavailable { .. })), "{r:?}");
+    fail::remove("shard::apply");
+    let health = rt.health();
+    assert_eq!(health[0].state, ShardState::Poisoned, "{health:?}");
+    assert!(health[0].detail.contains("apply"), "{health:?}");
+    assert_eq!(health[1].state, ShardState::Serving, "{health:?}");
+    // Nothing more is acknowledged on the poisoned shard, reads included.
+    assert!(matches!(
+        run(e.put_document(doc(&on0[3]), false, WriteOpts::default())),
+        Err(Error::Unavailable { .. })
+    ));
+    assert!(matches!(
+        run(e.get_document(&on0[0], ReadAt::Latest, None)),
+        Err(Error::Unavailable { .. })
+    ));
+    // The other shard reads and writes on.
+    assert!(run(e.get_document(&on1[0], ReadAt::Latest, None)).is_ok());
+    run(e.put_document(doc(&on1[1]), false, WriteOpts::default())).unwrap();
+    // Shutdown does not lift the poison.
+    rt.shutdown().unwrap();
+    assert_eq!(rt.health()[0].state, ShardState::Poisoned);
+    drop(e);
+
+    let rt = Runtime::start(cfg).unwrap();
+    let e = Engine::new(rt.clone());
+    let start = Instant::now();
+    while !rt.all_serving() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            rt.health()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for d in on0[..2].iter().chain(&on1) {
+        assert!(
+            run(e.get_document(d, ReadAt::Latest, None)).is_ok(),
+            "acknowledged {d} lost"
+        );
+    }
+    // Refused after the poison, so never logged.
+    assert!(run(e.get_document(&on0[3], ReadAt::Latest, None)).is_err());
+    rt.shutdown().unwrap();
+    scenario.teardown();
+}

@@ -473,11 +473,19 @@ impl<F: FileSystem> Wal<F> {
             self.inner.st.borrow_mut().segments.retain(|s| &s.path != v);
             tracing::debug!(shard = self.inner.shard_id, file = %v.display(), "wal segment purged");
         }
-        self.inner
+        // A failed directory fsync leaves unknown which entries are durable, and a later
+        // fsync's success would not say (the kernel reports a writeback error once): like a
+        // failed fdatasync, it poisons, so no later rotation relies on this directory.
+        let synced = self
+            .inner
             .fs
             .sync_dir(&self.inner.dir)
             .await
-            .ctx(|| format!("fsync dir {}", self.inner.dir.display()))?;
+            .ctx(|| format!("fsync dir {}", self.inner.dir.display()));
+        if let Err(e) = &synced {
+            self.poison(e.to_string());
+        }
+        synced?;
         Ok(victims.len())
     }
 

@@ -419,8 +419,21 @@ fn injected_checkpoint_failure() -> Result<()> {
 
 /// Flushes the shard's column family (off the executor), then deletes the log segments the
 /// flush covers.
+///
+/// What the flush covers is what the store held when the checkpoint started: its applied LSN
+/// (written in every batch), read before the flush. Not the last *appended* LSN: a write
+/// appended (and even synced by another write's group commit) whose apply is still running on
+/// the blocking pool is in no flushed memtable, and its record must stay in the log.
 async fn checkpoint<F: FileSystem + 'static>(s: &Served<F>) {
-    let covered = s.core.borrow().last_appended.min(s.wal.durable_lsn());
+    let applied = s.core.borrow().shard.applied_lsn();
+    let covered = match applied {
+        Ok(applied) => applied.min(s.wal.durable_lsn()),
+        Err(e) => {
+            tracing::error!(shard = s.id, error = %e, "checkpoint: reading the applied LSN failed; the log is kept");
+            s.metrics.checkpoints_failed.inc();
+            return;
+        }
+    };
     let store = s.store.clone();
     let started = Instant::now();
     let flushed = injected_checkpoint_failure();

@@ -284,6 +284,9 @@ async fn log_and_apply<F: FileSystem + 'static>(
     };
     // A large batch (a big put) or one RocksDB would stall on is written on the blocking pool;
     // the caller holds `apply_order`, so applies stay in log order, and reads go on meanwhile.
+    // Any error here is after the append: the caller poisons the shard, so nothing planned
+    // against the missing apply is ever logged or acknowledged.
+    injected_apply_failure()?;
     if batch.ops.len() > BLOCKING_BATCH_OPS || !s.store.write_no_slowdown(&batch)? {
         let store = s.store.clone();
         spawn_blocking(move || store.write(batch)).await?;
@@ -291,4 +294,13 @@ async fn log_and_apply<F: FileSystem + 'static>(
     // Still under `apply_order`: trees are staged in log order.
     s.core.borrow_mut().staging.applied(&s.cache, m, lsn);
     Ok(lsn)
+}
+
+/// The `shard::apply` failpoint (feature `failpoints`): fails the RocksDB apply of a write that
+/// is already appended to the log.
+fn injected_apply_failure() -> Result<()> {
+    fail::fail_point!("shard::apply", |_| Err(Error::Storage(
+        "injected apply failure".into()
+    )));
+    Ok(())
 }
