@@ -17,7 +17,7 @@ mod shard_loop;
 mod thread_rt;
 mod write_path;
 
-use crate::engine::{now_micros, ShardFuture, ShardHealth, ShardRouter, ShardState};
+use crate::engine::{now_micros, LogCorruption, ShardFuture, ShardHealth, ShardRouter, ShardState};
 use crate::manifest;
 use crate::metrics::{RuntimeMetrics, ShardMetrics};
 use crate::model::ReadAt;
@@ -97,6 +97,8 @@ pub struct ShardStatus {
     pub last_lsn: AtomicU64,
     pub wal_bytes: AtomicU64,
     detail: Mutex<String>,
+    /// Set when recovery found the log corrupt (the shard is then poisoned).
+    corruption: Mutex<Option<LogCorruption>>,
 }
 
 impl ShardStatus {
@@ -137,6 +139,18 @@ impl ShardStatus {
             }
         }
         *reason = detail;
+    }
+
+    /// Records where the log is corrupt; recovery then poisons the shard.
+    pub fn set_corruption(&self, c: LogCorruption) {
+        *self.corruption.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+    }
+
+    pub fn corruption(&self) -> Option<LogCorruption> {
+        self.corruption
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn detail(&self) -> String {
@@ -451,6 +465,7 @@ impl ShardRouter for Runtime {
                 } else {
                     s.detail()
                 },
+                corruption: s.corruption(),
             })
             .collect()
     }

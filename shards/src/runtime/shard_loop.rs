@@ -9,7 +9,7 @@
 use super::executor::{sleep, spawn_blocking, spawn_joinable, spawn_local};
 use super::inbox::{Envelope, Inbox};
 use super::{read_path, write_path, RuntimeConfig, ShardStatus};
-use crate::engine::{now_micros, ShardState};
+use crate::engine::{now_micros, LogCorruption, ShardState};
 use crate::metrics::ShardMetrics;
 use crate::mutation::{Mutation, XrefSide};
 use crate::request::{Request, Response};
@@ -324,6 +324,19 @@ async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served
     let (wal, txs) = treestore_wal::open(fs, &wal_dir, id as u64, applied, opts)
         .await
         .map_err(|e| {
+            if let treestore_wal::Error::Corruption {
+                file,
+                offset,
+                reason,
+                ..
+            } = &e
+            {
+                status.set_corruption(LogCorruption {
+                    file: file.display().to_string(),
+                    offset: *offset,
+                    reason: reason.clone(),
+                });
+            }
             if e.is_corruption() {
                 Error::DataLoss(e.to_string())
             } else {
