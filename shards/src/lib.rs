@@ -13,6 +13,7 @@
 
 pub mod apply;
 pub mod codec;
+pub mod disk_space;
 pub mod draft;
 pub mod engine;
 pub mod error;

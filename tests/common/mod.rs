@@ -35,7 +35,7 @@ pub struct Server {
     _tmp: Option<tempfile::TempDir>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -124,7 +124,26 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    async fn wait_until(&mut self, ready: fn(&pb::HealthResponse) -> bool) {
+    /// A server started by the caller's own command (e.g. in a namespace).
+    pub fn adopt(
+        child: Child,
+        addr: String,
+        metrics_addr: String,
+        data_dir: PathBuf,
+        log: PathBuf,
+    ) -> Server {
+        Server {
+            child: Some(child),
+            addr,
+            metrics_addr,
+            data_dir,
+            log,
+            _tmp: None,
+        }
+    }
+
+    /// Waits (up to 60 s) until the Health RPC answers what `ready` accepts.
+    pub async fn wait_until(&mut self, ready: fn(&pb::HealthResponse) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(c) = self.child.as_mut() {

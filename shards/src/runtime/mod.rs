@@ -63,6 +63,9 @@ pub struct RuntimeConfig {
     pub truncate_on_corruption: bool,
     /// Whether shards run on io_uring (glommio) or plain threads.
     pub io_uring: IoUringMode,
+    /// A shard refuses writes (ResourceExhausted) and postpones checkpoints while fewer bytes
+    /// than this are free on the file system of its log or of RocksDB; 0 turns the check off.
+    pub disk_reserve_bytes: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -82,6 +85,7 @@ impl Default for RuntimeConfig {
             tree_cache_bytes: 1 << 30,
             truncate_on_corruption: false,
             io_uring: IoUringMode::Auto,
+            disk_reserve_bytes: 256 << 20,
         }
     }
 }

@@ -9,6 +9,7 @@
 use super::executor::{sleep, spawn_blocking, spawn_joinable, spawn_local};
 use super::inbox::{Envelope, Inbox};
 use super::{read_path, write_path, RuntimeConfig, ShardStatus};
+use crate::disk_space::DiskReserve;
 use crate::engine::{now_micros, LogCorruption, ShardState};
 use crate::metrics::ShardMetrics;
 use crate::mutation::{Mutation, XrefSide};
@@ -152,6 +153,9 @@ pub(super) struct Served<F: FileSystem> {
     /// Held from planning a write (or validating a plan made off the executor) until its batch
     /// is applied: mutations are planned against, appended and applied in one order.
     pub(super) apply_order: Mutex<()>,
+    /// Free space kept on the log's and RocksDB's file systems: below it, writes are refused
+    /// and checkpoints postponed.
+    pub(super) disk: DiskReserve,
 }
 
 impl<F: FileSystem> Served<F> {
@@ -371,6 +375,10 @@ async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served
         "shard recovered"
     );
     let last = wal.last_lsn();
+    let disk = DiskReserve::new(
+        vec![wal_dir, config.data_dir.join("rocksdb")],
+        config.disk_reserve_bytes,
+    );
     Ok(Served {
         id,
         core: RefCell::new(Core {
@@ -389,6 +397,7 @@ async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served
         in_flight: Cell::new(0),
         metrics,
         apply_order: Mutex::new(()),
+        disk,
     })
 }
 
@@ -447,6 +456,12 @@ async fn checkpoint<F: FileSystem + 'static>(s: &Served<F>) {
             return;
         }
     };
+    // A flush failing with ENOSPC would leave RocksDB refusing writes: wait for space.
+    if let Err(e) = s.disk.check() {
+        tracing::warn!(shard = s.id, error = %e, "checkpoint postponed: the disk is full");
+        s.metrics.checkpoints_failed.inc();
+        return;
+    }
     let store = s.store.clone();
     let started = Instant::now();
     let flushed = injected_checkpoint_failure();

@@ -23,6 +23,12 @@ use treestore_wal::FileSystem;
 /// Plans, logs and applies a write, and answers once it is durable.
 pub(super) async fn serve<F: FileSystem + 'static>(s: &Rc<Served<F>>, env: Envelope, now: Micros) {
     let Envelope { request, reply } = env;
+    // Refused before anything is logged while the disk is short: a log write failing with
+    // ENOSPC would poison the shard (fail-stop), a refusal only asks the client to retry.
+    if let Err(e) = s.disk.check() {
+        let _ = reply.send(Err(e));
+        return;
+    }
     let route = route_write(&s.core.borrow(), request);
     let request = match route {
         WriteRoute::PlanOffExecutor(put) => return put_off_executor(s, put, reply, now),
