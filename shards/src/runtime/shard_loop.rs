@@ -466,7 +466,16 @@ async fn checkpoint<F: FileSystem + 'static>(s: &Served<F>) {
     let started = Instant::now();
     let flushed = injected_checkpoint_failure();
     let flushed = match flushed {
-        Ok(()) => spawn_blocking(move || store.flush()).await,
+        Ok(()) => {
+            spawn_blocking(move || {
+                let flushed = store.flush();
+                // Failpoint `shard::checkpoint::flushed` (feature `failpoints`): holds the
+                // checkpoint between its flush and its purge.
+                fail::fail_point!("shard::checkpoint::flushed");
+                flushed
+            })
+            .await
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = flushed {

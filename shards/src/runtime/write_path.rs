@@ -295,7 +295,12 @@ async fn log_and_apply<F: FileSystem + 'static>(
     injected_apply_failure()?;
     if batch.ops.len() > BLOCKING_BATCH_OPS || !s.store.write_no_slowdown(&batch)? {
         let store = s.store.clone();
-        spawn_blocking(move || store.write(batch)).await?;
+        spawn_blocking(move || {
+            // Failpoint `shard::apply_blocking` (feature `failpoints`): holds this apply.
+            fail::fail_point!("shard::apply_blocking");
+            store.write(batch)
+        })
+        .await?;
     }
     // Still under `apply_order`: trees are staged in log order.
     s.core.borrow_mut().staging.applied(&s.cache, m, lsn);
