@@ -1,7 +1,14 @@
 //! Fault injection into the running shard (`cargo test -p treestore-shards --features failpoints`):
 //! a failed log sync poisons the shard and acknowledges nothing, not even a refusal that saw the
-//! lost write; a failed replay keeps the shard out of service; a failed checkpoint keeps the
-//! log; large reads and puts run off the executor; a full inbox refuses at once.
+//! lost write; a failed RocksDB apply poisons that shard only and a restart recovers what was
+//! acknowledged; a failed replay keeps the shard out of service; a failed checkpoint keeps the
+//! log, and a checkpoint never purges a write it did not flush; large reads and puts run off the
+//! executor; a full inbox refuses at once.
+//!
+//! Shard failpoints: `shard::request`, `shard::plan_put`, `shard::snapshot_read`, `shard::apply`
+//! (the apply of a logged write, on the executor), `shard::apply_blocking` (a large apply on
+//! the blocking pool), `shard::checkpoint` (before the flush), `shard::checkpoint::flushed`
+//! (between flush and purge).
 #![cfg(feature = "failpoints")]
 
 mod common;
