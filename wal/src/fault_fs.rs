@@ -9,9 +9,9 @@
 //! writeback error: the data may or may not be on disk). Later calls succeed again, as a
 //! disk that recovered would: the log must refuse further appends by itself.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::fs::{FileSystem, WalFile};
@@ -25,6 +25,8 @@ struct Faults {
     fail_write: Cell<Option<u64>>,
     fail_fsync: Cell<Option<u64>>,
     injected: Cell<u64>,
+    /// The directories fsynced, in order.
+    synced_dirs: RefCell<Vec<PathBuf>>,
 }
 
 fn eio() -> io::Error {
@@ -84,6 +86,10 @@ impl<F: FileSystem> FaultFs<F> {
     /// fsyncs (file and directory) so far.
     pub fn fsyncs(&self) -> u64 {
         self.faults.fsyncs.get()
+    }
+    /// The directories fsynced so far, in order.
+    pub fn synced_dirs(&self) -> Vec<PathBuf> {
+        self.faults.synced_dirs.borrow().clone()
     }
     /// How many faults were injected so far.
     pub fn injected(&self) -> u64 {
@@ -148,6 +154,7 @@ impl<F: FileSystem> FileSystem for FaultFs<F> {
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let f = &self.faults;
         let fail = f.hit(&f.fsyncs, &f.fail_fsync);
+        f.synced_dirs.borrow_mut().push(dir.to_path_buf());
         self.inner.sync_dir(dir).await?;
         if fail {
             return Err(eio());

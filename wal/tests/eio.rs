@@ -185,3 +185,43 @@ fn eio_on_any_write_or_fsync_of_thread_fs_is_fail_stop() {
         "ThreadFs",
     );
 }
+
+// A new log directory is made durable in its parent (and each new ancestor in its own), so a
+// crash cannot take the directory, with the acknowledged records in it, away.
+#[test]
+fn a_new_log_directory_is_fsynced_in_its_parent() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data").join("wal").join("shard-3");
+    futures_lite::future::block_on(async {
+        let fs = FaultFs::new(StdFs);
+        let (wal, _) = treestore_wal::open(fs.clone(), &dir, 3, 0, opts())
+            .await
+            .expect("open");
+        wal.append(1, b"one").expect("append");
+        wal.sync().await.expect("sync");
+        let synced = fs.synced_dirs();
+        for d in [
+            tmp.path().to_path_buf(),
+            tmp.path().join("data"),
+            tmp.path().join("data").join("wal"),
+            dir.clone(),
+        ] {
+            assert!(
+                synced.contains(&d),
+                "{} not fsynced: {synced:?}",
+                d.display()
+            );
+        }
+        // Reopening an existing directory does not fsync its parents again.
+        drop(wal);
+        let fs = FaultFs::new(StdFs);
+        treestore_wal::open(fs.clone(), &dir, 3, 0, opts())
+            .await
+            .expect("reopen");
+        assert!(
+            fs.synced_dirs().iter().all(|d| *d == dir),
+            "{:?}",
+            fs.synced_dirs()
+        );
+    });
+}
