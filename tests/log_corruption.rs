@@ -1,7 +1,7 @@
 //! Mid-log corruption of one shard's write-ahead log, found at restart (the real server): that
 //! shard stays out of service (POISONED, its documents UNAVAILABLE), the Health RPC names the
-//! damaged file and offset, `treestore_shard_log_corrupt{shard}` is 1; the other shard serves
-//! reads and writes.
+//! damaged file and offset (so does the UNAVAILABLE status of Stats, which needs every shard),
+//! `treestore_shard_log_corrupt{shard}` is 1; the other shard serves reads and writes.
 
 mod common;
 
@@ -85,6 +85,12 @@ async fn mid_log_corruption_keeps_that_shard_out_and_health_names_file_and_offse
     assert!(s0.detail.contains(&corruption.file), "{health:?}");
     assert_eq!(s1.state, pb::ShardState::Serving as i32, "{health:?}");
     assert!(s1.corruption.is_none());
+
+    // Stats needs every shard: it answers UNAVAILABLE, naming the file and offset.
+    let status = c.stats(pb::StatsRequest {}).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(status.message().contains(&corruption.file), "{status:?}");
+    assert!(status.message().contains("offset 4096"), "{status:?}");
 
     // Shard 0 answers UNAVAILABLE; shard 1 reads what it had and takes writes.
     assert_eq!(
