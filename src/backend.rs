@@ -48,6 +48,7 @@ pub fn runtime_config(c: &Config) -> RuntimeConfig {
         tree_cache_bytes: c.tree_cache_bytes,
         truncate_on_corruption: c.truncate_on_corruption,
         io_uring: c.io_uring.into(),
+        disk_reserve_bytes: c.disk_reserve_bytes,
         ..Default::default()
     }
 }

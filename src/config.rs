@@ -117,6 +117,11 @@ pub struct ServeArgs {
     /// Truncate a corrupt WAL at the damage instead of refusing to start.
     #[arg(long, env = "TREESTORE_TRUNCATE_ON_CORRUPTION", num_args = 0..=1, default_missing_value = "true")]
     pub truncate_on_corruption: Option<bool>,
+    /// Refuse writes (RESOURCE_EXHAUSTED) and postpone checkpoints while fewer bytes than this
+    /// are free on the file system of a shard's log or of RocksDB; 0 turns the check off
+    /// [default: 268435456].
+    #[arg(long, env = "TREESTORE_DISK_RESERVE_BYTES")]
+    pub disk_reserve_bytes: Option<u64>,
     /// Largest gRPC message received or sent, bytes [default: 67108864].
     #[arg(long, env = "TREESTORE_MAX_MESSAGE_BYTES")]
     pub max_message_bytes: Option<usize>,
@@ -167,6 +172,7 @@ pub struct Config {
     pub cache_bytes: usize,
     pub tree_cache_bytes: usize,
     pub truncate_on_corruption: bool,
+    pub disk_reserve_bytes: u64,
     pub max_message_bytes: usize,
     pub txn_timeout_ms: u64,
     /// Longest transaction timeout a client may ask for, ms.
@@ -197,6 +203,7 @@ impl Default for Config {
             cache_bytes: 256 << 20,
             tree_cache_bytes: 1 << 30,
             truncate_on_corruption: false,
+            disk_reserve_bytes: 256 << 20,
             max_message_bytes: 64 << 20,
             txn_timeout_ms: 30_000,
             max_txn_timeout_ms: 300_000,
@@ -268,6 +275,7 @@ impl Config {
         set(&mut self.cache_bytes, &a.cache_bytes);
         set(&mut self.tree_cache_bytes, &a.tree_cache_bytes);
         set(&mut self.truncate_on_corruption, &a.truncate_on_corruption);
+        set(&mut self.disk_reserve_bytes, &a.disk_reserve_bytes);
         set(&mut self.max_message_bytes, &a.max_message_bytes);
         set(&mut self.limits.max_depth, &a.max_tree_depth);
         set(&mut self.limits.max_page_size, &a.max_page_size);

@@ -189,6 +189,11 @@ pub fn shard_health(h: &ShardHealth) -> pb::ShardHealth {
         wal_durable_lsn: h.durable_lsn,
         wal_last_lsn: h.last_lsn,
         detail,
+        corruption: h.corruption.as_ref().map(|c| pb::LogCorruption {
+            file: c.file.clone(),
+            offset: c.offset,
+            reason: c.reason.clone(),
+        }),
     }
 }
 

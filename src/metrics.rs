@@ -19,6 +19,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     shard_state: IntGaugeVec,
+    shard_log_corrupt: IntGaugeVec,
     wal_durable_lsn: IntGaugeVec,
     wal_last_lsn: IntGaugeVec,
     wal_bytes: IntGaugeVec,
@@ -125,6 +126,14 @@ impl Metrics {
             ),
             &["shard"],
         )?;
+        let shard_log_corrupt = IntGaugeVec::new(
+            Opts::new(
+                "treestore_shard_log_corrupt",
+                "1 while the shard is out of service because recovery found its log corrupt \
+                 before the end (the Health RPC names file and offset), else 0",
+            ),
+            &["shard"],
+        )?;
         let wal_durable_lsn = IntGaugeVec::new(
             Opts::new(
                 "treestore_wal_durable_lsn",
@@ -149,6 +158,7 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(shard_state.clone()))?;
+        registry.register(Box::new(shard_log_corrupt.clone()))?;
         registry.register(Box::new(wal_durable_lsn.clone()))?;
         registry.register(Box::new(wal_last_lsn.clone()))?;
         registry.register(Box::new(wal_bytes.clone()))?;
@@ -178,6 +188,7 @@ impl Metrics {
             requests,
             latency,
             shard_state,
+            shard_log_corrupt,
             wal_durable_lsn,
             wal_last_lsn,
             wal_bytes,
@@ -218,6 +229,9 @@ impl Metrics {
             self.shard_state
                 .with_label_values(&[label.as_str()])
                 .set(state);
+            self.shard_log_corrupt
+                .with_label_values(&[label.as_str()])
+                .set(i64::from(h.corruption.is_some()));
             let g = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
             self.wal_durable_lsn
                 .with_label_values(&[label.as_str()])

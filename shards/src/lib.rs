@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod changed;
 pub mod codec;
+pub mod disk_space;
 pub mod draft;
 pub mod engine;
 pub mod error;

@@ -1,7 +1,14 @@
 //! Fault injection into the running shard (`cargo test -p treestore-shards --features failpoints`):
 //! a failed log sync poisons the shard and acknowledges nothing, not even a refusal that saw the
-//! lost write; a failed replay keeps the shard out of service; a failed checkpoint keeps the
-//! log; large reads and puts run off the executor; a full inbox refuses at once.
+//! lost write; a failed RocksDB apply poisons that shard only and a restart recovers what was
+//! acknowledged; a failed replay keeps the shard out of service; a failed checkpoint keeps the
+//! log, and a checkpoint never purges a write it did not flush; large reads and puts run off the
+//! executor; a full inbox refuses at once.
+//!
+//! Shard failpoints: `shard::request`, `shard::plan_put`, `shard::snapshot_read`, `shard::apply`
+//! (the apply of a logged write, on the executor), `shard::apply_blocking` (a large apply on
+//! the blocking pool), `shard::checkpoint` (before the flush), `shard::checkpoint::flushed`
+//! (between flush and purge).
 #![cfg(feature = "failpoints")]
 
 mod common;
@@ -460,4 +467,201 @@ fn cached_reads_never_show_a_write_before_it_is_durable_and_show_it_once_acknowl
     fail::remove("wal::sync::before");
     rt.shutdown().unwrap();
     scenario.teardown();
+}
+
+/// Documents placed on `shard` of `shards`, named `{prefix}-N`.
+fn docs_on(shard: usize, shards: usize, prefix: &str, n: usize) -> Vec<String> {
+    (0..)
+        .map(|i| format!("{prefix}-{i}"))
+        .filter(|d| shards::placement::shard_of(d, shards) == shard)
+        .take(n)
+        .collect()
+}
+
+// A failed RocksDB apply (after the append) poisons that shard only: the write is not
+// acknowledged, nothing more is on that shard, the other shard serves on, and a restart
+// recovers every acknowledged write.
+#[test]
+fn a_failed_apply_poisons_the_shard_and_a_restart_recovers_what_was_acknowledged() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RuntimeConfig {
+        shards: Some(2),
+        ..config(dir.path())
+    };
+    let rt = Runtime::start(cfg.clone()).unwrap();
+    let e = Engine::new(rt.clone());
+    let start = Instant::now();
+    while !rt.all_serving() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            rt.health()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let on0 = docs_on(0, 2, "zero", 4);
+    let on1 = docs_on(1, 2, "one", 2);
+    for d in &on0[..2] {
+        run(e.put_document(doc(d), false, WriteOpts::default())).unwrap();
+    }
+    run(e.put_document(doc(&on1[0]), false, WriteOpts::default())).unwrap();
+
+    fail::cfg("shard::apply", "1*return").unwrap();
+    let r = run(e.put_document(doc(&on0[2]), false, WriteOpts::default()));
+    assert!(matches!(r, Err(Error::Unavailable { .. })), "{r:?}");
+    fail::remove("shard::apply");
+    let health = rt.health();
+    assert_eq!(health[0].state, ShardState::Poisoned, "{health:?}");
+    assert!(health[0].detail.contains("apply"), "{health:?}");
+    assert_eq!(health[1].state, ShardState::Serving, "{health:?}");
+    // Nothing more is acknowledged on the poisoned shard, reads included.
+    assert!(matches!(
+        run(e.put_document(doc(&on0[3]), false, WriteOpts::default())),
+        Err(Error::Unavailable { .. })
+    ));
+    assert!(matches!(
+        run(e.get_document(&on0[0], ReadAt::Latest, None)),
+        Err(Error::Unavailable { .. })
+    ));
+    // The other shard reads and writes on.
+    assert!(run(e.get_document(&on1[0], ReadAt::Latest, None)).is_ok());
+    run(e.put_document(doc(&on1[1]), false, WriteOpts::default())).unwrap();
+    // Shutdown does not lift the poison.
+    rt.shutdown().unwrap();
+    assert_eq!(rt.health()[0].state, ShardState::Poisoned);
+    drop(e);
+
+    let rt = Runtime::start(cfg).unwrap();
+    let e = Engine::new(rt.clone());
+    let start = Instant::now();
+    while !rt.all_serving() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            rt.health()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for d in on0[..2].iter().chain(&on1) {
+        assert!(
+            run(e.get_document(d, ReadAt::Latest, None)).is_ok(),
+            "acknowledged {d} lost"
+        );
+    }
+    // Refused after the poison, so never logged.
+    assert!(run(e.get_document(&on0[3], ReadAt::Latest, None)).is_err());
+    rt.shutdown().unwrap();
+    scenario.teardown();
+}
+
+// The checkpoint purges only what its flush holds: the store's applied LSN, not the last LSN
+// appended (or synced). Here a write is appended and synced by another request's group commit
+// while its apply is held; a checkpoint flushes without it; the write is then applied and
+// acknowledged, and later writes rotate the log past its segment before the checkpoint purges.
+// Covering the appended LSN deleted that segment (this test failed so): after a crash, with
+// RocksDB's memtable lost, the log would start after the store's applied LSN and the
+// acknowledged put would be gone.
+#[test]
+fn a_checkpoint_never_purges_a_write_appended_but_not_yet_applied() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RuntimeConfig {
+        wal: treestore_wal::WalOptions {
+            segment_size: 8192,
+            keep_segments: 1,
+            ..Default::default()
+        },
+        checkpoint_interval: Duration::from_millis(50),
+        ..config(dir.path())
+    };
+    let rt = Runtime::start(cfg.clone()).unwrap();
+    wait_state(&rt, ShardState::Serving);
+    let e = std::sync::Arc::new(Engine::new(rt.clone()));
+    for i in 0..3 {
+        run(e.put_document(doc(&format!("before-{i}")), false, WriteOpts::default())).unwrap();
+    }
+
+    // The large put is appended; its apply (on the blocking pool) is held.
+    let (applying, release_apply) = hold_at("shard::apply_blocking");
+    let big = put_in_background(&e, wide_doc("big", 600));
+    within_a_minute(&applying, "the large put's apply");
+    // A shard-wide read waits for every appended record: the put's record is now synced.
+    run(e.stats()).unwrap();
+    // A checkpoint flushes (without the put) and is held before its purge. The first one held
+    // may have started before the read; the second started after it.
+    let (flushed, release_purge) = hold_at("shard::checkpoint::flushed");
+    within_a_minute(&flushed, "a checkpoint's flush");
+    release_purge.send(()).unwrap();
+    within_a_minute(&flushed, "the next checkpoint's flush");
+    // The put is applied and acknowledged; more writes rotate the log past its segment.
+    fail::remove("shard::apply_blocking");
+    release_apply.send(()).unwrap();
+    within_a_minute(&big, "the large put").unwrap();
+    for i in 0..4 {
+        run(e.put_document(doc(&format!("after-{i}")), false, WriteOpts::default())).unwrap();
+    }
+    // The held checkpoint purges; the next one reaching its flush proves it finished.
+    release_purge.send(()).unwrap();
+    within_a_minute(&flushed, "the next checkpoint");
+    // The put is not in any flush of the store yet, so the log still holds it.
+    assert!(
+        logged_docs(&Runtime::wal_dir(dir.path(), 0)).contains(&"big".to_string()),
+        "the log no longer holds the put, which no flush covered"
+    );
+    // A restart without a shutdown checkpoint recovers, with every acknowledged write.
+    fail::cfg("shard::checkpoint", "return").unwrap();
+    fail::remove("shard::checkpoint::flushed");
+    drop(release_purge);
+    rt.shutdown().unwrap();
+    drop(e);
+    fail::remove("shard::checkpoint");
+
+    let rt = Runtime::start(cfg).unwrap();
+    let start = Instant::now();
+    while rt.health()[0].state == ShardState::Recovering {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            rt.health()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        rt.health()[0].state,
+        ShardState::Serving,
+        "{:?}",
+        rt.health()
+    );
+    let e = Engine::new(rt.clone());
+    let nodes = run(e.get_subtree("big", None, 0, false, ReadAt::Latest, None)).unwrap();
+    assert_eq!(nodes.len(), 600);
+    for i in 0..4 {
+        assert!(run(e.get_document(&format!("after-{i}"), ReadAt::Latest, None)).is_ok());
+    }
+    rt.shutdown().unwrap();
+    scenario.teardown();
+}
+
+/// The documents written by the mutations whose records are in the log directory `dir`.
+fn logged_docs(dir: &std::path::Path) -> Vec<String> {
+    let mut docs = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "wal") {
+            continue;
+        }
+        // A segment removed meanwhile (rotation leaves none) is skipped.
+        let _ = run(treestore_wal::reader::scan_segment(
+            &treestore_wal::StdFs,
+            &path,
+            |_, _, payload| {
+                if let Ok(mutation::Mutation::Commit(c)) = mutation::Mutation::decode(payload) {
+                    docs.push(c.doc_id);
+                }
+                Ok(())
+            },
+        ));
+    }
+    docs
 }

@@ -13,6 +13,19 @@ use treestore::pb::tree_store_client::TreeStoreClient;
 
 pub type Client = TreeStoreClient<Channel>;
 
+/// Every shard serves.
+pub fn serving(h: &pb::HealthResponse) -> bool {
+    h.status == pb::HealthStatus::Serving as i32
+}
+
+/// No shard is recovering any more (each serves or is poisoned).
+pub fn recovered(h: &pb::HealthResponse) -> bool {
+    !h.shards.is_empty()
+        && h.shards
+            .iter()
+            .all(|s| s.state != pb::ShardState::Recovering as i32)
+}
+
 pub struct Server {
     pub child: Option<Child>,
     pub addr: String,
@@ -22,7 +35,7 @@ pub struct Server {
     _tmp: Option<tempfile::TempDir>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -51,6 +64,17 @@ impl Server {
         log_dir: &Path,
         extra: &[&str],
         pre_exec: Option<fn() -> std::io::Result<()>>,
+    ) -> Server {
+        Server::start_until(data, log_dir, extra, pre_exec, serving).await
+    }
+
+    /// Like `start_with`, returning once the Health RPC answers what `ready` accepts.
+    pub async fn start_until(
+        data: &Path,
+        log_dir: &Path,
+        extra: &[&str],
+        pre_exec: Option<fn() -> std::io::Result<()>>,
+        ready: fn(&pb::HealthResponse) -> bool,
     ) -> Server {
         use std::os::unix::process::CommandExt;
         let addr = format!("127.0.0.1:{}", free_port());
@@ -88,7 +112,7 @@ impl Server {
             log,
             _tmp: None,
         };
-        s.wait_serving().await;
+        s.wait_until(ready).await;
         s
     }
 
@@ -100,7 +124,26 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    async fn wait_serving(&mut self) {
+    /// A server started by the caller's own command (e.g. in a namespace).
+    pub fn adopt(
+        child: Child,
+        addr: String,
+        metrics_addr: String,
+        data_dir: PathBuf,
+        log: PathBuf,
+    ) -> Server {
+        Server {
+            child: Some(child),
+            addr,
+            metrics_addr,
+            data_dir,
+            log,
+            _tmp: None,
+        }
+    }
+
+    /// Waits (up to 60 s) until the Health RPC answers what `ready` accepts.
+    pub async fn wait_until(&mut self, ready: fn(&pb::HealthResponse) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(c) = self.child.as_mut() {
@@ -113,14 +156,14 @@ impl Server {
             }
             if let Ok(mut c) = TreeStoreClient::connect(self.url()).await {
                 if let Ok(h) = c.health(pb::HealthRequest {}).await {
-                    if h.get_ref().status == pb::HealthStatus::Serving as i32 {
+                    if ready(h.get_ref()) {
                         return;
                     }
                 }
             }
             assert!(
                 Instant::now() < deadline,
-                "server not serving within 60 s:\n{}",
+                "server not ready within 60 s:\n{}",
                 self.log_text()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -322,6 +322,7 @@ struct SimState {
     dir_syncs: u64,
     fail_writes_after: Option<u64>,
     fail_syncs_after: Option<u64>,
+    fail_dir_syncs_after: Option<u64>,
     sync_yields: bool,
     seed: u64,
 }
@@ -394,6 +395,12 @@ impl SimFs {
         let mut s = self.st.borrow_mut();
         s.fail_syncs_after = Some(s.syncs + n);
     }
+    /// After `n` more successful directory fsyncs, every `sync_dir` fails (and makes nothing
+    /// durable).
+    pub fn fail_dir_syncs_after(&self, n: u64) {
+        let mut s = self.st.borrow_mut();
+        s.fail_dir_syncs_after = Some(s.dir_syncs + n);
+    }
     /// Make every `fdatasync` yield to the executor once before completing, so
     /// that other tasks run while a flush is in flight (group commit tests).
     pub fn set_sync_yields(&self, on: bool) {
@@ -404,6 +411,7 @@ impl SimFs {
         let mut s = self.st.borrow_mut();
         s.fail_writes_after = None;
         s.fail_syncs_after = None;
+        s.fail_dir_syncs_after = None;
     }
 
     /// Number of operations not yet durable (writes, truncates, entries).
@@ -418,10 +426,31 @@ impl SimFs {
         }
     }
 
+    /// Indices (in the pending operations) of the directory changes not yet durable: creates,
+    /// removes, renames.
+    pub fn pending_dir_ops(&self) -> Vec<usize> {
+        let s = self.st.borrow();
+        (0..s.log.len())
+            .filter(|&i| matches!(s.log[i], Pending::Link { .. }))
+            .collect()
+    }
+
     /// The disk as it would be after power loss: durable state plus the first
     /// `keep_ops` pending operations, with pending op number `keep_ops` torn as
     /// `tear` says (if it is a write). The image is a fresh, fully durable disk.
     pub fn crash_image(&self, keep_ops: usize, tear: Option<Tear>) -> SimFs {
+        self.crash_image_dropping(keep_ops, tear, &[])
+    }
+
+    /// Like [`SimFs::crash_image`], but the pending directory changes at the indices in
+    /// `dropped` are lost even if they are among the first `keep_ops`: the order in which a
+    /// file system persists unsynced directory changes is not promised.
+    pub fn crash_image_dropping(
+        &self,
+        keep_ops: usize,
+        tear: Option<Tear>,
+        dropped: &[usize],
+    ) -> SimFs {
         let s = self.st.borrow();
         let mut inodes: HashMap<u64, Inode> = s
             .inodes
@@ -437,7 +466,10 @@ impl SimFs {
             })
             .collect();
         let mut names = s.durable_names.clone();
-        for op in s.log.iter().take(keep_ops) {
+        for (index, op) in s.log.iter().enumerate().take(keep_ops) {
+            if matches!(op, Pending::Link { .. }) && dropped.contains(&index) {
+                continue;
+            }
             match op {
                 Pending::Write { ino, pos, data } => {
                     if let Some(i) = inodes.get_mut(ino) {
@@ -724,6 +756,12 @@ impl FileSystem for SimFs {
     }
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut s = self.st.borrow_mut();
+        if let Some(limit) = s.fail_dir_syncs_after {
+            if s.dir_syncs >= limit {
+                s.dir_syncs += 1;
+                return Err(sim_err("injected directory fsync failure"));
+            }
+        }
         s.dir_syncs += 1;
         let in_dir = |p: &PathBuf| p.parent() == Some(dir);
         let mut durable: BTreeMap<PathBuf, u64> = s

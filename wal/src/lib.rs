@@ -11,11 +11,13 @@
 //! trait; glommio DMA, std, simulated disk), [`thread_fs`] (buffered files
 //! with writes on a thread, for executors without io_uring), [`writer`] (group commit,
 //! rotation, purge, poisoning), [`reader`] (validated iteration),
-//! [`recovery`] (open/replay/repair), [`ctl`] (dump/verify), [`error`].
+//! [`recovery`] (open/replay/repair), [`ctl`] (dump/verify), [`error`], [`fault_fs`]
+//! (EIO injected into a real file system, for tests).
 //! See `wal/DESIGN.md` for the byte layout and the disk assumptions.
 
 pub mod ctl;
 pub mod error;
+pub mod fault_fs;
 pub mod format;
 pub mod fs;
 pub mod reader;
@@ -25,6 +27,7 @@ pub mod thread_fs;
 pub mod writer;
 
 pub use error::{Error, Result};
+pub use fault_fs::FaultFs;
 pub use format::Lsn;
 pub use fs::{FileSystem, GlommioFs, SimFs, StdFs, Tear, WalFile};
 pub use recovery::{open, RecoveredTx};

@@ -99,9 +99,7 @@ pub async fn open<F: FileSystem>(
 ) -> Result<(Wal<F>, Vec<RecoveredTx>)> {
     opts.validate()?;
     let dir = dir.as_ref().to_path_buf();
-    fs.create_dir_all(&dir)
-        .await
-        .ctx(|| format!("creating wal dir {}", dir.display()))?;
+    create_dir_durably(&fs, &dir).await?;
     let segs = list_segments(&fs, &dir).await?;
     let mut rp = Replayer {
         applied_lsn,
@@ -317,6 +315,34 @@ pub async fn open<F: FileSystem>(
     let wal = Wal::from_recovered(fs, dir, shard_id, opts, metas, last_written, next_lsn);
     wal.rotate(next_lsn).await?;
     Ok((wal, txs))
+}
+
+/// Creates `dir` and its missing ancestors, and fsyncs the parent of each one created, so that
+/// a new log directory cannot vanish in a crash with the acknowledged records in it.
+async fn create_dir_durably<F: FileSystem>(fs: &F, dir: &Path) -> Result<()> {
+    // The directories missing, innermost first (`list` fails on a missing directory).
+    let mut missing = Vec::new();
+    let mut next = Some(dir);
+    while let Some(d) = next.filter(|d| !d.as_os_str().is_empty()) {
+        if fs.list(d).await.is_ok() {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        next = d.parent();
+    }
+    fs.create_dir_all(dir)
+        .await
+        .ctx(|| format!("creating wal dir {}", dir.display()))?;
+    for d in missing.iter().rev() {
+        let parent = match d.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        fs.sync_dir(parent)
+            .await
+            .ctx(|| format!("fsync dir {}", parent.display()))?;
+    }
+    Ok(())
 }
 
 /// Corruption found: refuse, or (with `truncate_on_corruption`) delete the

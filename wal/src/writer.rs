@@ -442,8 +442,8 @@ impl<F: FileSystem> Wal<F> {
     }
 
     /// Delete the oldest segments whose records all have LSN <= `checkpoint_lsn`
-    /// (oldest first), never the newest `keep_segments`, then fsync the
-    /// directory. Returns how many were deleted.
+    /// (oldest first, fsyncing the directory after each), never the newest
+    /// `keep_segments`. Returns how many were deleted.
     pub async fn purge(&self, checkpoint_lsn: Lsn) -> Result<usize> {
         fail::fail_point!("wal::purge", |_| Err(Error::Injected("wal::purge".into())));
         let victims: Vec<PathBuf> = {
@@ -464,6 +464,9 @@ impl<F: FileSystem> Wal<F> {
         if victims.is_empty() {
             return Ok(0);
         }
+        // Oldest first, each removal made durable (directory fsync) before the next: the file
+        // system does not promise to persist unsynced directory changes in order, and a newer
+        // segment gone while an older one stays would be a hole in the chain, i.e. corruption.
         for v in &victims {
             self.inner
                 .fs
@@ -472,12 +475,20 @@ impl<F: FileSystem> Wal<F> {
                 .ctx(|| format!("removing segment {}", v.display()))?;
             self.inner.st.borrow_mut().segments.retain(|s| &s.path != v);
             tracing::debug!(shard = self.inner.shard_id, file = %v.display(), "wal segment purged");
+            // A failed directory fsync leaves unknown which entries are durable, and a later
+            // fsync's success would not say (the kernel reports a writeback error once): like
+            // a failed fdatasync, it poisons, so no later rotation relies on this directory.
+            let synced = self
+                .inner
+                .fs
+                .sync_dir(&self.inner.dir)
+                .await
+                .ctx(|| format!("fsync dir {}", self.inner.dir.display()));
+            if let Err(e) = &synced {
+                self.poison(e.to_string());
+            }
+            synced?;
         }
-        self.inner
-            .fs
-            .sync_dir(&self.inner.dir)
-            .await
-            .ctx(|| format!("fsync dir {}", self.inner.dir.display()))?;
         Ok(victims.len())
     }
 

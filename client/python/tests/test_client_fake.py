@@ -283,6 +283,19 @@ def test_health_types(client):
     assert h.serving and h.shards[0].state == "serving" and h.shards[0].wal_last_lsn == 8
 
 
+def test_health_reports_a_corrupt_log():
+    m = pb.HealthResponse(status=pb.HEALTH_STATUS_DEGRADED, shards=[
+        pb.ShardHealth(shard_id=0, state=pb.SHARD_STATE_POISONED, detail="recovery failed",
+                       corruption=pb.LogCorruption(file="/data/wal/shard-0/1.wal", offset=4096,
+                                                   reason="bad record crc")),
+        pb.ShardHealth(shard_id=1, state=pb.SHARD_STATE_SERVING)])
+    h = treestore.Health.from_proto(m)
+    assert h.status == "degraded"
+    assert h.shards[0].corruption == treestore.LogCorruption(
+        file="/data/wal/shard-0/1.wal", offset=4096, reason="bad record crc")
+    assert h.shards[1].corruption is None
+
+
 def test_wait_until_ready(client):
     assert client.wait_until_ready(timeout=2).serving
 

@@ -32,6 +32,7 @@ from .types import (
     NodeInput,
     NodeList,
     NodeMove,
+    LogCorruption,
     Page,
     SearchHit,
     ShardHealth,
@@ -55,6 +56,6 @@ __all__ = [
     "Conflict", "ResourceExhausted", "Unavailable", "DeadlineExceeded", "DataLoss", "Internal",
     "Document", "Node", "NodeList", "NodeInput", "Version", "WriteResult", "CrossReference",
     "DocRef", "ToolResult", "StoredToolResult", "SearchHit", "Diff", "NodeChange", "NodeMove",
-    "Health", "ShardHealth", "Stats", "ShardStats", "Page", "TransactionInfo", "to_micros",
-    "from_micros", "__version__",
+    "Health", "ShardHealth", "LogCorruption", "Stats", "ShardStats", "Page", "TransactionInfo",
+    "to_micros", "from_micros", "__version__",
 ]

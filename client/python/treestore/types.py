@@ -36,6 +36,7 @@ __all__ = [
     "NodeChange",
     "NodeMove",
     "Diff",
+    "LogCorruption",
     "ShardHealth",
     "Health",
     "ShardStats",
@@ -394,15 +395,25 @@ def _enum_name(enum: Any, value: int, prefix: str) -> str:
 
 
 @dataclass
+class LogCorruption:
+    """Where a shard's log is corrupt (found at recovery; the shard is then poisoned)."""
+
+    file: str
+    offset: int
+    reason: str = ""
+
+
+@dataclass
 class ShardHealth:
     """Health of one shard; ``state`` is "recovering", "serving", "poisoned" or
-    "unspecified"."""
+    "unspecified". ``corruption`` is set when the shard is poisoned by a corrupt log."""
 
     shard_id: int
     state: str
     wal_durable_lsn: int
     wal_last_lsn: int
     detail: str = ""
+    corruption: Optional[LogCorruption] = None
 
 
 @dataclass
@@ -423,7 +434,12 @@ class Health:
             shards=[ShardHealth(shard_id=s.shard_id,
                                 state=_enum_name(pb.ShardState, s.state, "SHARD_STATE_"),
                                 wal_durable_lsn=s.wal_durable_lsn, wal_last_lsn=s.wal_last_lsn,
-                                detail=s.detail) for s in m.shards])
+                                detail=s.detail,
+                                corruption=LogCorruption(file=s.corruption.file,
+                                                         offset=s.corruption.offset,
+                                                         reason=s.corruption.reason)
+                                if s.HasField("corruption") else None)
+                        for s in m.shards])
 
 
 @dataclass

@@ -80,6 +80,20 @@ pub struct ShardHealth {
     pub wal_bytes: u64,
     /// Why the shard is not serving, when it is not.
     pub detail: String,
+    /// Where its log is corrupt, when that is why it is not serving.
+    pub corruption: Option<LogCorruption>,
+}
+
+/// Damage found in a shard's log at recovery that is not a torn tail (a bad CRC, a zeroed block
+/// or a missing segment before the end): the shard stays out of service, the others serve.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogCorruption {
+    /// The segment file.
+    pub file: String,
+    /// Byte offset of the damage in `file`.
+    pub offset: u64,
+    /// What is wrong there.
+    pub reason: String,
 }
 
 pub fn now_micros() -> Micros {

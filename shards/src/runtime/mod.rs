@@ -17,7 +17,7 @@ mod shard_loop;
 mod thread_rt;
 mod write_path;
 
-use crate::engine::{now_micros, ShardFuture, ShardHealth, ShardRouter, ShardState};
+use crate::engine::{now_micros, LogCorruption, ShardFuture, ShardHealth, ShardRouter, ShardState};
 use crate::manifest;
 use crate::metrics::{RuntimeMetrics, ShardMetrics};
 use crate::model::ReadAt;
@@ -63,6 +63,9 @@ pub struct RuntimeConfig {
     pub truncate_on_corruption: bool,
     /// Whether shards run on io_uring (glommio) or plain threads.
     pub io_uring: IoUringMode,
+    /// A shard refuses writes (ResourceExhausted) and postpones checkpoints while fewer bytes
+    /// than this are free on the file system of its log or of RocksDB; 0 turns the check off.
+    pub disk_reserve_bytes: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -82,9 +85,13 @@ impl Default for RuntimeConfig {
             tree_cache_bytes: 1 << 30,
             truncate_on_corruption: false,
             io_uring: IoUringMode::Auto,
+            disk_reserve_bytes: 256 << 20,
         }
     }
 }
+
+/// The value of `ShardStatus::state` for Poisoned: never left once stored.
+const POISONED: u8 = 2;
 
 /// A shard's state as seen from other threads.
 #[derive(Default)]
@@ -94,6 +101,8 @@ pub struct ShardStatus {
     pub last_lsn: AtomicU64,
     pub wal_bytes: AtomicU64,
     detail: Mutex<String>,
+    /// Set when recovery found the log corrupt (the shard is then poisoned).
+    corruption: Mutex<Option<LogCorruption>>,
 }
 
 impl ShardStatus {
@@ -101,24 +110,51 @@ impl ShardStatus {
         match self.state.load(Ordering::Acquire) {
             0 => ShardState::Recovering,
             1 => ShardState::Serving,
-            2 => ShardState::Poisoned,
+            POISONED => ShardState::Poisoned,
             _ => ShardState::Stopping,
         }
     }
 
+    /// Moves to `s` with `detail` as its reason. Poisoned is final until restart: a
+    /// compare-exchange loop, so a concurrent `Stopping` (shutdown) or `Serving` can never
+    /// overwrite it, whatever the interleaving. The detail's lock is held across the exchange, so
+    /// `detail()` returns the reason of the state last stored, and a poison's reason stays.
     pub fn set_state(&self, s: ShardState, detail: String) {
-        // Poisoned is final until restart.
-        if self.state() == ShardState::Poisoned {
-            return;
-        }
-        *self.detail.lock().unwrap_or_else(|e| e.into_inner()) = detail;
-        let v = match s {
+        let new = match s {
             ShardState::Recovering => 0,
             ShardState::Serving => 1,
-            ShardState::Poisoned => 2,
+            ShardState::Poisoned => POISONED,
             ShardState::Stopping => 3,
         };
-        self.state.store(v, Ordering::Release);
+        let mut reason = self.detail.lock().unwrap_or_else(|e| e.into_inner());
+        let mut current = self.state.load(Ordering::Acquire);
+        loop {
+            if current == POISONED {
+                return;
+            }
+            match self.state.compare_exchange_weak(
+                current,
+                new,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(seen) => current = seen,
+            }
+        }
+        *reason = detail;
+    }
+
+    /// Records where the log is corrupt; recovery then poisons the shard.
+    pub fn set_corruption(&self, c: LogCorruption) {
+        *self.corruption.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+    }
+
+    pub fn corruption(&self) -> Option<LogCorruption> {
+        self.corruption
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn detail(&self) -> String {
@@ -433,7 +469,48 @@ impl ShardRouter for Runtime {
                 } else {
                     s.detail()
                 },
+                corruption: s.corruption(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisoned_is_never_left() {
+        let s = ShardStatus::default();
+        s.set_state(ShardState::Serving, String::new());
+        s.set_state(ShardState::Poisoned, "log sync failed".into());
+        s.set_state(ShardState::Stopping, "shutting down".into());
+        s.set_state(ShardState::Serving, String::new());
+        assert_eq!(s.state(), ShardState::Poisoned);
+        assert_eq!(s.detail(), "log sync failed");
+    }
+
+    #[test]
+    fn a_racing_stop_never_overwrites_a_poison() {
+        for round in 0..200 {
+            let s = Arc::new(ShardStatus::default());
+            s.set_state(ShardState::Serving, String::new());
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let stopper = {
+                let (s, barrier) = (s.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    // What `Runtime::shutdown` does: a check, then a store.
+                    if s.state() == ShardState::Serving {
+                        s.set_state(ShardState::Stopping, "shutting down".into());
+                    }
+                })
+            };
+            barrier.wait();
+            s.set_state(ShardState::Poisoned, format!("poisoned in round {round}"));
+            stopper.join().unwrap();
+            assert_eq!(s.state(), ShardState::Poisoned, "round {round}");
+            assert_eq!(s.detail(), format!("poisoned in round {round}"));
+        }
     }
 }

@@ -9,7 +9,8 @@
 use super::executor::{sleep, spawn_blocking, spawn_joinable, spawn_local};
 use super::inbox::{Envelope, Inbox};
 use super::{read_path, write_path, RuntimeConfig, ShardStatus};
-use crate::engine::{now_micros, ShardState};
+use crate::disk_space::DiskReserve;
+use crate::engine::{now_micros, LogCorruption, ShardState};
 use crate::metrics::ShardMetrics;
 use crate::mutation::{Mutation, XrefSide};
 use crate::request::{Request, Response};
@@ -152,6 +153,9 @@ pub(super) struct Served<F: FileSystem> {
     /// Held from planning a write (or validating a plan made off the executor) until its batch
     /// is applied: mutations are planned against, appended and applied in one order.
     pub(super) apply_order: Mutex<()>,
+    /// Free space kept on the log's and RocksDB's file systems: below it, writes are refused
+    /// and checkpoints postponed.
+    pub(super) disk: DiskReserve,
 }
 
 impl<F: FileSystem> Served<F> {
@@ -324,6 +328,19 @@ async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served
     let (wal, txs) = treestore_wal::open(fs, &wal_dir, id as u64, applied, opts)
         .await
         .map_err(|e| {
+            if let treestore_wal::Error::Corruption {
+                file,
+                offset,
+                reason,
+                ..
+            } = &e
+            {
+                status.set_corruption(LogCorruption {
+                    file: file.display().to_string(),
+                    offset: *offset,
+                    reason: reason.clone(),
+                });
+            }
             if e.is_corruption() {
                 Error::DataLoss(e.to_string())
             } else {
@@ -358,6 +375,10 @@ async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served
         "shard recovered"
     );
     let last = wal.last_lsn();
+    let disk = DiskReserve::new(
+        vec![wal_dir, config.data_dir.join("rocksdb")],
+        config.disk_reserve_bytes,
+    );
     Ok(Served {
         id,
         core: RefCell::new(Core {
@@ -376,6 +397,7 @@ async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served
         in_flight: Cell::new(0),
         metrics,
         apply_order: Mutex::new(()),
+        disk,
     })
 }
 
@@ -419,13 +441,41 @@ fn injected_checkpoint_failure() -> Result<()> {
 
 /// Flushes the shard's column family (off the executor), then deletes the log segments the
 /// flush covers.
+///
+/// What the flush covers is what the store held when the checkpoint started: its applied LSN
+/// (written in every batch), read before the flush. Not the last *appended* LSN: a write
+/// appended (and even synced by another write's group commit) whose apply is still running on
+/// the blocking pool is in no flushed memtable, and its record must stay in the log.
 async fn checkpoint<F: FileSystem + 'static>(s: &Served<F>) {
-    let covered = s.core.borrow().last_appended.min(s.wal.durable_lsn());
+    let applied = s.core.borrow().shard.applied_lsn();
+    let covered = match applied {
+        Ok(applied) => applied.min(s.wal.durable_lsn()),
+        Err(e) => {
+            tracing::error!(shard = s.id, error = %e, "checkpoint: reading the applied LSN failed; the log is kept");
+            s.metrics.checkpoints_failed.inc();
+            return;
+        }
+    };
+    // A flush failing with ENOSPC would leave RocksDB refusing writes: wait for space.
+    if let Err(e) = s.disk.check() {
+        tracing::warn!(shard = s.id, error = %e, "checkpoint postponed: the disk is full");
+        s.metrics.checkpoints_failed.inc();
+        return;
+    }
     let store = s.store.clone();
     let started = Instant::now();
     let flushed = injected_checkpoint_failure();
     let flushed = match flushed {
-        Ok(()) => spawn_blocking(move || store.flush()).await,
+        Ok(()) => {
+            spawn_blocking(move || {
+                let flushed = store.flush();
+                // Failpoint `shard::checkpoint::flushed` (feature `failpoints`): holds the
+                // checkpoint between its flush and its purge.
+                fail::fail_point!("shard::checkpoint::flushed");
+                flushed
+            })
+            .await
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = flushed {

@@ -23,6 +23,12 @@ use treestore_wal::FileSystem;
 /// Plans, logs and applies a write, and answers once it is durable.
 pub(super) async fn serve<F: FileSystem + 'static>(s: &Rc<Served<F>>, env: Envelope, now: Micros) {
     let Envelope { request, reply } = env;
+    // Refused before anything is logged while the disk is short: a log write failing with
+    // ENOSPC would poison the shard (fail-stop), a refusal only asks the client to retry.
+    if let Err(e) = s.disk.check() {
+        let _ = reply.send(Err(e));
+        return;
+    }
     let route = route_write(&s.core.borrow(), request);
     let request = match route {
         WriteRoute::PlanOffExecutor(put) => return put_off_executor(s, put, reply, now),
@@ -284,11 +290,28 @@ async fn log_and_apply<F: FileSystem + 'static>(
     };
     // A large batch (a big put) or one RocksDB would stall on is written on the blocking pool;
     // the caller holds `apply_order`, so applies stay in log order, and reads go on meanwhile.
+    // Any error here is after the append: the caller poisons the shard, so nothing planned
+    // against the missing apply is ever logged or acknowledged.
+    injected_apply_failure()?;
     if batch.ops.len() > BLOCKING_BATCH_OPS || !s.store.write_no_slowdown(&batch)? {
         let store = s.store.clone();
-        spawn_blocking(move || store.write(batch)).await?;
+        spawn_blocking(move || {
+            // Failpoint `shard::apply_blocking` (feature `failpoints`): holds this apply.
+            fail::fail_point!("shard::apply_blocking");
+            store.write(batch)
+        })
+        .await?;
     }
     // Still under `apply_order`: trees are staged in log order.
     s.core.borrow_mut().staging.applied(&s.cache, m, lsn);
     Ok(lsn)
+}
+
+/// The `shard::apply` failpoint (feature `failpoints`): fails the RocksDB apply of a write that
+/// is already appended to the log.
+fn injected_apply_failure() -> Result<()> {
+    fail::fail_point!("shard::apply", |_| Err(Error::Storage(
+        "injected apply failure".into()
+    )));
+    Ok(())
 }

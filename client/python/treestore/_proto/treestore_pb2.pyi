@@ -773,18 +773,30 @@ class HealthRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ShardHealth(_message.Message):
-    __slots__ = ("shard_id", "state", "wal_durable_lsn", "wal_last_lsn", "detail")
+    __slots__ = ("shard_id", "state", "wal_durable_lsn", "wal_last_lsn", "detail", "corruption")
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     WAL_DURABLE_LSN_FIELD_NUMBER: _ClassVar[int]
     WAL_LAST_LSN_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    CORRUPTION_FIELD_NUMBER: _ClassVar[int]
     shard_id: int
     state: ShardState
     wal_durable_lsn: int
     wal_last_lsn: int
     detail: str
-    def __init__(self, shard_id: _Optional[int] = ..., state: _Optional[_Union[ShardState, str]] = ..., wal_durable_lsn: _Optional[int] = ..., wal_last_lsn: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
+    corruption: LogCorruption
+    def __init__(self, shard_id: _Optional[int] = ..., state: _Optional[_Union[ShardState, str]] = ..., wal_durable_lsn: _Optional[int] = ..., wal_last_lsn: _Optional[int] = ..., detail: _Optional[str] = ..., corruption: _Optional[_Union[LogCorruption, _Mapping]] = ...) -> None: ...
+
+class LogCorruption(_message.Message):
+    __slots__ = ("file", "offset", "reason")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    file: str
+    offset: int
+    reason: str
+    def __init__(self, file: _Optional[str] = ..., offset: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class HealthResponse(_message.Message):
     __slots__ = ("status", "shards")

@@ -1,0 +1,94 @@
+//! Free space on the file systems a shard writes to, checked before a write is logged.
+//!
+//! Why before: a log append that fails with ENOSPC poisons the shard (fail-stop: after a failed
+//! write or fdatasync the state of the written blocks is unknown, see `wal/DESIGN.md`), and a
+//! RocksDB flush that fails with ENOSPC leaves the store refusing writes until it recovers. So
+//! while the space available to the server is below a reserve, the shard refuses writes with
+//! `ResourceExhausted` (nothing is appended or applied) and postpones checkpoints; it serves
+//! reads, and takes writes again as soon as space is back. The reserve must hold what can still
+//! be written once a write passed the check: the log records and memtable flushes in flight.
+
+use crate::{Error, Result};
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Bytes available to an unprivileged process on the file system holding `path`
+/// (`statvfs`: `f_bavail * f_frsize`).
+pub fn available_bytes(path: &Path) -> io::Result<u64> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: `statvfs` is plain old data, for which all-zero bytes are a valid value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated string and `st` a struct we own.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// The reserve of free space a shard keeps on the file systems of its directories.
+#[derive(Clone, Debug)]
+pub struct DiskReserve {
+    /// The shard's log directory and the RocksDB directory (often one file system).
+    paths: Vec<PathBuf>,
+    /// Writes are refused while fewer bytes than this are available; 0 turns the check off.
+    reserve: u64,
+}
+
+impl DiskReserve {
+    pub fn new(paths: Vec<PathBuf>, reserve: u64) -> DiskReserve {
+        DiskReserve { paths, reserve }
+    }
+
+    /// `Ok` while every directory's file system has at least the reserve available, else
+    /// `ResourceExhausted` naming the directory. A file system whose space cannot be read
+    /// (statvfs failed) does not refuse: the write's own I/O reports a real failure.
+    pub fn check(&self) -> Result<()> {
+        if self.reserve == 0 {
+            return Ok(());
+        }
+        for path in &self.paths {
+            match available_bytes(path) {
+                Ok(free) if free < self.reserve => {
+                    return Err(Error::ResourceExhausted(format!(
+                        "disk full: {free} bytes free on the file system of {}, below the \
+                         reserve of {} bytes; writes are refused until space is freed (reads \
+                         go on)",
+                        path.display(),
+                        self.reserve
+                    )))
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(path = %path.display(), error = %e, "statvfs failed")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_below_the_reserve_and_names_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = available_bytes(dir.path()).unwrap();
+        assert!(free > 0);
+        assert!(DiskReserve::new(vec![dir.path().into()], 0).check().is_ok());
+        assert!(DiskReserve::new(vec![dir.path().into()], 1).check().is_ok());
+        let e = DiskReserve::new(vec![dir.path().into()], u64::MAX)
+            .check()
+            .unwrap_err();
+        let Error::ResourceExhausted(msg) = e else {
+            panic!("{e:?}")
+        };
+        assert!(msg.contains("disk full"), "{msg}");
+        assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+    }
+}
