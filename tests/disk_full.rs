@@ -130,6 +130,9 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_resumes_once_freed() {
     fill(&filler);
     let free = shards::disk_space::available_bytes(&root).unwrap();
     assert!(free < RESERVE, "{free} bytes still free");
+    // A shard trusts a reading that found enough space for TRUST_FOR (50 ms): wait that out
+    // (four times over), so the next write reads the full disk.
+    tokio::time::sleep(4 * shards::disk_space::TRUST_FOR).await;
 
     // Writes are refused, naming the full disk; no shard is poisoned.
     for d in ["during-0", "during-1", "during-2"] {
