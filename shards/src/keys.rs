@@ -246,15 +246,15 @@ pub fn xref_from_key(k: &[u8]) -> Option<crate::XrefKey> {
         s(parts[3])?,
         s(parts[4])?,
     );
-    Some(match k.first()? {
-        &XREF_OUT => crate::XrefKey {
+    Some(match *k.first()? {
+        XREF_OUT => crate::XrefKey {
             from_doc: a,
             from_node: b,
             kind,
             to_doc: c,
             to_node: d,
         },
-        &XREF_IN => crate::XrefKey {
+        XREF_IN => crate::XrefKey {
             to_doc: a,
             to_node: b,
             kind,
