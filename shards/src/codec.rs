@@ -17,11 +17,5 @@ pub fn encode_u64(v: u64) -> Vec<u8> {
 }
 
 pub fn decode_u64(b: &[u8]) -> Result<u64> {
-    if b.len() != 8 {
-        return Err(crate::Error::DataLoss(format!(
-            "expected 8 bytes, found {}",
-            b.len()
-        )));
-    }
-    Ok(crate::keys::be_u64(b))
+    crate::keys::be_u64(b)
 }

@@ -5,6 +5,7 @@
 //! The table in ARCHITECTURE.md documents each key; keep the two in step.
 
 use crate::model::{Micros, VersionNo};
+use crate::{Error, Result};
 
 pub const META: u8 = b'm';
 pub const HEAD: u8 = b'h';
@@ -58,10 +59,15 @@ pub fn ordered_time(t: Micros) -> [u8; 8] {
     ((t as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-pub fn be_u64(b: &[u8]) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[..8]);
-    u64::from_be_bytes(a)
+/// The big-endian u64 that `b` holds; `b` must be exactly 8 bytes (anything else is damaged data).
+pub fn be_u64(b: &[u8]) -> Result<u64> {
+    let a: [u8; 8] = b.try_into().map_err(|_| {
+        Error::DataLoss(format!(
+            "expected an 8-byte integer, found {} bytes",
+            b.len()
+        ))
+    })?;
+    Ok(u64::from_be_bytes(a))
 }
 
 pub fn head(doc: &str) -> Vec<u8> {
@@ -72,8 +78,12 @@ pub fn head_prefix(id_prefix: &str) -> Vec<u8> {
     key(HEAD, &[id_prefix.as_bytes()])
 }
 
-pub fn doc_from_head(k: &[u8]) -> &[u8] {
-    &k[1..]
+/// The document id of a head key; a key without the head tag is damaged data.
+pub fn doc_from_head(k: &[u8]) -> Result<&[u8]> {
+    match k.split_first() {
+        Some((&HEAD, doc)) => Ok(doc),
+        _ => Err(Error::DataLoss(format!("malformed head key {k:?}"))),
+    }
 }
 
 pub fn header(doc: &str, v: VersionNo) -> Vec<u8> {
@@ -125,9 +135,15 @@ pub fn node_of<'k>(doc_scope: &[u8], k: &'k [u8]) -> Option<&'k [u8]> {
     (rest[id_end] == 0).then(|| &rest[..id_end])
 }
 
-/// Version number of a header, node or shape key (its last eight bytes).
-pub fn inverted_version(k: &[u8]) -> VersionNo {
-    !be_u64(&k[k.len() - 8..])
+/// Version number of a header, node or shape key (its last eight bytes, inverted). A key shorter
+/// than a tag and eight bytes is damaged data.
+pub fn inverted_version(k: &[u8]) -> Result<VersionNo> {
+    let start = k
+        .len()
+        .checked_sub(8)
+        .filter(|s| *s >= 1)
+        .ok_or_else(|| Error::DataLoss(format!("versioned key {k:?} is too short")))?;
+    Ok(!be_u64(&k[start..])?)
 }
 
 pub fn version(doc: &str, v: VersionNo) -> Vec<u8> {
@@ -156,7 +172,7 @@ pub fn changes_scope(doc: &str) -> Vec<u8> {
 /// `t`, the greater version first among equal times.
 pub fn time_index(tag: u8, doc: &str, t: Micros, v: VersionNo) -> Vec<u8> {
     let mut k = scope(tag, &[doc.as_bytes()]);
-    k.extend_from_slice(&(!be_u64(&ordered_time(t))).to_be_bytes());
+    k.extend_from_slice(&(!u64::from_be_bytes(ordered_time(t))).to_be_bytes());
     k.extend_from_slice(&(!v).to_be_bytes());
     k
 }
@@ -176,9 +192,10 @@ pub fn word_scope(word: &str, doc: Option<&str>) -> Vec<u8> {
     }
 }
 
-/// Splits a key's components after the tag at 0x00 (for keys without binary suffixes).
+/// Splits a key's components after the tag at 0x00 (for keys without binary suffixes). An empty
+/// key has one empty component.
 pub fn split(k: &[u8]) -> Vec<&[u8]> {
-    k[1..].split(|b| *b == 0).collect()
+    k.get(1..).unwrap_or_default().split(|b| *b == 0).collect()
 }
 
 pub fn xref_out(x: &crate::XrefKey) -> Vec<u8> {
@@ -229,7 +246,7 @@ pub fn xref_from_key(k: &[u8]) -> Option<crate::XrefKey> {
         s(parts[3])?,
         s(parts[4])?,
     );
-    Some(match k[0] {
+    Some(match *k.first()? {
         XREF_OUT => crate::XrefKey {
             from_doc: a,
             from_node: b,
@@ -265,7 +282,7 @@ mod tests {
         let v1 = node("d", "n", 1);
         let v2 = node("d", "n", 2);
         assert!(v2 < v1);
-        assert_eq!(inverted_version(&v2), 2);
+        assert_eq!(inverted_version(&v2), Ok(2));
         // A seek to version 5 lands on v2: the newest at or below 5.
         let seek = node("d", "n", 5);
         assert!(seek < v2);

@@ -7,7 +7,7 @@
 //! dense lists are read in runs, instead of the first word's list being walked posting by
 //! posting with a point lookup of every other word at each.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys;
 use crate::store::KvRead;
 
@@ -134,9 +134,18 @@ impl<'a> Postings<'a> {
         // rejects; the index writes none.
         self.store.scan(&from, &self.end, &mut |k, v| {
             seen += 1;
-            let count = v.try_into().map(u32::from_be_bytes).unwrap_or(0);
+            // A posting's value is its occurrence count, a 4-byte big-endian u32.
+            let count = v.try_into().map(u32::from_be_bytes).map_err(|_| {
+                Error::DataLoss(format!(
+                    "posting {k:?}: count of {} bytes, expected 4",
+                    v.len()
+                ))
+            })?;
+            let position = k.get(base_len..).ok_or_else(|| {
+                Error::DataLoss(format!("posting key {k:?} shorter than its word scope"))
+            })?;
             let at = bytes.len();
-            bytes.extend_from_slice(&k[base_len..]);
+            bytes.extend_from_slice(position);
             buf.push((at..bytes.len(), count));
             Ok(seen < run)
         })?;

@@ -35,7 +35,7 @@ pub fn list_documents(
         if head.deleted {
             return Ok(true);
         }
-        let doc = String::from_utf8_lossy(keys::doc_from_head(k)).into_owned();
+        let doc = String::from_utf8_lossy(keys::doc_from_head(k)?).into_owned();
         let view = DocView {
             store,
             doc: &doc,
@@ -329,8 +329,11 @@ pub fn list_xrefs(
     let scope = keys::xref_scope(tag, doc, node);
     let mut out = vec![];
     store.scan(&scope, &keys::prefix_end(&scope), &mut |k, v| {
+        // Every key under an xref scope is one the index wrote: five UTF-8 ids.
         let Some(key) = keys::xref_from_key(k) else {
-            return Ok(true);
+            return Err(Error::DataLoss(format!(
+                "malformed cross-reference key {k:?}"
+            )));
         };
         if kind.is_some_and(|kd| kd != key.kind) {
             return Ok(true);
@@ -435,7 +438,7 @@ fn stats_in_batches(store: &dyn KvRead, batch: usize) -> Result<ShardStats> {
             let h: DocHead = decode(v)?;
             if !h.deleted {
                 live.push((
-                    String::from_utf8_lossy(keys::doc_from_head(k)).into_owned(),
+                    String::from_utf8_lossy(keys::doc_from_head(k)?).into_owned(),
                     h,
                 ));
             }

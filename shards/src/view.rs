@@ -80,7 +80,7 @@ pub fn version_as_of(
     let scope = keys::time_index_scope(tag, doc);
     let seek = keys::time_index(tag, doc, time, u64::MAX);
     match store.first(&seek, &keys::prefix_end(&scope))? {
-        Some((k, _)) => Ok(keys::inverted_version(&k)),
+        Some((k, _)) => keys::inverted_version(&k),
         None => Err(Error::not_found(
             "version",
             format!("{doc} as of {time} ({axis:?} time): no version at or before it"),
@@ -115,9 +115,10 @@ fn versioned_get(store: &dyn KvRead, scope: &[u8], v: VersionNo) -> Result<Optio
 
 /// The newest version at which a versioned key was written, if any.
 pub fn latest_write(store: &dyn KvRead, scope: &[u8]) -> Result<Option<VersionNo>> {
-    Ok(store
+    store
         .first(scope, &keys::prefix_end(scope))?
-        .map(|(k, _)| keys::inverted_version(&k)))
+        .map(|(k, _)| keys::inverted_version(&k))
+        .transpose()
 }
 
 pub struct DocView<'a> {
@@ -181,7 +182,8 @@ impl<'a> DocView<'a> {
         }
         match versioned_get(self.store, &keys::header_scope(self.doc), self.version)? {
             Some(b) => decode(&b),
-            None => Err(Error::Internal(format!(
+            // Every version of a live document has a header entry at or below it: damage.
+            None => Err(Error::DataLoss(format!(
                 "document {} has no header at v{}",
                 self.doc, self.version
             ))),
@@ -212,7 +214,8 @@ impl<'a> DocView<'a> {
             .iter()
             .position(|s| s == id)
             .map(|p| p as u32)
-            .ok_or_else(|| Error::Internal(format!("node {id} missing from its parent's children")))
+            // Stored shapes list every node in its parent's children (docs/design.md): damage.
+            .ok_or_else(|| Error::DataLoss(format!("node {id} missing from its parent's children")))
     }
 
     fn view_of(&self, id: &str, rec: NodeRecord, position: u32, include_text: bool) -> NodeView {
@@ -330,7 +333,8 @@ impl<'a> DocView<'a> {
             cur = rec.parent.clone();
             out.push(self.view_of(&p, rec, pos, include_text));
             if out.len() > 100_000 {
-                return Err(Error::Internal(format!(
+                // No stored node is its own ancestor (docs/design.md): damage.
+                return Err(Error::DataLoss(format!(
                     "parent cycle above {}/{id}",
                     self.doc
                 )));
@@ -348,7 +352,8 @@ impl<'a> DocView<'a> {
             d += 1;
             cur = self.must_shape(&p)?.parent;
             if d > 100_000 {
-                return Err(Error::Internal(format!(
+                // No stored node is its own ancestor (docs/design.md): damage.
+                return Err(Error::DataLoss(format!(
                     "parent cycle above {}/{id}",
                     self.doc
                 )));

@@ -93,7 +93,7 @@ fn scan_at(
             failed = Some(Error::DataLoss(format!("malformed node key {k:?}")));
             return Ok(false);
         };
-        if id == taken.as_slice() || keys::inverted_version(k) > version {
+        if id == taken.as_slice() || keys::inverted_version(k)? > version {
             return Ok(true);
         }
         taken.clear();
