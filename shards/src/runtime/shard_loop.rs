@@ -8,13 +8,12 @@
 
 use super::executor::{sleep, spawn_blocking, spawn_joinable, spawn_local};
 use super::inbox::{Envelope, Inbox};
-use super::{read_path, write_path, RuntimeConfig, ShardStatus};
+use super::{read_path, write_path, Clock, RuntimeConfig, ShardStatus, ShardStore};
 use crate::engine::{now_micros, ShardState};
 use crate::metrics::ShardMetrics;
 use crate::mutation::{Mutation, XrefSide};
 use crate::request::{Request, Response};
 use crate::shard::Shard;
-use crate::store::{KvStore, RocksStore};
 use crate::tree::{Loads, Staging, TreeCache};
 use crate::{Error, Result};
 use futures_channel::oneshot;
@@ -27,9 +26,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use treestore_wal::{FileSystem, Wal};
 
-pub struct ShardContext {
+pub struct ShardContext<S> {
     pub id: usize,
-    pub store: RocksStore,
+    pub store: S,
     pub cache: Arc<TreeCache>,
     pub inbox: Arc<Inbox>,
     pub status: Arc<ShardStatus>,
@@ -114,8 +113,8 @@ pub(super) fn written_doc(m: &Mutation) -> &str {
     }
 }
 
-pub(super) struct Core {
-    pub(super) shard: Shard<RocksStore>,
+pub(super) struct Core<S: ShardStore> {
+    pub(super) shard: Shard<S>,
     /// Log position of the last record that wrote each document (pruned once durable).
     pub(super) pending: HashMap<String, u64>,
     /// Documents whose put is being planned off the executor, and whether a mutation wrote them
@@ -129,7 +128,7 @@ pub(super) struct Core {
     pub(super) loads: Loads,
 }
 
-impl Core {
+impl<S: ShardStore> Core<S> {
     pub(super) fn needs(&self, scope: &Scope, durable: u64) -> Option<u64> {
         let lsn = match scope {
             Scope::Nothing => return None,
@@ -140,12 +139,14 @@ impl Core {
     }
 }
 
-pub(super) struct Served<F: FileSystem> {
+pub(super) struct Served<F: FileSystem, S: ShardStore> {
     pub(super) id: usize,
-    pub(super) core: RefCell<Core>,
+    pub(super) core: RefCell<Core<S>>,
     pub(super) wal: Wal<F>,
     pub(super) status: Arc<ShardStatus>,
-    pub(super) store: RocksStore,
+    pub(super) store: S,
+    /// The time requests are planned and answered at.
+    pub(super) clock: Clock,
     pub(super) cache: Arc<TreeCache>,
     pub(super) in_flight: Cell<usize>,
     pub(super) metrics: ShardMetrics,
@@ -154,7 +155,7 @@ pub(super) struct Served<F: FileSystem> {
     pub(super) apply_order: Mutex<()>,
 }
 
-impl<F: FileSystem> Served<F> {
+impl<F: FileSystem, S: ShardStore> Served<F, S> {
     pub(super) fn poison(&self, why: String) {
         tracing::error!(shard = self.id, reason = %why, "shard poisoned; restart to recover from the log");
         self.status.set_state(ShardState::Poisoned, why);
@@ -192,12 +193,12 @@ fn reply(e: Envelope, r: Result<Response>) {
     let _ = e.reply.send(r);
 }
 
-/// The log's file system for a shard: made on the shard's executor thread, so that its sync
-/// thread inherits the executor's core.
-pub type OpenFs<F> = fn(&str) -> std::io::Result<F>;
+/// Makes the log's file system for a shard, given a name for its sync thread: called on the
+/// shard's executor thread, so that the sync thread inherits the executor's core.
+pub type OpenFs<F> = Box<dyn FnOnce(&str) -> std::io::Result<F>>;
 
 /// Serves one shard until its inbox closes: recovers it from its log, then handles requests.
-pub async fn run<F: FileSystem + 'static>(ctx: ShardContext, open_fs: OpenFs<F>) {
+pub async fn run<F: FileSystem + 'static, S: ShardStore>(ctx: ShardContext<S>, open_fs: OpenFs<F>) {
     let ShardContext {
         id,
         store,
@@ -291,9 +292,9 @@ pub async fn run<F: FileSystem + 'static>(ctx: ShardContext, open_fs: OpenFs<F>)
 }
 
 /// What recovering a shard needs.
-struct Recovery<'a, F> {
+struct Recovery<'a, F, S> {
     id: usize,
-    store: RocksStore,
+    store: S,
     cache: Arc<TreeCache>,
     status: Arc<ShardStatus>,
     config: &'a RuntimeConfig,
@@ -302,7 +303,9 @@ struct Recovery<'a, F> {
     metrics: ShardMetrics,
 }
 
-async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served<F>> {
+async fn recover<F: FileSystem + 'static, S: ShardStore>(
+    ctx: Recovery<'_, F, S>,
+) -> Result<Served<F, S>> {
     let Recovery {
         id,
         store,
@@ -372,6 +375,7 @@ async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served
         wal,
         status,
         store,
+        clock: config.clock.clone(),
         cache,
         in_flight: Cell::new(0),
         metrics,
@@ -379,12 +383,12 @@ async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served
     })
 }
 
-async fn handle<F: FileSystem + 'static>(s: &Rc<Served<F>>, env: Envelope) {
+async fn handle<F: FileSystem + 'static, S: ShardStore>(s: &Rc<Served<F, S>>, env: Envelope) {
     // Failpoint `shard::request` (feature `failpoints`): a callback here holds the executor.
     fail::fail_point!("shard::request");
     // Whatever this request answers from durable state, the cache shows too (never older).
     s.publish_trees();
-    let now = now_micros();
+    let now = s.clock.now();
     match read_scope(&env.request) {
         Some(scope) => read_path::serve(s, scope, env, now),
         None => write_path::serve(s, env, now).await,
@@ -394,7 +398,7 @@ async fn handle<F: FileSystem + 'static>(s: &Rc<Served<F>>, env: Envelope) {
 
 /// Transactions live only in the shard (begun, used, ended by writes; expired by any request):
 /// its open count and the lifetimes of those that ended, into the metrics.
-fn count_transactions<F: FileSystem>(s: &Served<F>) {
+fn count_transactions<F: FileSystem, S: ShardStore>(s: &Served<F, S>) {
     let mut core = s.core.borrow_mut();
     for (outcome, micros) in core.shard.take_ended_transactions() {
         s.metrics
@@ -419,7 +423,7 @@ fn injected_checkpoint_failure() -> Result<()> {
 
 /// Flushes the shard's column family (off the executor), then deletes the log segments the
 /// flush covers.
-async fn checkpoint<F: FileSystem + 'static>(s: &Served<F>) {
+async fn checkpoint<F: FileSystem + 'static, S: ShardStore>(s: &Served<F, S>) {
     let covered = s.core.borrow().last_appended.min(s.wal.durable_lsn());
     let store = s.store.clone();
     let started = Instant::now();
@@ -458,8 +462,8 @@ async fn checkpoint<F: FileSystem + 'static>(s: &Served<F>) {
 /// Checkpoints every `checkpoint_interval` and sweeps expired tool results every
 /// `tool_sweep_interval`; sleeps in between (an idle shard wakes only for these), and ends as
 /// soon as `stop` fires.
-async fn checkpoint_timer<F: FileSystem + 'static>(
-    s: Rc<Served<F>>,
+async fn checkpoint_timer<F: FileSystem + 'static, S: ShardStore>(
+    s: Rc<Served<F, S>>,
     config: Arc<RuntimeConfig>,
     busy: Rc<Cell<bool>>,
     inbox: Arc<Inbox>,
