@@ -323,7 +323,20 @@ struct SimState {
     fail_writes_after: Option<u64>,
     fail_syncs_after: Option<u64>,
     sync_yields: bool,
+    /// How long each `fdatasync` takes (yielding meanwhile), if set.
+    sync_delay: Option<std::time::Duration>,
+    before_sync: Option<SyncHook>,
     seed: u64,
+}
+
+/// What `SimFs::set_before_sync` runs.
+#[derive(Clone)]
+struct SyncHook(Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for SyncHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SyncHook")
+    }
 }
 
 /// Simulated disk for tests. Cloning shares the same disk.
@@ -475,6 +488,18 @@ impl SimFs {
     pub fn set_sync_yields(&self, on: bool) {
         lock(&self.st).sync_yields = on;
     }
+    /// Make every `fdatasync` take `delay` of real time, yielding to the executor meanwhile
+    /// (its writes stay unsynced that long): a test running beside the executor can cut the
+    /// power while flushes are in flight.
+    pub fn set_sync_delay(&self, delay: Option<std::time::Duration>) {
+        lock(&self.st).sync_delay = delay;
+    }
+    /// Runs `hook` in every `fdatasync`, after its delay and before its data becomes durable,
+    /// with the disk unlocked: a test takes its crash image there to cut the power while a
+    /// flush is in flight.
+    pub fn set_before_sync(&self, hook: Option<Arc<dyn Fn() + Send + Sync>>) {
+        lock(&self.st).before_sync = hook.map(SyncHook);
+    }
     /// Stop injecting failures.
     pub fn heal(&self) {
         let mut s = lock(&self.st);
@@ -502,16 +527,24 @@ impl SimFs {
     }
 
     /// `crash_image`, and `also` run at the same instant: no operation on this disk happens
-    /// between the two. `pick` chooses `(keep_ops, tear)` from the number of pending operations
-    /// at that instant. Something kept durable beside the disk (a store's flushed state) takes
+    /// between the two. `pick` chooses `(keep_ops, tear)` from the operations pending at that
+    /// instant (one entry each: a write's length, `None` for other operations). Something kept durable beside the disk (a store's flushed state) takes
     /// its own crash image in `also`, so both images are of one moment of power loss.
     pub fn crash_image_with<R>(
         &self,
-        pick: impl FnOnce(usize) -> (usize, Option<Tear>),
+        pick: impl FnOnce(&[Option<usize>]) -> (usize, Option<Tear>),
         also: impl FnOnce() -> R,
     ) -> (SimFs, R) {
         let s = lock(&self.st);
-        let (keep_ops, tear) = pick(s.log.len());
+        let pending: Vec<Option<usize>> = s
+            .log
+            .iter()
+            .map(|op| match op {
+                Pending::Write { data, .. } => Some(data.len()),
+                _ => None,
+            })
+            .collect();
+        let (keep_ops, tear) = pick(&pending);
         let image = crash_image_of(&s, keep_ops, tear);
         (image, also())
     }
@@ -643,9 +676,21 @@ impl WalFile for SimFile {
         Ok(i.current[start..end].to_vec())
     }
     async fn fdatasync(&self) -> io::Result<()> {
-        let yields = lock(&self.st).sync_yields;
+        let (yields, delay, hook) = {
+            let s = lock(&self.st);
+            (s.sync_yields, s.sync_delay, s.before_sync.clone())
+        };
         if yields {
             futures_lite::future::yield_now().await;
+        }
+        if let Some(delay) = delay {
+            let until = std::time::Instant::now() + delay;
+            while std::time::Instant::now() < until {
+                futures_lite::future::yield_now().await;
+            }
+        }
+        if let Some(SyncHook(hook)) = hook {
+            hook();
         }
         let mut s = lock(&self.st);
         if let Some(limit) = s.fail_syncs_after {

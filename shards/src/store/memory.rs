@@ -247,7 +247,7 @@ mod tests {
             (9, vec!["a", "b", "c"]),
         ] {
             let (image, crashed) = disk.crash_image_with(
-                |_| (0, None),
+                |_: &[Option<usize>]| (0, None),
                 || {
                     store.crash_image(|n| {
                         assert_eq!(n, 2);
