@@ -513,6 +513,9 @@ fn cases() -> ProptestConfig {
     ProptestConfig {
         // Each case starts two runtimes: shrinking is slow, and a failure prints its case.
         max_shrink_iters: 64,
+        // `write()` and `put()` pick the model test's operations of a kind by rejecting the
+        // others: tens of rejects a case, a few microseconds each.
+        max_local_rejects: u32::MAX,
         ..ProptestConfig::with_cases(n)
     }
 }
