@@ -33,8 +33,8 @@ TREESTORE_BIN="$CARGO_TARGET_DIR/debug/treestore" "$VENV/bin/python" -m pytest -
 # of the runtime and of the server run again on the executors without io_uring; every server a
 # test starts reads TREESTORE_IO_URING.
 echo "== runtime and server tests again without io_uring (TREESTORE_IO_URING=off)"
-TREESTORE_IO_URING=off cargo test --workspace --test runtime --test api --test api_more \
-  --test end_to_end --test malformed --test crash_kill9 --test io_uring_fallback \
+TREESTORE_IO_URING=off cargo test --workspace --test runtime --test model_runtime --test api \
+  --test api_more --test end_to_end --test malformed --test crash_kill9 --test io_uring_fallback \
   --test disk_full --test log_corruption
 TREESTORE_IO_URING=off TREESTORE_BIN="$CARGO_TARGET_DIR/debug/treestore" \
   "$VENV/bin/python" -m pytest -q -m server client/python/tests

@@ -9,12 +9,12 @@
 //!
 //! The traits use `async fn` without `Send` bounds: glommio is thread-per-core.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::sync_thread::SyncThread;
 
@@ -324,7 +324,20 @@ struct SimState {
     fail_syncs_after: Option<u64>,
     fail_dir_syncs_after: Option<u64>,
     sync_yields: bool,
+    /// How long each `fdatasync` takes (yielding meanwhile), if set.
+    sync_delay: Option<std::time::Duration>,
+    before_sync: Option<SyncHook>,
     seed: u64,
+}
+
+/// What `SimFs::set_before_sync` runs.
+#[derive(Clone)]
+struct SyncHook(Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for SyncHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SyncHook")
+    }
 }
 
 /// Simulated disk for tests. Cloning shares the same disk.
@@ -335,14 +348,20 @@ struct SimState {
 /// image can keep any prefix of them, optionally tearing the next write.
 #[derive(Debug, Clone, Default)]
 pub struct SimFs {
-    st: Rc<RefCell<SimState>>,
+    st: Arc<Mutex<SimState>>,
 }
 
 /// A file of [`SimFs`].
 #[derive(Debug, Clone)]
 pub struct SimFile {
-    st: Rc<RefCell<SimState>>,
+    st: Arc<Mutex<SimState>>,
     ino: u64,
+}
+
+/// The disk's state; a panic while it was held (a failed test assertion) leaves it whole, as
+/// every operation completes its change before releasing it.
+fn lock(st: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
+    st.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn sim_err(msg: &str) -> io::Error {
@@ -365,50 +384,136 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The disk as it would be after power loss (see `SimFs::crash_image`).
+/// The crash image of `s` (see [`SimFs::crash_image_dropping`]).
+fn crash_image_of(s: &SimState, keep_ops: usize, tear: Option<Tear>, dropped: &[usize]) -> SimFs {
+    let mut inodes: HashMap<u64, Inode> = s
+        .inodes
+        .iter()
+        .map(|(k, v)| {
+            (
+                *k,
+                Inode {
+                    current: v.durable.clone(),
+                    durable: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    let mut names = s.durable_names.clone();
+    for (index, op) in s.log.iter().enumerate().take(keep_ops) {
+        if matches!(op, Pending::Link { .. }) && dropped.contains(&index) {
+            continue;
+        }
+        match op {
+            Pending::Write { ino, pos, data } => {
+                if let Some(i) = inodes.get_mut(ino) {
+                    apply_write(&mut i.current, *pos, data);
+                }
+            }
+            Pending::Truncate { ino, len } => {
+                if let Some(i) = inodes.get_mut(ino) {
+                    i.current.resize(*len as usize, 0);
+                }
+            }
+            Pending::Link { path, ino } => match ino {
+                Some(ino) => {
+                    names.insert(path.clone(), *ino);
+                }
+                None => {
+                    names.remove(path);
+                }
+            },
+        }
+    }
+    let mut rng = s.seed ^ (keep_ops as u64).wrapping_mul(0x1234_5678_9abc_def1);
+    if let (Some(tear), Some(Pending::Write { ino, pos, data })) = (tear, s.log.get(keep_ops)) {
+        if let Some(i) = inodes.get_mut(ino) {
+            let (keep, garbage) = match tear {
+                Tear::Prefix { keep } => (keep.min(data.len()), false),
+                Tear::Garbage { keep } => (keep.min(data.len()), true),
+            };
+            let mut torn = data[..keep].to_vec();
+            if garbage {
+                for _ in keep..data.len() {
+                    torn.push(splitmix(&mut rng) as u8);
+                }
+            }
+            apply_write(&mut i.current, *pos, &torn);
+        }
+    }
+    for i in inodes.values_mut() {
+        i.durable = i.current.clone();
+    }
+    let st = SimState {
+        inodes,
+        next_ino: s.next_ino,
+        durable_names: names.clone(),
+        names,
+        seed: splitmix(&mut rng),
+        ..SimState::default()
+    };
+    SimFs {
+        st: Arc::new(Mutex::new(st)),
+    }
+}
+
 impl SimFs {
     /// A new empty disk; `seed` drives garbage generation.
     pub fn new(seed: u64) -> SimFs {
         let fs = SimFs::default();
-        fs.st.borrow_mut().seed = seed;
+        lock(&fs.st).seed = seed;
         fs
     }
 
     /// Number of `fdatasync` calls so far (successful or not).
     pub fn fdatasync_count(&self) -> u64 {
-        self.st.borrow().syncs
+        lock(&self.st).syncs
     }
     /// Number of `write_at` calls so far.
     pub fn write_count(&self) -> u64 {
-        self.st.borrow().writes
+        lock(&self.st).writes
     }
     /// Number of `sync_dir` calls so far.
     pub fn dir_sync_count(&self) -> u64 {
-        self.st.borrow().dir_syncs
+        lock(&self.st).dir_syncs
     }
     /// After `n` more successful writes, every `write_at` fails.
     pub fn fail_writes_after(&self, n: u64) {
-        let mut s = self.st.borrow_mut();
+        let mut s = lock(&self.st);
         s.fail_writes_after = Some(s.writes + n);
     }
     /// After `n` more successful fdatasyncs, every `fdatasync` fails.
     pub fn fail_syncs_after(&self, n: u64) {
-        let mut s = self.st.borrow_mut();
+        let mut s = lock(&self.st);
         s.fail_syncs_after = Some(s.syncs + n);
     }
     /// After `n` more successful directory fsyncs, every `sync_dir` fails (and makes nothing
     /// durable).
     pub fn fail_dir_syncs_after(&self, n: u64) {
-        let mut s = self.st.borrow_mut();
+        let mut s = lock(&self.st);
         s.fail_dir_syncs_after = Some(s.dir_syncs + n);
     }
     /// Make every `fdatasync` yield to the executor once before completing, so
     /// that other tasks run while a flush is in flight (group commit tests).
     pub fn set_sync_yields(&self, on: bool) {
-        self.st.borrow_mut().sync_yields = on;
+        lock(&self.st).sync_yields = on;
+    }
+    /// Make every `fdatasync` take `delay` of real time, yielding to the executor meanwhile
+    /// (its writes stay unsynced that long): a test running beside the executor can cut the
+    /// power while flushes are in flight.
+    pub fn set_sync_delay(&self, delay: Option<std::time::Duration>) {
+        lock(&self.st).sync_delay = delay;
+    }
+    /// Runs `hook` in every `fdatasync`, after its delay and before its data becomes durable,
+    /// with the disk unlocked: a test takes its crash image there to cut the power while a
+    /// flush is in flight.
+    pub fn set_before_sync(&self, hook: Option<Arc<dyn Fn() + Send + Sync>>) {
+        lock(&self.st).before_sync = hook.map(SyncHook);
     }
     /// Stop injecting failures.
     pub fn heal(&self) {
-        let mut s = self.st.borrow_mut();
+        let mut s = lock(&self.st);
         s.fail_writes_after = None;
         s.fail_syncs_after = None;
         s.fail_dir_syncs_after = None;
@@ -416,11 +521,11 @@ impl SimFs {
 
     /// Number of operations not yet durable (writes, truncates, entries).
     pub fn pending_ops(&self) -> usize {
-        self.st.borrow().log.len()
+        lock(&self.st).log.len()
     }
     /// Byte length of pending op `i` if it is a write.
     pub fn pending_write_len(&self, i: usize) -> Option<usize> {
-        match self.st.borrow().log.get(i) {
+        match lock(&self.st).log.get(i) {
             Some(Pending::Write { data, .. }) => Some(data.len()),
             _ => None,
         }
@@ -429,7 +534,7 @@ impl SimFs {
     /// Indices (in the pending operations) of the directory changes not yet durable: creates,
     /// removes, renames.
     pub fn pending_dir_ops(&self) -> Vec<usize> {
-        let s = self.st.borrow();
+        let s = lock(&self.st);
         (0..s.log.len())
             .filter(|&i| matches!(s.log[i], Pending::Link { .. }))
             .collect()
@@ -451,78 +556,38 @@ impl SimFs {
         tear: Option<Tear>,
         dropped: &[usize],
     ) -> SimFs {
-        let s = self.st.borrow();
-        let mut inodes: HashMap<u64, Inode> = s
-            .inodes
-            .iter()
-            .map(|(k, v)| {
-                (
-                    *k,
-                    Inode {
-                        current: v.durable.clone(),
-                        durable: Vec::new(),
-                    },
-                )
-            })
-            .collect();
-        let mut names = s.durable_names.clone();
-        for (index, op) in s.log.iter().enumerate().take(keep_ops) {
-            if matches!(op, Pending::Link { .. }) && dropped.contains(&index) {
-                continue;
-            }
-            match op {
-                Pending::Write { ino, pos, data } => {
-                    if let Some(i) = inodes.get_mut(ino) {
-                        apply_write(&mut i.current, *pos, data);
-                    }
-                }
-                Pending::Truncate { ino, len } => {
-                    if let Some(i) = inodes.get_mut(ino) {
-                        i.current.resize(*len as usize, 0);
-                    }
-                }
-                Pending::Link { path, ino } => match ino {
-                    Some(ino) => {
-                        names.insert(path.clone(), *ino);
-                    }
-                    None => {
-                        names.remove(path);
-                    }
-                },
-            }
-        }
-        let mut rng = s.seed ^ (keep_ops as u64).wrapping_mul(0x1234_5678_9abc_def1);
-        if let (Some(tear), Some(Pending::Write { ino, pos, data })) = (tear, s.log.get(keep_ops)) {
-            if let Some(i) = inodes.get_mut(ino) {
-                let (keep, garbage) = match tear {
-                    Tear::Prefix { keep } => (keep.min(data.len()), false),
-                    Tear::Garbage { keep } => (keep.min(data.len()), true),
-                };
-                let mut torn = data[..keep].to_vec();
-                if garbage {
-                    for _ in keep..data.len() {
-                        torn.push(splitmix(&mut rng) as u8);
-                    }
-                }
-                apply_write(&mut i.current, *pos, &torn);
-            }
-        }
-        for i in inodes.values_mut() {
-            i.durable = i.current.clone();
-        }
-        let st = SimState {
-            inodes,
-            next_ino: s.next_ino,
-            durable_names: names.clone(),
-            names,
-            seed: splitmix(&mut rng),
-            ..SimState::default()
-        };
-        SimFs {
-            st: Rc::new(RefCell::new(st)),
-        }
+        crash_image_of(&lock(&self.st), keep_ops, tear, dropped)
     }
 
+    /// `crash_image`, and `also` run at the same instant: no operation on this disk happens
+    /// between the two. `pick` chooses `(keep_ops, tear)` from the operations pending at that
+    /// instant (one entry each: a write's length, `None` for other operations). Something kept durable beside the disk (a store's flushed state) takes
+    /// its own crash image in `also`, so both images are of one moment of power loss.
+    pub fn crash_image_with<R>(
+        &self,
+        pick: impl FnOnce(&[Option<usize>]) -> (usize, Option<Tear>),
+        also: impl FnOnce() -> R,
+    ) -> (SimFs, R) {
+        let s = lock(&self.st);
+        let pending: Vec<Option<usize>> = s
+            .log
+            .iter()
+            .map(|op| match op {
+                Pending::Write { data, .. } => Some(data.len()),
+                _ => None,
+            })
+            .collect();
+        let (keep_ops, tear) = pick(&pending);
+        let image = crash_image_of(&s, keep_ops, tear, &[]);
+        (image, also())
+    }
+
+    /// Runs `f` between two operations on this disk: none runs meanwhile. Lets something kept
+    /// beside the disk order its own changes with the disk's (see `crash_image_with`).
+    pub fn atomically<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _held = lock(&self.st);
+        f()
+    }
     /// Crash image keeping only durable state.
     pub fn crash_durable(&self) -> SimFs {
         self.crash_image(0, None)
@@ -530,19 +595,19 @@ impl SimFs {
 
     /// Current contents of a file (including unsynced writes).
     pub fn file_bytes(&self, path: &Path) -> Option<Vec<u8>> {
-        let s = self.st.borrow();
+        let s = lock(&self.st);
         let ino = s.names.get(path)?;
         s.inodes.get(ino).map(|i| i.current.clone())
     }
 
     /// Names of all files (current namespace).
     pub fn paths(&self) -> Vec<PathBuf> {
-        self.st.borrow().names.keys().cloned().collect()
+        lock(&self.st).names.keys().cloned().collect()
     }
 
     /// Durably overwrite bytes of a file (simulates media corruption).
     pub fn poke(&self, path: &Path, offset: u64, bytes: &[u8]) -> io::Result<()> {
-        let mut s = self.st.borrow_mut();
+        let mut s = lock(&self.st);
         let ino = *s
             .names
             .get(path)
@@ -569,7 +634,7 @@ impl SimFs {
 
     /// Durably truncate a file.
     pub fn set_len_durable(&self, path: &Path, len: u64) -> io::Result<()> {
-        let mut s = self.st.borrow_mut();
+        let mut s = lock(&self.st);
         let ino = *s
             .names
             .get(path)
@@ -585,7 +650,7 @@ impl SimFs {
 
     /// Durably delete a file.
     pub fn remove_durable(&self, path: &Path) -> io::Result<()> {
-        let mut s = self.st.borrow_mut();
+        let mut s = lock(&self.st);
         s.names
             .remove(path)
             .ok_or_else(|| sim_err("remove: no such file"))?;
@@ -594,7 +659,7 @@ impl SimFs {
     }
 
     fn link(&self, path: &Path, ino: Option<u64>) {
-        let mut s = self.st.borrow_mut();
+        let mut s = lock(&self.st);
         match ino {
             Some(i) => {
                 s.names.insert(path.to_path_buf(), i);
@@ -612,7 +677,7 @@ impl SimFs {
 
 impl WalFile for SimFile {
     async fn write_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
-        let mut s = self.st.borrow_mut();
+        let mut s = lock(&self.st);
         if let Some(limit) = s.fail_writes_after {
             if s.writes >= limit {
                 s.writes += 1;
@@ -634,7 +699,7 @@ impl WalFile for SimFile {
         Ok(())
     }
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
-        let s = self.st.borrow();
+        let s = lock(&self.st);
         let i = s
             .inodes
             .get(&self.ino)
@@ -644,11 +709,23 @@ impl WalFile for SimFile {
         Ok(i.current[start..end].to_vec())
     }
     async fn fdatasync(&self) -> io::Result<()> {
-        let yields = self.st.borrow().sync_yields;
+        let (yields, delay, hook) = {
+            let s = lock(&self.st);
+            (s.sync_yields, s.sync_delay, s.before_sync.clone())
+        };
         if yields {
             futures_lite::future::yield_now().await;
         }
-        let mut s = self.st.borrow_mut();
+        if let Some(delay) = delay {
+            let until = std::time::Instant::now() + delay;
+            while std::time::Instant::now() < until {
+                futures_lite::future::yield_now().await;
+            }
+        }
+        if let Some(SyncHook(hook)) = hook {
+            hook();
+        }
+        let mut s = lock(&self.st);
         if let Some(limit) = s.fail_syncs_after {
             if s.syncs >= limit {
                 s.syncs += 1;
@@ -669,7 +746,7 @@ impl WalFile for SimFile {
         Ok(())
     }
     async fn len(&self) -> io::Result<u64> {
-        let s = self.st.borrow();
+        let s = lock(&self.st);
         let i = s
             .inodes
             .get(&self.ino)
@@ -677,7 +754,7 @@ impl WalFile for SimFile {
         Ok(i.current.len() as u64)
     }
     async fn truncate(&self, len: u64) -> io::Result<()> {
-        let mut s = self.st.borrow_mut();
+        let mut s = lock(&self.st);
         let ino = self.ino;
         let i = s
             .inodes
@@ -696,7 +773,7 @@ impl FileSystem for SimFs {
     }
     async fn create(&self, path: &Path) -> io::Result<SimFile> {
         let ino = {
-            let mut s = self.st.borrow_mut();
+            let mut s = lock(&self.st);
             if s.names.contains_key(path) {
                 return Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
@@ -715,7 +792,7 @@ impl FileSystem for SimFs {
         })
     }
     async fn open(&self, path: &Path) -> io::Result<SimFile> {
-        let s = self.st.borrow();
+        let s = lock(&self.st);
         let ino = *s
             .names
             .get(path)
@@ -726,7 +803,7 @@ impl FileSystem for SimFs {
         })
     }
     async fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        let s = self.st.borrow();
+        let s = lock(&self.st);
         Ok(s.names
             .keys()
             .filter(|p| p.parent() == Some(dir))
@@ -734,7 +811,7 @@ impl FileSystem for SimFs {
             .collect())
     }
     async fn remove(&self, path: &Path) -> io::Result<()> {
-        if !self.st.borrow().names.contains_key(path) {
+        if !lock(&self.st).names.contains_key(path) {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 "simfs: no such file",
@@ -746,7 +823,8 @@ impl FileSystem for SimFs {
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let ino = *self
             .st
-            .borrow()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .names
             .get(from)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "simfs: no such file"))?;
@@ -755,7 +833,7 @@ impl FileSystem for SimFs {
         Ok(())
     }
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let mut s = self.st.borrow_mut();
+        let mut s = lock(&self.st);
         if let Some(limit) = s.fail_dir_syncs_after {
             if s.dir_syncs >= limit {
                 s.dir_syncs += 1;

@@ -4,8 +4,8 @@
 
 use super::executor::{spawn_blocking, spawn_local};
 use super::shard_loop::Served;
+use super::ShardStore;
 use crate::model::VersionNo;
-use crate::store::KvStore;
 use crate::tree;
 use crate::view::read_head;
 use std::rc::Rc;
@@ -13,8 +13,8 @@ use treestore_wal::FileSystem;
 
 /// After a read of `doc` at `version` was answered from the store: loads that tree into the
 /// cache, off the executor, when `tree::Loads` says so.
-pub(super) fn after_read<F: FileSystem + 'static>(
-    s: &Rc<Served<F>>,
+pub(super) fn after_read<F: FileSystem + 'static, S: ShardStore>(
+    s: &Rc<Served<F, S>>,
     doc: String,
     version: VersionNo,
 ) {

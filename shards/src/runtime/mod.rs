@@ -20,21 +20,61 @@ mod write_path;
 use crate::engine::{now_micros, LogCorruption, ShardFuture, ShardHealth, ShardRouter, ShardState};
 use crate::manifest;
 use crate::metrics::{RuntimeMetrics, ShardMetrics};
+use crate::model::Micros;
 use crate::model::ReadAt;
 use crate::request::Request;
 use crate::shard::ShardConfig;
-use crate::store::{RocksDb, RocksStore};
+use crate::store::{KvStore, RocksDb, RocksStore};
 use crate::tree::{CacheStats, DocTree, TreeCache};
 use crate::{Error, Result};
 use futures_channel::oneshot;
 use inbox::{Envelope, Inbox, PushError};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 pub use executor::{ExecutorKind, IoUringMode};
 pub use glommio_rt::cores;
+
+/// A store a shard can be served from: shared by the shard's executor, its blocking pool and
+/// the router threads (`RocksStore`; `MemStore` in tests).
+pub trait ShardStore: KvStore + Clone + 'static {}
+impl<T: KvStore + Clone + 'static> ShardStore for T {}
+
+/// The disk the shards' logs are written to.
+#[derive(Clone)]
+pub enum LogDisk {
+    /// Files under the data directory: `GlommioFs` on io_uring, `ThreadFs` on plain threads.
+    Files,
+    /// A simulated disk holding every shard's log (tests: crash images of all logs at once).
+    Simulated(treestore_wal::SimFs),
+}
+
+/// Where the shards read the time: the system clock, or (tests) a time set by the caller.
+#[derive(Clone, Debug, Default)]
+pub struct Clock(Option<Arc<AtomicI64>>);
+
+impl Clock {
+    /// A clock that shows `t` until `set` moves it.
+    pub fn manual(t: Micros) -> Clock {
+        Clock(Some(Arc::new(AtomicI64::new(t))))
+    }
+
+    /// Moves a manual clock to `t` (no effect on the system clock).
+    pub fn set(&self, t: Micros) {
+        if let Some(c) = &self.0 {
+            c.store(t, Ordering::Relaxed);
+        }
+    }
+
+    pub fn now(&self) -> Micros {
+        match &self.0 {
+            Some(c) => c.load(Ordering::Relaxed),
+            None => now_micros(),
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
@@ -66,6 +106,8 @@ pub struct RuntimeConfig {
     /// A shard refuses writes (ResourceExhausted) and postpones checkpoints while fewer bytes
     /// than this are free on the file system of its log or of RocksDB; 0 turns the check off.
     pub disk_reserve_bytes: u64,
+    /// The time shards plan and answer requests at (the system clock but in tests).
+    pub clock: Clock,
 }
 
 impl Default for RuntimeConfig {
@@ -86,6 +128,7 @@ impl Default for RuntimeConfig {
             truncate_on_corruption: false,
             io_uring: IoUringMode::Auto,
             disk_reserve_bytes: 256 << 20,
+            clock: Clock::default(),
         }
     }
 }
@@ -103,6 +146,10 @@ pub struct ShardStatus {
     detail: Mutex<String>,
     /// Set when recovery found the log corrupt (the shard is then poisoned).
     corruption: Mutex<Option<LogCorruption>>,
+}
+
+fn wal_dir(data_dir: &Path, shard: usize) -> PathBuf {
+    data_dir.join("wal").join(format!("shard-{shard}"))
 }
 
 impl ShardStatus {
@@ -171,14 +218,15 @@ impl ShardStatus {
     }
 }
 
-pub struct Runtime {
+/// Shards served from stores of type `S` (RocksDB column families but in tests).
+pub struct Runtime<S: ShardStore = RocksStore> {
     inboxes: Vec<Arc<Inbox>>,
     status: Vec<Arc<ShardStatus>>,
     /// Each shard's published trees, read by router threads.
     caches: Vec<Arc<TreeCache>>,
     /// Each shard's column family, for router threads to resolve as-of reads of cached trees.
     /// Emptied by `shutdown`, so that the database closes once the executors are gone.
-    stores: RwLock<Vec<RocksStore>>,
+    stores: RwLock<Vec<S>>,
     executors: Mutex<Vec<executor::ExecutorHandle>>,
     executor_kind: ExecutorKind,
     metrics: RuntimeMetrics,
@@ -188,27 +236,94 @@ pub struct Runtime {
     pub manifest: manifest::Manifest,
 }
 
-impl Runtime {
+impl Runtime<RocksStore> {
     pub fn wal_dir(data_dir: &Path, shard: usize) -> PathBuf {
-        data_dir.join("wal").join(format!("shard-{shard}"))
+        wal_dir(data_dir, shard)
     }
 
     /// Opens the data directory and starts the executors. Blocking (opens RocksDB); shards then
     /// recover in the background: `health()` shows them Recovering, and calls to them get
     /// `Unavailable` until they serve.
     pub fn start(config: RuntimeConfig) -> Result<Arc<Runtime>> {
-        let cores = cores();
         let manifest = manifest::open_or_create(
             &config.data_dir,
-            config.shards.unwrap_or(cores),
+            config.shards.unwrap_or(cores()),
             now_micros(),
         )?;
-        let n = manifest.shard_count;
         let db = RocksDb::open(
             &config.data_dir.join("rocksdb"),
-            n,
+            manifest.shard_count,
             config.rocksdb_cache_bytes,
         )?;
+        let stores = (0..manifest.shard_count)
+            .map(|i| db.store(i))
+            .collect::<Result<Vec<_>>>()?;
+        Self::launch(config, manifest, stores, LogDisk::Files)
+    }
+
+    /// Brings the gauges read on demand up to date: inbox depths, RocksDB sizes, block cache.
+    pub fn refresh_metrics(&self) {
+        for (inbox, m) in self.inboxes.iter().zip(&self.shard_metrics) {
+            m.inbox_depth.set(inbox.len() as i64);
+        }
+        let stores = self.stores.read().unwrap_or_else(|e| e.into_inner());
+        for (store, m) in stores.iter().zip(&self.shard_metrics) {
+            match store.sizes() {
+                Ok(sz) => {
+                    m.memtable_bytes.set(sz.memtable_bytes as i64);
+                    m.sst_bytes.set(sz.sst_bytes as i64);
+                    m.pending_compaction_bytes
+                        .set(sz.pending_compaction_bytes as i64);
+                }
+                Err(e) => tracing::debug!(error = %e, "reading RocksDB sizes"),
+            }
+        }
+        if let Some(store) = stores.first() {
+            let now = store.db().block_cache_stats();
+            let mut seen = self
+                .block_cache_seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.metrics
+                .block_cache_hits
+                .inc_by(now.hits.saturating_sub(seen.hits));
+            self.metrics
+                .block_cache_misses
+                .inc_by(now.misses.saturating_sub(seen.misses));
+            self.metrics.block_cache_bytes.set(now.bytes as i64);
+            *seen = now;
+        }
+    }
+}
+
+impl<S: ShardStore> Runtime<S> {
+    /// Starts shards on the given stores (one per shard, in shard order) with their logs on
+    /// `disk`, under `config.data_dir` (tests: `MemStore`s and a `SimFs`, where nothing touches
+    /// the real disk; a `Runtime::start` is this on RocksDB and files). Shards recover in the
+    /// background as with `start`.
+    pub fn start_on(config: RuntimeConfig, stores: Vec<S>, disk: LogDisk) -> Result<Arc<Self>> {
+        let manifest = manifest::Manifest {
+            format_version: manifest::FORMAT_VERSION,
+            shard_count: stores.len(),
+            created_at: config.clock.now(),
+        };
+        Self::launch(config, manifest, stores, disk)
+    }
+
+    fn launch(
+        config: RuntimeConfig,
+        manifest: manifest::Manifest,
+        stores: Vec<S>,
+        disk: LogDisk,
+    ) -> Result<Arc<Self>> {
+        let cores = cores();
+        let n = manifest.shard_count;
+        if n == 0 || stores.len() != n {
+            return Err(Error::Internal(format!(
+                "{} stores for {n} shards",
+                stores.len()
+            )));
+        }
         let executors = config.executors.unwrap_or(cores).clamp(1, n);
         let inboxes: Vec<Arc<Inbox>> = (0..n)
             .map(|_| Arc::new(Inbox::new(config.inbox_capacity)))
@@ -218,7 +333,6 @@ impl Runtime {
         let caches: Vec<Arc<TreeCache>> = (0..n)
             .map(|_| Arc::new(TreeCache::new(config.tree_cache_bytes / n)))
             .collect();
-        let stores = (0..n).map(|i| db.store(i)).collect::<Result<Vec<_>>>()?;
         let metrics =
             RuntimeMetrics::new().map_err(|e| Error::Internal(format!("runtime metrics: {e}")))?;
         let shard_metrics: Vec<ShardMetrics> = (0..n).map(|i| metrics.shard(i)).collect();
@@ -242,11 +356,12 @@ impl Runtime {
                     inbox: inboxes[shard].clone(),
                     status: status[shard].clone(),
                     config: config.clone(),
-                    wal_dir: Self::wal_dir(&config.data_dir, shard),
+                    wal_dir: wal_dir(&config.data_dir, shard),
                     metrics: shard_metrics[shard].clone(),
                 });
             }
             let cpu = config.pin_cores.then_some(e % cores);
+            let disk = disk.clone();
             let started = executor::spawn_executor(
                 kind,
                 &format!("treestore-exec-{e}"),
@@ -254,13 +369,19 @@ impl Runtime {
                 move || async move {
                     let mut tasks = vec![];
                     for ctx in contexts {
+                        let disk = disk.clone();
                         tasks.push(executor::spawn_joinable(async move {
-                            match kind {
-                                ExecutorKind::IoUring => {
-                                    shard_loop::run(ctx, treestore_wal::GlommioFs::new).await
+                            match (disk, kind) {
+                                (LogDisk::Simulated(fs), _) => {
+                                    shard_loop::run(ctx, Box::new(move |_| Ok(fs))).await
                                 }
-                                ExecutorKind::Threads => {
-                                    shard_loop::run(ctx, treestore_wal::ThreadFs::new).await
+                                (LogDisk::Files, ExecutorKind::IoUring) => {
+                                    let open = Box::new(treestore_wal::GlommioFs::new);
+                                    shard_loop::run(ctx, open).await
+                                }
+                                (LogDisk::Files, ExecutorKind::Threads) => {
+                                    let open = Box::new(treestore_wal::ThreadFs::new);
+                                    shard_loop::run(ctx, open).await
                                 }
                             }
                         }));
@@ -315,40 +436,6 @@ impl Runtime {
         &self.metrics
     }
 
-    /// Brings the gauges read on demand up to date: inbox depths, RocksDB sizes, block cache.
-    pub fn refresh_metrics(&self) {
-        for (inbox, m) in self.inboxes.iter().zip(&self.shard_metrics) {
-            m.inbox_depth.set(inbox.len() as i64);
-        }
-        let stores = self.stores.read().unwrap_or_else(|e| e.into_inner());
-        for (store, m) in stores.iter().zip(&self.shard_metrics) {
-            match store.sizes() {
-                Ok(sz) => {
-                    m.memtable_bytes.set(sz.memtable_bytes as i64);
-                    m.sst_bytes.set(sz.sst_bytes as i64);
-                    m.pending_compaction_bytes
-                        .set(sz.pending_compaction_bytes as i64);
-                }
-                Err(e) => tracing::debug!(error = %e, "reading RocksDB sizes"),
-            }
-        }
-        if let Some(store) = stores.first() {
-            let now = store.db().block_cache_stats();
-            let mut seen = self
-                .block_cache_seen
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            self.metrics
-                .block_cache_hits
-                .inc_by(now.hits.saturating_sub(seen.hits));
-            self.metrics
-                .block_cache_misses
-                .inc_by(now.misses.saturating_sub(seen.misses));
-            self.metrics.block_cache_bytes.set(now.bytes as i64);
-            *seen = now;
-        }
-    }
-
     /// Whether every shard is serving.
     pub fn all_serving(&self) -> bool {
         self.status.iter().all(|s| s.state() == ShardState::Serving)
@@ -376,7 +463,7 @@ impl Runtime {
     }
 }
 
-impl ShardRouter for Runtime {
+impl<S: ShardStore> ShardRouter for Runtime<S> {
     fn shard_count(&self) -> usize {
         self.inboxes.len()
     }

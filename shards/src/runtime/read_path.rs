@@ -8,11 +8,11 @@ use super::cache_fill;
 use super::executor::{spawn_blocking, spawn_local};
 use super::inbox::Envelope;
 use super::shard_loop::{Scope, Served};
-use crate::engine::now_micros;
+use super::ShardStore;
 use crate::model::Micros;
 use crate::reads;
 use crate::request::{Request, Response};
-use crate::store::{KvStore, Snapshot};
+use crate::store::Snapshot;
 use crate::tree;
 use crate::view::read_head;
 use crate::{Error, Result};
@@ -21,8 +21,8 @@ use treestore_wal::FileSystem;
 
 /// Answers a read: at once on the executor, or from a task once what it may see is durable, or
 /// on a snapshot on the blocking pool when it may visit many keys.
-pub(super) fn serve<F: FileSystem + 'static>(
-    s: &Rc<Served<F>>,
+pub(super) fn serve<F: FileSystem + 'static, S: ShardStore>(
+    s: &Rc<Served<F, S>>,
     scope: Scope,
     env: Envelope,
     now: Micros,
@@ -34,7 +34,7 @@ pub(super) fn serve<F: FileSystem + 'static>(
     if cacheable.is_some() {
         s.cache.record_miss();
     }
-    let answered = move |s: &Rc<Served<F>>, answer: Result<Response>| {
+    let answered = move |s: &Rc<Served<F, S>>, answer: Result<Response>| {
         let read = answer.as_ref().ok().and_then(tree::answered_version);
         let _ = reply.send(answer);
         if let (Some(doc), Some(version)) = (cacheable, read) {
@@ -64,7 +64,7 @@ pub(super) fn serve<F: FileSystem + 'static>(
             Deferred::AfterSync(lsn) => match wait_readable(&s, &scope, lsn).await {
                 Err(e) => Err(e),
                 // On the executor, with no await since the wait: durable state only.
-                Ok(()) => match read_inline(&s, request, now_micros()) {
+                Ok(()) => match read_inline(&s, request, s.clock.now()) {
                     Inline::Answered(answer) => answer,
                     Inline::TooLarge(request) => {
                         read_on_snapshot(&s, s.store.snapshot(), request).await
@@ -90,7 +90,11 @@ enum Inline {
 /// Answers a read inline unless it may visit many keys: lists, searches, diffs, version lists
 /// and statistics always go to a snapshot on the blocking pool, and so does a subtree of more
 /// than `INLINE_SUBTREE_NODES` nodes, so point reads and writes keep flowing on the executor.
-fn read_inline<F: FileSystem + 'static>(s: &Served<F>, request: Request, now: Micros) -> Inline {
+fn read_inline<F: FileSystem + 'static, S: ShardStore>(
+    s: &Served<F, S>,
+    request: Request,
+    now: Micros,
+) -> Inline {
     match request {
         Request::ListDocuments { .. }
         | Request::ListVersions { .. }
@@ -126,13 +130,13 @@ enum Deferred {
 /// Answers a snapshot read on the blocking pool over `snapshot`, which the caller took on the
 /// executor at a point where everything it could read was durable. A large subtree is answered
 /// from its document's tree, loaded with two range scans and then offered to the cache.
-async fn read_on_snapshot<F: FileSystem + 'static>(
-    s: &Served<F>,
+async fn read_on_snapshot<F: FileSystem + 'static, S: ShardStore>(
+    s: &Served<F, S>,
     snapshot: Snapshot,
     request: Request,
 ) -> Result<Response> {
     let limits = s.core.borrow().shard.config.limits.clone();
-    let now = now_micros();
+    let now = s.clock.now();
     let (answer, loaded) = spawn_blocking(move || {
         // Failpoint `shard::snapshot_read` (feature `failpoints`): a callback holds the read here.
         fail::fail_point!("shard::snapshot_read");
@@ -162,8 +166,8 @@ async fn read_on_snapshot<F: FileSystem + 'static>(
 }
 
 /// Waits until the log records `scope` could read are durable (starting with `lsn`).
-async fn wait_readable<F: FileSystem + 'static>(
-    s: &Served<F>,
+async fn wait_readable<F: FileSystem + 'static, S: ShardStore>(
+    s: &Served<F, S>,
     scope: &Scope,
     mut lsn: u64,
 ) -> Result<()> {

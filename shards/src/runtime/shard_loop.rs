@@ -8,14 +8,14 @@
 
 use super::executor::{sleep, spawn_blocking, spawn_joinable, spawn_local};
 use super::inbox::{Envelope, Inbox};
-use super::{read_path, write_path, RuntimeConfig, ShardStatus};
+use super::{read_path, write_path, Clock, RuntimeConfig, ShardStatus, ShardStore};
 use crate::disk_space::DiskReserve;
 use crate::engine::{now_micros, LogCorruption, ShardState};
 use crate::metrics::ShardMetrics;
+use crate::model::Micros;
 use crate::mutation::{Mutation, XrefSide};
 use crate::request::{Request, Response};
 use crate::shard::Shard;
-use crate::store::{KvStore, RocksStore};
 use crate::tree::{Loads, Staging, TreeCache};
 use crate::{Error, Result};
 use futures_channel::oneshot;
@@ -28,9 +28,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use treestore_wal::{FileSystem, Wal};
 
-pub struct ShardContext {
+pub struct ShardContext<S> {
     pub id: usize,
-    pub store: RocksStore,
+    pub store: S,
     pub cache: Arc<TreeCache>,
     pub inbox: Arc<Inbox>,
     pub status: Arc<ShardStatus>,
@@ -115,8 +115,8 @@ pub(super) fn written_doc(m: &Mutation) -> &str {
     }
 }
 
-pub(super) struct Core {
-    pub(super) shard: Shard<RocksStore>,
+pub(super) struct Core<S: ShardStore> {
+    pub(super) shard: Shard<S>,
     /// Log position of the last record that wrote each document (pruned once durable).
     pub(super) pending: HashMap<String, u64>,
     /// Documents whose put is being planned off the executor, and whether a mutation wrote them
@@ -130,7 +130,7 @@ pub(super) struct Core {
     pub(super) loads: Loads,
 }
 
-impl Core {
+impl<S: ShardStore> Core<S> {
     pub(super) fn needs(&self, scope: &Scope, durable: u64) -> Option<u64> {
         let lsn = match scope {
             Scope::Nothing => return None,
@@ -141,12 +141,14 @@ impl Core {
     }
 }
 
-pub(super) struct Served<F: FileSystem> {
+pub(super) struct Served<F: FileSystem, S: ShardStore> {
     pub(super) id: usize,
-    pub(super) core: RefCell<Core>,
+    pub(super) core: RefCell<Core<S>>,
     pub(super) wal: Wal<F>,
     pub(super) status: Arc<ShardStatus>,
-    pub(super) store: RocksStore,
+    pub(super) store: S,
+    /// The time requests are planned and answered at.
+    pub(super) clock: Clock,
     pub(super) cache: Arc<TreeCache>,
     pub(super) in_flight: Cell<usize>,
     pub(super) metrics: ShardMetrics,
@@ -158,7 +160,7 @@ pub(super) struct Served<F: FileSystem> {
     pub(super) disk: DiskReserve,
 }
 
-impl<F: FileSystem> Served<F> {
+impl<F: FileSystem, S: ShardStore> Served<F, S> {
     pub(super) fn poison(&self, why: String) {
         tracing::error!(shard = self.id, reason = %why, "shard poisoned; restart to recover from the log");
         self.status.set_state(ShardState::Poisoned, why);
@@ -196,12 +198,12 @@ fn reply(e: Envelope, r: Result<Response>) {
     let _ = e.reply.send(r);
 }
 
-/// The log's file system for a shard: made on the shard's executor thread, so that its sync
-/// thread inherits the executor's core.
-pub type OpenFs<F> = fn(&str) -> std::io::Result<F>;
+/// Makes the log's file system for a shard, given a name for its sync thread: called on the
+/// shard's executor thread, so that the sync thread inherits the executor's core.
+pub type OpenFs<F> = Box<dyn FnOnce(&str) -> std::io::Result<F>>;
 
 /// Serves one shard until its inbox closes: recovers it from its log, then handles requests.
-pub async fn run<F: FileSystem + 'static>(ctx: ShardContext, open_fs: OpenFs<F>) {
+pub async fn run<F: FileSystem + 'static, S: ShardStore>(ctx: ShardContext<S>, open_fs: OpenFs<F>) {
     let ShardContext {
         id,
         store,
@@ -295,9 +297,9 @@ pub async fn run<F: FileSystem + 'static>(ctx: ShardContext, open_fs: OpenFs<F>)
 }
 
 /// What recovering a shard needs.
-struct Recovery<'a, F> {
+struct Recovery<'a, F, S> {
     id: usize,
-    store: RocksStore,
+    store: S,
     cache: Arc<TreeCache>,
     status: Arc<ShardStatus>,
     config: &'a RuntimeConfig,
@@ -306,7 +308,9 @@ struct Recovery<'a, F> {
     metrics: ShardMetrics,
 }
 
-async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served<F>> {
+async fn recover<F: FileSystem + 'static, S: ShardStore>(
+    ctx: Recovery<'_, F, S>,
+) -> Result<Served<F, S>> {
     let Recovery {
         id,
         store,
@@ -393,6 +397,7 @@ async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served
         wal,
         status,
         store,
+        clock: config.clock.clone(),
         cache,
         in_flight: Cell::new(0),
         metrics,
@@ -401,22 +406,22 @@ async fn recover<F: FileSystem + 'static>(ctx: Recovery<'_, F>) -> Result<Served
     })
 }
 
-async fn handle<F: FileSystem + 'static>(s: &Rc<Served<F>>, env: Envelope) {
+async fn handle<F: FileSystem + 'static, S: ShardStore>(s: &Rc<Served<F, S>>, env: Envelope) {
     // Failpoint `shard::request` (feature `failpoints`): a callback here holds the executor.
     fail::fail_point!("shard::request");
     // Whatever this request answers from durable state, the cache shows too (never older).
     s.publish_trees();
-    let now = now_micros();
+    let now = s.clock.now();
     match read_scope(&env.request) {
         Some(scope) => read_path::serve(s, scope, env, now),
         None => write_path::serve(s, env, now).await,
     }
-    count_transactions(s);
+    count_transactions(s, now);
 }
 
 /// Transactions live only in the shard (begun, used, ended by writes; expired by any request):
 /// its open count and the lifetimes of those that ended, into the metrics.
-fn count_transactions<F: FileSystem>(s: &Served<F>) {
+fn count_transactions<F: FileSystem, S: ShardStore>(s: &Served<F, S>, now: Micros) {
     let mut core = s.core.borrow_mut();
     for (outcome, micros) in core.shard.take_ended_transactions() {
         s.metrics
@@ -424,7 +429,7 @@ fn count_transactions<F: FileSystem>(s: &Served<F>) {
     }
     s.metrics
         .txns_active
-        .set(core.shard.active_transactions(now_micros()) as i64);
+        .set(core.shard.active_transactions(now) as i64);
 }
 
 fn unix_seconds() -> f64 {
@@ -446,7 +451,7 @@ fn injected_checkpoint_failure() -> Result<()> {
 /// (written in every batch), read before the flush. Not the last *appended* LSN: a write
 /// appended (and even synced by another write's group commit) whose apply is still running on
 /// the blocking pool is in no flushed memtable, and its record must stay in the log.
-async fn checkpoint<F: FileSystem + 'static>(s: &Served<F>) {
+async fn checkpoint<F: FileSystem + 'static, S: ShardStore>(s: &Served<F, S>) {
     let applied = s.core.borrow().shard.applied_lsn();
     let covered = match applied {
         Ok(applied) => applied.min(s.wal.durable_lsn()),
@@ -508,8 +513,8 @@ async fn checkpoint<F: FileSystem + 'static>(s: &Served<F>) {
 /// Checkpoints every `checkpoint_interval` and sweeps expired tool results every
 /// `tool_sweep_interval`; sleeps in between (an idle shard wakes only for these), and ends as
 /// soon as `stop` fires.
-async fn checkpoint_timer<F: FileSystem + 'static>(
-    s: Rc<Served<F>>,
+async fn checkpoint_timer<F: FileSystem + 'static, S: ShardStore>(
+    s: Rc<Served<F, S>>,
     config: Arc<RuntimeConfig>,
     busy: Rc<Cell<bool>>,
     inbox: Arc<Inbox>,

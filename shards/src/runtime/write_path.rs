@@ -9,19 +9,24 @@
 use super::executor::{spawn_blocking, spawn_local};
 use super::inbox::Envelope;
 use super::shard_loop::{written_doc, Core, Reply, Served};
+use super::ShardStore;
 use crate::apply;
 use crate::engine::ShardState;
 use crate::model::{DocumentInput, Micros, NodeInput};
 use crate::mutation::Mutation;
 use crate::request::{Request, Response, WriteOpts};
 use crate::shard::{plan_put_document, Outcome, ShardConfig};
-use crate::store::{KvRead, KvStore, WriteBatch};
+use crate::store::{KvRead, WriteBatch};
 use crate::{Error, Result};
 use std::rc::Rc;
 use treestore_wal::FileSystem;
 
 /// Plans, logs and applies a write, and answers once it is durable.
-pub(super) async fn serve<F: FileSystem + 'static>(s: &Rc<Served<F>>, env: Envelope, now: Micros) {
+pub(super) async fn serve<F: FileSystem + 'static, S: ShardStore>(
+    s: &Rc<Served<F, S>>,
+    env: Envelope,
+    now: Micros,
+) {
     let Envelope { request, reply } = env;
     // Refused before anything is logged while the disk is short: a log write failing with
     // ENOSPC would poison the shard (fail-stop), a refusal only asks the client to retry.
@@ -62,7 +67,7 @@ enum WriteRoute {
 
 /// Where a write is planned: a large put (outside a transaction, of a document no other put is
 /// being planned for) on the blocking pool, everything else inline.
-fn route_write(core: &Core, request: Request) -> WriteRoute {
+fn route_write<S: ShardStore>(core: &Core<S>, request: Request) -> WriteRoute {
     match request {
         Request::PutDocument {
             doc,
@@ -125,8 +130,8 @@ fn plan_and_prepare(
 /// Plans a large put on a snapshot on the blocking pool (reading the old tree, building the new
 /// version and its write batch), then logs and applies it on the executor. If anything wrote the
 /// document in between, the plan is stale and is made again on the executor.
-fn put_off_executor<F: FileSystem + 'static>(
-    s: &Rc<Served<F>>,
+fn put_off_executor<F: FileSystem + 'static, S: ShardStore>(
+    s: &Rc<Served<F, S>>,
     put: Put,
     reply: Reply,
     now: Micros,
@@ -181,8 +186,8 @@ enum Written {
 }
 
 /// Logs and applies the mutation of a planned write. The caller holds `apply_order`.
-async fn commit<F: FileSystem + 'static>(
-    s: &Served<F>,
+async fn commit<F: FileSystem + 'static, S: ShardStore>(
+    s: &Served<F, S>,
     outcome: Result<Outcome>,
     prepared: Option<Prepared>,
 ) -> Written {
@@ -204,8 +209,8 @@ async fn commit<F: FileSystem + 'static>(
 }
 
 /// The answer to a write once what it wrote is durable.
-async fn when_durable<F: FileSystem + 'static>(
-    s: &Served<F>,
+async fn when_durable<F: FileSystem + 'static, S: ShardStore>(
+    s: &Served<F, S>,
     written: Written,
 ) -> Result<Response> {
     let (lsn, answer) = match written {
@@ -228,7 +233,11 @@ async fn when_durable<F: FileSystem + 'static>(
 }
 
 /// Sends the answer to a write once durable, from a task of its own so the shard serves on.
-fn answer_when_durable<F: FileSystem + 'static>(s: &Rc<Served<F>>, written: Written, reply: Reply) {
+fn answer_when_durable<F: FileSystem + 'static, S: ShardStore>(
+    s: &Rc<Served<F, S>>,
+    written: Written,
+    reply: Reply,
+) {
     let written = match written {
         Written::Answer(answer) => {
             let _ = reply.send(answer);
@@ -253,8 +262,8 @@ fn answer_when_durable<F: FileSystem + 'static>(s: &Rc<Served<F>>, written: Writ
 
 /// Appends `m` to the log and applies it; returns its LSN. Runs before the next request is
 /// planned (the caller awaits it), so applies happen in log order.
-async fn log_and_apply<F: FileSystem + 'static>(
-    s: &Served<F>,
+async fn log_and_apply<F: FileSystem + 'static, S: ShardStore>(
+    s: &Served<F, S>,
     m: &Mutation,
     prepared: Option<Prepared>,
 ) -> Result<u64> {

@@ -6,7 +6,7 @@
 mod memory;
 mod rocks;
 
-pub use memory::MemStore;
+pub use memory::{MemImage, MemStore};
 pub use rocks::{BlockCacheStats, CfSizes, RocksDb, RocksSnapshot, RocksStore};
 
 use crate::Result;
@@ -70,6 +70,14 @@ pub type Snapshot = Box<dyn KvRead + Send>;
 /// One shard's key space.
 pub trait KvStore: KvRead + Send + Sync {
     fn write(&self, batch: WriteBatch) -> Result<()>;
+
+    /// Writes unless that would stall the caller: `Ok(false)` means the store would have
+    /// stalled (RocksDB: a write stall on compaction debt) and nothing was written; retry with
+    /// `write` off the executor. A store that never stalls simply writes.
+    fn write_no_slowdown(&self, batch: &WriteBatch) -> Result<bool> {
+        self.write(batch.clone())?;
+        Ok(true)
+    }
 
     /// The state as of now, for reads that run off the shard's executor. Cheap to take.
     fn snapshot(&self) -> Snapshot;

@@ -138,18 +138,6 @@ impl RocksStore {
         w.set_no_slowdown(no_slowdown);
         w
     }
-
-    /// Writes without ever stalling the caller: `Ok(false)` means RocksDB would have stalled
-    /// (write stall on compaction debt) and nothing was written; retry with `write` off the
-    /// executor.
-    pub fn write_no_slowdown(&self, batch: &WriteBatch) -> Result<bool> {
-        let b = self.to_rocks(batch)?;
-        match self.db.db.write_opt(b, &Self::write_opts(true)) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::Incomplete => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
 }
 
 fn cf_handle<'a>(db: &'a RocksDb, cf: &str) -> Result<&'a ColumnFamily> {
@@ -227,6 +215,15 @@ impl KvRead for RocksSnapshot {
 }
 
 impl KvStore for RocksStore {
+    fn write_no_slowdown(&self, batch: &WriteBatch) -> Result<bool> {
+        let b = self.to_rocks(batch)?;
+        match self.db.db.write_opt(b, &Self::write_opts(true)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::Incomplete => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn write(&self, batch: WriteBatch) -> Result<()> {
         let b = self.to_rocks(&batch)?;
         Ok(self.db.db.write_opt(b, &Self::write_opts(false))?)

@@ -6,6 +6,7 @@ use shards::engine::{Page, WriteResult};
 use shards::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+#[derive(Clone)]
 pub struct MVer {
     pub v: Version,
     pub tree: Tree,
@@ -14,6 +15,7 @@ pub struct MVer {
 }
 
 /// A document's head survives its deletion, so a re-created document continues the versions.
+#[derive(Clone)]
 pub struct MDoc {
     pub head_version: VersionNo,
     pub last_commit: Micros,
@@ -28,6 +30,7 @@ impl MDoc {
     }
 }
 
+#[derive(Clone)]
 pub struct MTxn {
     pub id: String,
     pub doc: String,
@@ -41,7 +44,7 @@ pub struct MTxn {
     pub open: bool,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Model {
     pub now: Micros,
     pub docs: BTreeMap<String, MDoc>,
