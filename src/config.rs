@@ -99,7 +99,7 @@ pub struct ServeArgs {
     /// (by the shard's queue and its time per request) is refused at once with
     /// RESOURCE_EXHAUSTED, and one still queued after it is dropped unserved. A client deadline
     /// (grpc-timeout) that ends sooner bounds it instead (DEADLINE_EXCEEDED). 0: no server bound
-    /// [default: 1000].
+    /// [default: 5000].
     #[arg(long, env = "TREESTORE_MAX_QUEUE_WAIT_MS")]
     pub max_queue_wait_ms: Option<u64>,
     /// Most concurrent HTTP/2 streams (requests) per client connection [default: 256].
@@ -214,7 +214,7 @@ impl Default for Config {
             io_uring: IoUring::Auto,
             router_threads: None,
             inbox_capacity: 1024,
-            max_queue_wait_ms: 1000,
+            max_queue_wait_ms: 5000,
             http2_max_concurrent_streams: 256,
             http2_keepalive_interval_secs: 20,
             http2_keepalive_timeout_secs: 20,

@@ -142,10 +142,18 @@ fn slowest(outcomes: &[Outcome]) -> Duration {
     outcomes.iter().map(|o| o.elapsed).max().unwrap_or_default()
 }
 
-/// A server with inboxes of 16 per shard (2 shards) and the tree cache off, so every subtree
-/// read reaches a shard; documents d0..d3 (on both shards).
+/// A server with inboxes of 16 per shard (2 shards), the tree cache off (so every subtree read
+/// reaches a shard) and a max queue wait of 1 s; documents d0..d3 (on both shards).
 async fn loaded_server() -> Server {
-    let s = Server::start(&["--inbox-capacity", "16", "--tree-cache-bytes", "0"]).await;
+    let s = Server::start(&[
+        "--inbox-capacity",
+        "16",
+        "--tree-cache-bytes",
+        "0",
+        "--max-queue-wait-ms",
+        "1000",
+    ])
+    .await;
     let mut c = s.client().await;
     for d in ["d0", "d1", "d2", "d3"] {
         c.put_document(wide_doc(d, 100)).await.expect("put");

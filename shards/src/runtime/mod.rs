@@ -80,7 +80,7 @@ impl Default for RuntimeConfig {
             executors: None,
             pin_cores: true,
             inbox_capacity: 1024,
-            max_queue_wait: Some(Duration::from_secs(1)),
+            max_queue_wait: Some(Duration::from_secs(5)),
             wal: treestore_wal::WalOptions::default(),
             checkpoint_interval: Duration::from_secs(60),
             checkpoint_wal_bytes: 256 << 20,
