@@ -29,6 +29,8 @@ use tonic_health::pb::health_client::HealthClient;
 use treestore::pb;
 use treestore::pb::tree_store_client::TreeStoreClient;
 
+#[path = "treestore_bench/burst.rs"]
+mod burst;
 #[path = "treestore_bench/corpus.rs"]
 mod corpus;
 #[path = "treestore_bench/load.rs"]
@@ -80,6 +82,13 @@ struct Args {
     /// --clients concurrent requests, then exit (warms the server's caches).
     #[arg(long, conflicts_with_all = ["load", "corpus"])]
     prewarm: Option<PathBuf>,
+    /// Send this many requests at once (of --workloads' first: get_subtree, get_node or
+    /// write) on the synthetic documents, report their latency and statuses, then exit.
+    #[arg(long, conflicts_with_all = ["load", "corpus", "prewarm"])]
+    burst: Option<usize>,
+    /// With --burst: the gRPC deadline of every request (none by default).
+    #[arg(long, requires = "burst")]
+    burst_deadline_ms: Option<u64>,
     /// With --load: also add these cross references (xrefs.tsv).
     #[arg(long, requires = "load")]
     load_xrefs: Option<PathBuf>,
@@ -455,6 +464,22 @@ async fn main_async(args: Args) -> Result<(), BoxErr> {
         if let Some(path) = &args.json {
             std::fs::write(path, summary + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
         }
+        return Ok(());
+    }
+    if let Some(n) = args.burst {
+        let workload = args
+            .workloads
+            .as_ref()
+            .and_then(|w| w.first().cloned())
+            .unwrap_or_else(|| "get_subtree".into());
+        if !burst::WORKLOADS.split(',').any(|w| w == workload) {
+            return Err(format!("--burst runs one of {}", burst::WORKLOADS).into());
+        }
+        let mut setup_client = TreeStoreClient::new(channels[0].clone());
+        let tree = Arc::new(setup(&mut setup_client, args.docs, 0).await?);
+        let deadline = args.burst_deadline_ms.map(Duration::from_millis);
+        let line = burst::run(&channels, tree, &workload, n, deadline).await?;
+        report(&line);
         return Ok(());
     }
     let (plan, workloads, what) = match &args.corpus {

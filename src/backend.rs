@@ -40,6 +40,7 @@ pub fn runtime_config(c: &Config) -> RuntimeConfig {
         executors: c.executors,
         pin_cores: c.pin_cores,
         inbox_capacity: c.inbox_capacity,
+        max_queue_wait: c.max_queue_wait(),
         wal,
         checkpoint_interval: c.checkpoint_interval(),
         checkpoint_wal_bytes: c.checkpoint_wal_bytes,

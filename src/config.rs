@@ -95,6 +95,24 @@ pub struct ServeArgs {
     /// Bounded inbox per shard; a full inbox answers RESOURCE_EXHAUSTED [default: 1024].
     #[arg(long, env = "TREESTORE_INBOX_CAPACITY")]
     pub inbox_capacity: Option<usize>,
+    /// Longest a request may be expected to queue on a shard, ms; one that would wait longer
+    /// (by the shard's queue and its time per request) is refused at once with
+    /// RESOURCE_EXHAUSTED, and one still queued after it is dropped unserved. A client deadline
+    /// (grpc-timeout) that ends sooner bounds it instead (DEADLINE_EXCEEDED). 0: no server bound
+    /// [default: 5000].
+    #[arg(long, env = "TREESTORE_MAX_QUEUE_WAIT_MS")]
+    pub max_queue_wait_ms: Option<u64>,
+    /// Most concurrent HTTP/2 streams (requests) per client connection [default: 256].
+    #[arg(long, env = "TREESTORE_HTTP2_MAX_CONCURRENT_STREAMS")]
+    pub http2_max_concurrent_streams: Option<u32>,
+    /// Seconds between HTTP/2 PINGs to each client connection; a connection that does not
+    /// answer one within --http2-keepalive-timeout-secs (a dead or non-reading client) is
+    /// closed, freeing its responses. 0: no PINGs [default: 20].
+    #[arg(long, env = "TREESTORE_HTTP2_KEEPALIVE_INTERVAL_SECS")]
+    pub http2_keepalive_interval_secs: Option<u64>,
+    /// Seconds a client has to answer a keepalive PING [default: 20].
+    #[arg(long, env = "TREESTORE_HTTP2_KEEPALIVE_TIMEOUT_SECS")]
+    pub http2_keepalive_timeout_secs: Option<u64>,
     /// WAL segment size in bytes [default: 100000000].
     #[arg(long, env = "TREESTORE_WAL_SEGMENT_SIZE")]
     pub wal_segment_size: Option<u64>,
@@ -165,6 +183,12 @@ pub struct Config {
     /// None: one per core.
     pub router_threads: Option<usize>,
     pub inbox_capacity: usize,
+    /// 0: no server bound on queueing.
+    pub max_queue_wait_ms: u64,
+    pub http2_max_concurrent_streams: u32,
+    /// 0: no keepalive PINGs.
+    pub http2_keepalive_interval_secs: u64,
+    pub http2_keepalive_timeout_secs: u64,
     pub wal_segment_size: u64,
     pub wal_keep_segments: usize,
     pub checkpoint_interval_secs: u64,
@@ -196,6 +220,10 @@ impl Default for Config {
             io_uring: IoUring::Auto,
             router_threads: None,
             inbox_capacity: 1024,
+            max_queue_wait_ms: 5000,
+            http2_max_concurrent_streams: 256,
+            http2_keepalive_interval_secs: 20,
+            http2_keepalive_timeout_secs: 20,
             wal_segment_size: wal.segment_size,
             wal_keep_segments: wal.keep_segments,
             checkpoint_interval_secs: 60,
@@ -265,6 +293,19 @@ impl Config {
             self.router_threads = a.router_threads;
         }
         set(&mut self.inbox_capacity, &a.inbox_capacity);
+        set(&mut self.max_queue_wait_ms, &a.max_queue_wait_ms);
+        set(
+            &mut self.http2_max_concurrent_streams,
+            &a.http2_max_concurrent_streams,
+        );
+        set(
+            &mut self.http2_keepalive_interval_secs,
+            &a.http2_keepalive_interval_secs,
+        );
+        set(
+            &mut self.http2_keepalive_timeout_secs,
+            &a.http2_keepalive_timeout_secs,
+        );
         set(&mut self.wal_segment_size, &a.wal_segment_size);
         set(&mut self.wal_keep_segments, &a.wal_keep_segments);
         set(
@@ -303,6 +344,12 @@ impl Config {
         if self.inbox_capacity == 0 {
             return bad("inbox_capacity must be at least 1");
         }
+        if self.http2_max_concurrent_streams == 0 {
+            return bad("http2_max_concurrent_streams must be at least 1");
+        }
+        if self.http2_keepalive_timeout_secs == 0 {
+            return bad("http2_keepalive_timeout_secs must be at least 1");
+        }
         if self.wal_keep_segments == 0 {
             return bad("wal_keep_segments must be at least 1");
         }
@@ -319,6 +366,17 @@ impl Config {
             return bad("txn_timeout_ms must be in 1..=max_txn_timeout_ms");
         }
         Ok(())
+    }
+
+    /// The server's bound on a request's expected queue wait (None: unbounded).
+    pub fn max_queue_wait(&self) -> Option<Duration> {
+        (self.max_queue_wait_ms > 0).then(|| Duration::from_millis(self.max_queue_wait_ms))
+    }
+
+    /// The interval of keepalive PINGs (None: off).
+    pub fn http2_keepalive_interval(&self) -> Option<Duration> {
+        (self.http2_keepalive_interval_secs > 0)
+            .then(|| Duration::from_secs(self.http2_keepalive_interval_secs))
     }
 
     pub fn checkpoint_interval(&self) -> Duration {

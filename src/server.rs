@@ -149,7 +149,22 @@ pub async fn serve<B: Backend>(
         }
         conn
     });
+    // Bounds on what one client connection can hold (see README, "Overload"): its concurrent
+    // requests, and its life once it stops answering PINGs (a dead or non-reading client,
+    // whose responses would otherwise wait in memory for flow-control window forever).
     let serving = tonic::transport::Server::builder()
+        .max_concurrent_streams(config.http2_max_concurrent_streams)
+        .http2_keepalive_interval(config.http2_keepalive_interval())
+        .http2_keepalive_timeout(Some(Duration::from_secs(
+            config.http2_keepalive_timeout_secs,
+        )))
+        // Streams a client resets before the server takes them up: hyper's default (20) is the
+        // rapid-reset guard, but a client whose deadlines expire under overload resets that many
+        // honestly, and the guard's GOAWAY then fails every request of the connection. Twice the
+        // stream limit still bounds the abuse.
+        .http2_max_pending_accept_reset_streams(Some(
+            2 * config.http2_max_concurrent_streams as usize,
+        ))
         .layer(ClientErrorsLayer::new(metrics.clone()))
         .add_service(treestore)
         .add_service(health_service)

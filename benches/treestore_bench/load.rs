@@ -97,6 +97,29 @@ fn apply(nodes: &mut [pb::NodeInput], changes: &HashMap<String, Change>) -> usiz
     found
 }
 
+/// Runs `call` again after a growing pause (10 ms doubling to 1 s, at most 60 tries) while the
+/// server refuses it as overloaded: RESOURCE_EXHAUSTED "retry with backoff" (a full inbox, or a
+/// shard's expected queue wait over its bound), as the server asks.
+async fn with_backoff<T, Fut>(mut call: impl FnMut() -> Fut) -> Result<T, tonic::Status>
+where
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let mut pause = std::time::Duration::from_millis(10);
+    for _ in 0..60 {
+        match call().await {
+            Err(s)
+                if s.code() == tonic::Code::ResourceExhausted
+                    && s.message().contains("retry with backoff") =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+    call().await
+}
+
 async fn put_doc(c: &mut TreeStoreClient<Channel>, line: &str) -> Result<usize, BoxErr> {
     let doc: DocRecord =
         serde_json::from_str(line).map_err(|e| format!("bad document line: {e}"))?;
@@ -109,7 +132,7 @@ async fn put_doc(c: &mut TreeStoreClient<Channel>, line: &str) -> Result<usize, 
     let mut n = 0;
     let mut next = Some(first.changes);
     while next.is_some() {
-        c.put_document(pb::PutDocumentRequest {
+        let put = pb::PutDocumentRequest {
             doc_id: doc.doc_id.clone(),
             name: doc.name.clone(),
             description: doc.description.clone(),
@@ -118,6 +141,10 @@ async fn put_doc(c: &mut TreeStoreClient<Channel>, line: &str) -> Result<usize, 
             effective_time: Some(effective),
             message: format!("corpus version {}", n + 1),
             ..Default::default()
+        };
+        with_backoff(|| {
+            let (mut c, put) = (c.clone(), put.clone());
+            async move { c.put_document(put).await }
         })
         .await
         .map_err(|s| format!("PutDocument {} version {}: {s}", doc.doc_id, n + 1))?;
@@ -143,7 +170,7 @@ async fn add_xref(c: &mut TreeStoreClient<Channel>, line: &str) -> Result<usize,
             format!("bad cross-reference line {line:?}: want 6 tab-separated fields").into(),
         );
     };
-    c.add_cross_reference(pb::AddCrossReferenceRequest {
+    let add = pb::AddCrossReferenceRequest {
         reference: Some(pb::CrossReference {
             from_doc_id: from_doc.into(),
             from_node_id: from_node.into(),
@@ -153,6 +180,10 @@ async fn add_xref(c: &mut TreeStoreClient<Channel>, line: &str) -> Result<usize,
             label: label.into(),
             created_at: 0,
         }),
+    };
+    with_backoff(|| {
+        let (mut c, add) = (c.clone(), add.clone());
+        async move { c.add_cross_reference(add).await }
     })
     .await
     .map_err(|s| format!("AddCrossReference {line:?}: {s}"))?;
@@ -177,13 +208,17 @@ async fn read_doc(c: &mut TreeStoreClient<Channel>, line: &str) -> Result<usize,
     let doc: DocVersions =
         serde_json::from_str(line).map_err(|e| format!("bad document line: {e}"))?;
     for v in 1..=doc.versions.len() as u64 {
-        c.get_subtree(pb::GetSubtreeRequest {
+        let read = pb::GetSubtreeRequest {
             doc_id: doc.doc_id.clone(),
             include_text: true,
             read_at: Some(pb::ReadAt {
                 at: Some(pb::read_at::At::Version(v)),
             }),
             ..Default::default()
+        };
+        with_backoff(|| {
+            let (mut c, read) = (c.clone(), read.clone());
+            async move { c.get_subtree(read).await }
         })
         .await
         .map_err(|s| format!("GetSubtree {} version {v}: {s}", doc.doc_id))?;

@@ -30,6 +30,11 @@ pub enum Error {
     #[error("resource exhausted: {0}")]
     ResourceExhausted(String),
 
+    /// The request could not be served before the client's deadline: refused on arrival or
+    /// dropped from the queue, its work not done.
+    #[error("deadline exceeded: {0}")]
+    DeadlineExceeded(String),
+
     /// The shard cannot serve right now: recovering, shutting down, or poisoned by an I/O failure.
     #[error("shard {shard} unavailable: {reason}")]
     Unavailable { shard: usize, reason: String },

@@ -4,6 +4,7 @@
 //! from RocksDB and the inboxes); the server registers them in its registry. Every per-shard
 //! series exists from the start (at 0), so a dashboard or alert sees each shard at once.
 
+use crate::runtime::Refusal;
 use prometheus::{
     Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry,
@@ -58,6 +59,8 @@ pub struct RuntimeMetrics {
     inbox_depth: IntGaugeVec,
     inbox_capacity: IntGaugeVec,
     inbox_full: IntCounterVec,
+    refused: IntCounterVec,
+    expected_wait: GaugeVec,
     fsync: HistogramVec,
     group_commit: HistogramVec,
     checkpoints: IntCounterVec,
@@ -103,6 +106,25 @@ impl RuntimeMetrics {
                 shard_opts(
                     "treestore_shard_inbox_full_total",
                     "Requests refused because the shard's inbox was full",
+                ),
+                &["shard"],
+            )?,
+            refused: IntCounterVec::new(
+                shard_opts(
+                    "treestore_shard_refused_total",
+                    "Requests the shard refused by reason: deadline (on arrival, the estimated \
+                     wait ends after the client's deadline: DEADLINE_EXCEEDED), queue_wait (on \
+                     arrival, the estimated wait exceeds max_queue_wait: RESOURCE_EXHAUSTED), \
+                     expired (past its deadline when dequeued, not served), inbox_full \
+                     (RESOURCE_EXHAUSTED)",
+                ),
+                &["shard", "reason"],
+            )?,
+            expected_wait: GaugeVec::new(
+                shard_opts(
+                    "treestore_shard_expected_wait_seconds",
+                    "The queue wait admission expects for a request arriving at the shard now: \
+                     requests outstanding times the moving time per request",
                 ),
                 &["shard"],
             )?,
@@ -181,6 +203,8 @@ impl RuntimeMetrics {
         r.register(Box::new(self.inbox_depth.clone()))?;
         r.register(Box::new(self.inbox_capacity.clone()))?;
         r.register(Box::new(self.inbox_full.clone()))?;
+        r.register(Box::new(self.refused.clone()))?;
+        r.register(Box::new(self.expected_wait.clone()))?;
         r.register(Box::new(self.fsync.clone()))?;
         r.register(Box::new(self.group_commit.clone()))?;
         r.register(Box::new(self.checkpoints.clone()))?;
@@ -206,6 +230,8 @@ impl RuntimeMetrics {
             inbox_depth: self.inbox_depth.with_label_values(&l),
             inbox_capacity: self.inbox_capacity.with_label_values(&l),
             inbox_full: self.inbox_full.with_label_values(&l),
+            refused: Refusal::ALL.map(|r| self.refused.with_label_values(&[s.as_str(), r.label()])),
+            expected_wait: self.expected_wait.with_label_values(&l),
             fsync: self.fsync.with_label_values(&l),
             group_commit: self.group_commit.with_label_values(&l),
             checkpoints_ok: self.checkpoints.with_label_values(&[s.as_str(), "ok"]),
@@ -227,6 +253,9 @@ pub struct ShardMetrics {
     pub inbox_depth: IntGauge,
     pub inbox_capacity: IntGauge,
     pub inbox_full: IntCounter,
+    /// Indexed like `Refusal::ALL`.
+    refused: [IntCounter; 4],
+    pub expected_wait: Gauge,
     pub fsync: Histogram,
     pub group_commit: Histogram,
     pub checkpoints_ok: IntCounter,
@@ -242,6 +271,15 @@ pub struct ShardMetrics {
 }
 
 impl ShardMetrics {
+    /// Counts a refusal; a full inbox also in `treestore_shard_inbox_full_total`.
+    pub fn refused(&self, why: Refusal) {
+        let i = Refusal::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        self.refused[i].inc();
+        if why == Refusal::InboxFull {
+            self.inbox_full.inc();
+        }
+    }
+
     pub fn transaction_ended(&self, outcome: TxnOutcome, seconds: f64) {
         let i = TxnOutcome::ALL
             .iter()
@@ -270,6 +308,8 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         for series in [
             r#"treestore_shard_inbox_full_total{shard="3"} 0"#,
+            r#"treestore_shard_refused_total{reason="deadline",shard="3"} 0"#,
+            r#"treestore_shard_refused_total{reason="expired",shard="3"} 0"#,
             r#"treestore_checkpoints_total{result="failed",shard="3"} 0"#,
             r#"treestore_checkpoints_total{result="ok",shard="3"} 0"#,
             r#"treestore_wal_fsync_duration_seconds_count{shard="3"} 0"#,

@@ -71,6 +71,8 @@ impl<R: ShardRouter> Service<R> {
                 "{method}: the client deadline ({d:?}) expired"
             )))
         };
+        // Every shard call the handler makes sees the client's deadline (shard admission).
+        let fut = shards::runtime::with_deadline(deadline.map(|(_, at)| at), fut);
         let out = match deadline {
             Some((d, _)) if d.is_zero() => expired(d),
             Some((d, at)) => tokio::time::timeout_at(at.into(), fut)

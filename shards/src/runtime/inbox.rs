@@ -2,18 +2,18 @@
 //! Senders on any thread push and wake; the shard's task pops, and parks when empty — an idle
 //! shard uses no CPU. A full inbox refuses at once (the router answers RESOURCE_EXHAUSTED).
 
-use crate::request::{Request, Response};
-use crate::Result;
+use super::admission::Reply;
+use crate::request::Request;
 use atomic_waker::AtomicWaker;
 use crossbeam::queue::ArrayQueue;
-use futures_channel::oneshot;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 
 pub struct Envelope {
     pub request: Request,
-    pub reply: oneshot::Sender<Result<Response>>,
+    /// Carries the request's admission ticket: it counts as outstanding until answered.
+    pub reply: Reply,
 }
 
 pub struct Inbox {
@@ -80,13 +80,16 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::Response;
+    use crate::Result;
+    use futures_channel::oneshot;
 
     fn envelope() -> (Envelope, oneshot::Receiver<Result<Response>>) {
         let (tx, rx) = oneshot::channel();
         (
             Envelope {
                 request: Request::Stats,
-                reply: tx,
+                reply: Reply::internal(tx),
             },
             rx,
         )

@@ -8,6 +8,7 @@
 //! - `rocksdb/`: one RocksDB instance, one column family per shard, its own WAL off.
 //! - `wal/shard-N/`: shard N's log segments.
 
+mod admission;
 mod cache_fill;
 mod executor;
 mod glommio_rt;
@@ -27,6 +28,7 @@ use crate::shard::ShardConfig;
 use crate::store::{KvStore, RocksDb, RocksStore};
 use crate::tree::{CacheStats, DocTree, TreeCache};
 use crate::{Error, Result};
+use admission::{Admission, Reply};
 use futures_channel::oneshot;
 use inbox::{Envelope, Inbox, PushError};
 use std::path::{Path, PathBuf};
@@ -34,6 +36,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+pub use admission::{with_deadline, Refusal};
 pub use executor::{ExecutorKind, IoUringMode};
 pub use glommio_rt::cores;
 
@@ -88,6 +91,10 @@ pub struct RuntimeConfig {
     pub pin_cores: bool,
     /// Bound of each shard's inbox; a full inbox refuses with ResourceExhausted.
     pub inbox_capacity: usize,
+    /// Longest a request without an earlier client deadline may be expected to queue on a
+    /// shard; one expected to wait longer is refused with ResourceExhausted (None: no bound).
+    /// See `admission.rs`.
+    pub max_queue_wait: Option<Duration>,
     pub wal: treestore_wal::WalOptions,
     /// Checkpoint each shard this often.
     pub checkpoint_interval: Duration,
@@ -118,6 +125,7 @@ impl Default for RuntimeConfig {
             executors: None,
             pin_cores: true,
             inbox_capacity: 1024,
+            max_queue_wait: Some(Duration::from_secs(5)),
             wal: treestore_wal::WalOptions::default(),
             checkpoint_interval: Duration::from_secs(60),
             checkpoint_wal_bytes: 256 << 20,
@@ -221,6 +229,8 @@ impl ShardStatus {
 /// Shards served from stores of type `S` (RocksDB column families but in tests).
 pub struct Runtime<S: ShardStore = RocksStore> {
     inboxes: Vec<Arc<Inbox>>,
+    /// Each shard's admission: requests outstanding and its time per request.
+    admissions: Vec<Arc<Admission>>,
     status: Vec<Arc<ShardStatus>>,
     /// Each shard's published trees, read by router threads.
     caches: Vec<Arc<TreeCache>>,
@@ -263,8 +273,14 @@ impl Runtime<RocksStore> {
 
     /// Brings the gauges read on demand up to date: inbox depths, RocksDB sizes, block cache.
     pub fn refresh_metrics(&self) {
-        for (inbox, m) in self.inboxes.iter().zip(&self.shard_metrics) {
+        for ((inbox, m), a) in self
+            .inboxes
+            .iter()
+            .zip(&self.shard_metrics)
+            .zip(&self.admissions)
+        {
             m.inbox_depth.set(inbox.len() as i64);
+            m.expected_wait.set(a.expected_wait().as_secs_f64());
         }
         let stores = self.stores.read().unwrap_or_else(|e| e.into_inner());
         for (store, m) in stores.iter().zip(&self.shard_metrics) {
@@ -327,6 +343,9 @@ impl<S: ShardStore> Runtime<S> {
         let executors = config.executors.unwrap_or(cores).clamp(1, n);
         let inboxes: Vec<Arc<Inbox>> = (0..n)
             .map(|_| Arc::new(Inbox::new(config.inbox_capacity)))
+            .collect();
+        let admissions: Vec<Arc<Admission>> = (0..n)
+            .map(|i| Admission::new(i, config.max_queue_wait))
             .collect();
         let status: Vec<Arc<ShardStatus>> =
             (0..n).map(|_| Arc::new(ShardStatus::default())).collect();
@@ -414,6 +433,7 @@ impl<S: ShardStore> Runtime<S> {
         );
         Ok(Arc::new(Runtime {
             inboxes,
+            admissions,
             status,
             caches,
             stores: RwLock::new(stores),
@@ -482,13 +502,24 @@ impl<S: ShardStore> ShardRouter for Runtime<S> {
                 reason,
             })));
         }
+        // Served in time or refused now (see `admission.rs`).
+        let ticket = match self.admissions[shard].admit(std::time::Instant::now()) {
+            Ok(t) => t,
+            Err((why, e)) => {
+                if let Some(m) = self.shard_metrics.get(shard) {
+                    m.refused(why);
+                }
+                return Box::pin(std::future::ready(Err(e)));
+            }
+        };
         let (tx, rx) = oneshot::channel();
-        let pushed = self.inboxes[shard].push(Envelope { request, reply: tx });
+        let reply = Reply::new(tx, ticket);
+        let pushed = self.inboxes[shard].push(Envelope { request, reply });
         let err = match pushed {
             Ok(()) => None,
             Err(PushError::Full) => {
                 if let Some(m) = self.shard_metrics.get(shard) {
-                    m.inbox_full.inc();
+                    m.refused(Refusal::InboxFull);
                 }
                 Some(Error::ResourceExhausted(format!(
                     "shard {shard} inbox is full; retry with backoff"

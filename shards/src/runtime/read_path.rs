@@ -4,6 +4,7 @@
 //! only durable writes: it waits for the log records that wrote what it reads to be synced, and
 //! a snapshot is taken on the executor at a moment when that holds.
 
+use super::admission::{QueueDeadline, Refusal};
 use super::cache_fill;
 use super::executor::{spawn_blocking, spawn_local};
 use super::inbox::Envelope;
@@ -17,6 +18,7 @@ use crate::tree;
 use crate::view::read_head;
 use crate::{Error, Result};
 use std::rc::Rc;
+use std::time::Instant;
 use treestore_wal::FileSystem;
 
 /// Answers a read: at once on the executor, or from a task once what it may see is durable, or
@@ -29,6 +31,8 @@ pub(super) fn serve<F: FileSystem + 'static, S: ShardStore>(
 ) {
     let need = s.core.borrow().needs(&scope, s.wal.durable_lsn());
     let Envelope { request, reply } = env;
+    // Checked again when the blocking pool takes the read up (a queue of its own).
+    let deadline = reply.deadline();
     // A read of a tree that reached the shard missed the cache: fill it once answered.
     let cacheable = tree::cacheable_read(&request).map(str::to_string);
     if cacheable.is_some() {
@@ -60,14 +64,16 @@ pub(super) fn serve<F: FileSystem + 'static, S: ShardStore>(
     let s = s.clone();
     spawn_local(async move {
         let answer = match next {
-            Deferred::OnSnapshot(snapshot) => read_on_snapshot(&s, snapshot, request).await,
+            Deferred::OnSnapshot(snapshot) => {
+                read_on_snapshot(&s, snapshot, request, deadline).await
+            }
             Deferred::AfterSync(lsn) => match wait_readable(&s, &scope, lsn).await {
                 Err(e) => Err(e),
                 // On the executor, with no await since the wait: durable state only.
                 Ok(()) => match read_inline(&s, request, s.clock.now()) {
                     Inline::Answered(answer) => answer,
                     Inline::TooLarge(request) => {
-                        read_on_snapshot(&s, s.store.snapshot(), request).await
+                        read_on_snapshot(&s, s.store.snapshot(), request, deadline).await
                     }
                 },
             },
@@ -129,28 +135,37 @@ enum Deferred {
 
 /// Answers a snapshot read on the blocking pool over `snapshot`, which the caller took on the
 /// executor at a point where everything it could read was durable. A large subtree is answered
-/// from its document's tree, loaded with two range scans and then offered to the cache.
+/// from its document's tree, loaded with two range scans and then offered to the cache. A read
+/// the pool takes up past its queue `deadline` is refused without being done.
 async fn read_on_snapshot<F: FileSystem + 'static, S: ShardStore>(
     s: &Served<F, S>,
     snapshot: Snapshot,
     request: Request,
+    deadline: Option<QueueDeadline>,
 ) -> Result<Response> {
     let limits = s.core.borrow().shard.config.limits.clone();
     let now = s.clock.now();
-    let (answer, loaded) = spawn_blocking(move || {
+    let shard = s.id;
+    let (answer, loaded, expired) = spawn_blocking(move || {
+        if let Some(refusal) = deadline.and_then(|d| d.check(shard, Instant::now())) {
+            return (Err(refusal), None, true);
+        }
         // Failpoint `shard::snapshot_read` (feature `failpoints`): a callback holds the read here.
         fail::fail_point!("shard::snapshot_read");
         if let Some(read) = reads::subtree_from_loaded_tree(&*snapshot, &limits, &request) {
             return match read {
-                Ok((response, tree)) => (Ok(response), Some(tree)),
-                Err(e) => (Err(e), None),
+                Ok((response, tree)) => (Ok(response), Some(tree), false),
+                Err(e) => (Err(e), None, false),
             };
         }
         let answer = reads::read(&*snapshot, &limits, &request, now)
             .unwrap_or_else(|| Err(Error::Internal("not a snapshot read".into())));
-        (answer, None)
+        (answer, None, false)
     })
     .await;
+    if expired {
+        s.metrics.refused(Refusal::Expired);
+    }
     if let Some(tree) = loaded {
         // Back on the executor: kept only if still current (the rules of `tree::Loads`).
         if let Ok(Some(head)) = read_head(&s.store, &tree.doc_id) {

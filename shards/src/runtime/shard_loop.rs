@@ -6,6 +6,7 @@
 //! poisons the shard: its waiters fail, later requests get `Unavailable`, nothing more is
 //! acknowledged, and a restart recovers from the log.
 
+use super::admission::Refusal;
 use super::executor::{sleep, spawn_blocking, spawn_joinable, spawn_local};
 use super::inbox::{Envelope, Inbox};
 use super::{read_path, write_path, Clock, RuntimeConfig, ShardStatus, ShardStore};
@@ -39,7 +40,7 @@ pub struct ShardContext<S> {
     pub metrics: ShardMetrics,
 }
 
-pub(super) type Reply = oneshot::Sender<Result<Response>>;
+pub(super) use super::admission::Reply;
 
 /// What a read must see durable first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -262,9 +263,15 @@ pub async fn run<F: FileSystem + 'static, S: ShardStore>(ctx: ShardContext<S>, o
         stop,
     ));
 
-    while let Some(env) = inbox.recv().await {
+    while let Some(mut env) = inbox.recv().await {
         if status.state() == ShardState::Poisoned {
             reply(env, Err(served.unavailable()));
+            continue;
+        }
+        // Past its queue deadline: refused without doing its work (see `admission`).
+        if let Some(refusal) = env.reply.expired(id, Instant::now()) {
+            served.metrics.refused(Refusal::Expired);
+            reply(env, Err(refusal));
             continue;
         }
         handle(&served, env).await;
@@ -546,7 +553,7 @@ async fn checkpoint_timer<F: FileSystem + 'static, S: ShardStore>(
             let (reply, _) = oneshot::channel();
             let _ = inbox.push(Envelope {
                 request: Request::SweepToolResults { limit: 1000 },
-                reply,
+                reply: Reply::internal(reply),
             });
         }
         if now >= next_checkpoint {
