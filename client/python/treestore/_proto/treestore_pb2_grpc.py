@@ -175,7 +175,8 @@ class TreeStoreServicer:
 
     def PutDocument(self, request, context):
         """Creates a document from a whole tree, or replaces the whole tree and document fields of
-        an existing one when overwrite is true (a new version either way; creation is version 1).
+        an existing one when overwrite is true (a new version either way; a new doc_id starts at
+        version 1, a deleted one created again continues its numbering: see Versions above).
         Errors: ALREADY_EXISTS (doc exists and overwrite is false), INVALID_ARGUMENT (bad ids or
         JSON, duplicate node_id in the tree), RESOURCE_EXHAUSTED, NOT_FOUND (unknown or expired
         transaction), UNAVAILABLE.
