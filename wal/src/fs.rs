@@ -132,6 +132,13 @@ pub(crate) fn read_up_to(file: &std::fs::File, pos: u64, len: usize) -> io::Resu
     Ok(out)
 }
 
+/// fsync of a directory (its entries: creates, renames, removals) on the sync thread, so the
+/// executor never blocks on it. Shared by `GlommioFs` and `ThreadFs`.
+pub(crate) async fn sync_dir_std(sync: &SyncThread, dir: &Path) -> io::Result<()> {
+    let dir = dir.to_path_buf();
+    sync.run(move || std::fs::File::open(dir)?.sync_all()).await
+}
+
 pub(crate) fn list_std(dir: &Path) -> io::Result<Vec<String>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir)? {
@@ -277,10 +284,7 @@ impl FileSystem for GlommioFs {
         std::fs::rename(from, to)
     }
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let dir = dir.to_path_buf();
-        self.sync
-            .run(move || std::fs::File::open(dir)?.sync_all())
-            .await
+        crate::fs::sync_dir_std(&self.sync, dir).await
     }
 }
 

@@ -92,10 +92,7 @@ impl FileSystem for ThreadFs {
         std::fs::rename(from, to)
     }
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let dir = dir.to_path_buf();
-        self.sync
-            .run(move || std::fs::File::open(dir)?.sync_all())
-            .await
+        crate::fs::sync_dir_std(&self.sync, dir).await
     }
 }
 
