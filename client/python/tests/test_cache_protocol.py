@@ -109,6 +109,19 @@ def test_event_for_the_next_version_overtaking_the_read_answer() -> None:
     assert cache.known_latest(DOC) == 4
 
 
+def test_answer_newer_than_the_events_in_flight_is_learned_an_older_one_not() -> None:
+    cache = serving_cache()
+    read(cache, node_response(3))
+    slow = _calls.get_node(DOC, "n", include_text=False)
+    _, newer = cache.begin(slow)
+    _, older = cache.begin(_calls.get_children(DOC, "n"))
+    cache.feed_event(version_event(4))  # latest 3 -> 4 while both are in flight
+    cache.finish(older, _calls.get_children(DOC, "n"), pb.GetChildrenResponse(version=3))
+    assert cache.known_latest(DOC) == 4
+    cache.finish(newer, slow, node_response(5))  # newer than anything delivered
+    assert cache.known_latest(DOC) == 5
+
+
 def test_event_makes_the_next_latest_read_a_miss_and_moves_latest_forward() -> None:
     cache = serving_cache()
     read(cache, node_response(3))

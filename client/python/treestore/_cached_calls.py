@@ -19,10 +19,9 @@ rules are in ``treestore.cache``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from ._calls import Call
-from ._proto import treestore_pb2 as pb
+from ._calls import READ_VERSION, Call
 
 __all__ = ["READ", "WRITE", "DELETE", "TX_BEGIN", "TX_COMMIT", "TX_ROLLBACK", "classify",
            "read_key", "read_version", "write_doc_version"]
@@ -30,25 +29,8 @@ __all__ = ["READ", "WRITE", "DELETE", "TX_BEGIN", "TX_COMMIT", "TX_ROLLBACK", "c
 READ, WRITE, DELETE, TX_BEGIN, TX_COMMIT, TX_ROLLBACK = range(6)
 
 
-def _version_field(r: Any) -> int:
-    return r.version
-
-
-def _document_version(r: pb.GetDocumentResponse) -> int:
-    return r.document.version
-
-
-#: cacheable read method -> the version a response was read at
-_READ_VERSION: dict[str, Callable[[Any], int]] = {
-    "GetNode": _version_field,
-    "GetSubtree": _version_field,
-    "GetChildren": _version_field,
-    "GetAncestors": _version_field,
-    "GetDocument": _document_version,
-}
-
 _KIND: dict[str, int] = {
-    **{m: READ for m in _READ_VERSION},
+    **{m: READ for m in READ_VERSION},
     "PutDocument": WRITE,
     "InsertNode": WRITE,
     "UpdateNode": WRITE,
@@ -90,7 +72,7 @@ def read_key(call: Call[Any]) -> tuple[str, bytes, int]:
 
 def read_version(method: str, response: Any) -> int:
     """The version a READ response was read at."""
-    return _READ_VERSION[method](response)
+    return READ_VERSION[method](response)
 
 
 def write_doc_version(call: Call[Any], response: Any) -> tuple[str, int]:

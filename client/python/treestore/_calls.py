@@ -328,6 +328,47 @@ def _parse_get_ancestors(r: pb.GetAncestorsResponse) -> list[Node]:
 
 
 # ---------------------------------------------------------------------------------------
+# the version a read answered at
+# ---------------------------------------------------------------------------------------
+
+
+def _response_version(r: Any) -> int:
+    return r.version
+
+
+def _document_version(r: pb.GetDocumentResponse) -> int:
+    return r.document.version
+
+
+#: RPC of a read -> the version its response was read at
+READ_VERSION: dict[str, Callable[[Any], int]] = {
+    "GetNode": _response_version,
+    "GetSubtree": _response_version,
+    "GetChildren": _response_version,
+    "GetAncestors": _response_version,
+    "GetDocument": _document_version,
+}
+
+_READS: dict[str, Callable[..., Call[Any]]] = {
+    "get_document": get_document, "get_node": get_node, "get_subtree": get_subtree,
+    "get_children": get_children, "get_ancestors": get_ancestors}
+
+
+def read_versioned(method: str, *args: Any, **kwargs: Any) -> Call[tuple[Any, int]]:
+    """The read ``method`` ("get_node", "get_subtree", "get_children", "get_ancestors" or
+    "get_document", with its arguments) returning ``(result, version read)``."""
+    try:
+        builder = _READS[method]
+    except KeyError:
+        raise InvalidArgument(f"read_versioned: method must be one of {sorted(_READS)}, "
+                              f"got {method!r}") from None
+    call = builder(*args, **kwargs)
+    parse, version_of = call.parse, READ_VERSION[call.method]
+    call.parse = lambda r: (parse(r), version_of(r))
+    return call
+
+
+# ---------------------------------------------------------------------------------------
 # node writes
 # ---------------------------------------------------------------------------------------
 

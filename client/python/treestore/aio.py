@@ -118,6 +118,10 @@ class AsyncTreeStoreClient:
             await asyncio.sleep(0.005)
         return True
 
+    async def read_versioned(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, int]:
+        """``(result, version read)`` of a read; see :meth:`TreeStoreClient.read_versioned`."""
+        return await self._run(_calls.read_versioned(method, *args, **kwargs))
+
     # -- change feed ----------------------------------------------------------------------
 
     def watch(self, doc_ids: Optional[Iterable[str]] = None, *, prefix: str = "",

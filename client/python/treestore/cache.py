@@ -25,11 +25,13 @@ Invariants (all state below is guarded by ``_lock``):
 * A read's answer at version v sets ``_latest[doc] = v`` only if (1) the feed was anchored
   when the read was issued: it had received CaughtUp in the current generation, so every
   change after that point reaches this cache as an event (a stream that is down resumes
-  from its token and replays what it missed); (2) no event for ``doc``, no write of this
-  client to ``doc`` and no drop of ``doc`` happened while the read was in flight (the event
-  for v+1 can arrive before the answer of v): per-document change sequence numbers
-  ``_changed`` against the ticket taken at issue; (3) nothing dropped everything since
-  (``_floor``); (4) v is newer than ``_latest[doc]``.
+  from its token and replays what it missed); (2) nothing dropped everything since
+  (``_floor``); (3) v is newer than ``_latest[doc]``; and (4) either no event for ``doc``,
+  no write of this client to ``doc`` and no drop of ``doc`` happened while the read was in
+  flight (the event for v+1 can arrive before the answer of v: per-document change
+  sequence numbers ``_changed`` against the ticket taken at issue), or ``_latest[doc]`` is
+  known and older than v (then every change delivered meanwhile was older than v: a newer
+  version would have moved ``_latest`` past v, a deletion of it would have dropped it).
 * Own writes (outside transactions, and commits) set ``_latest[doc]`` to at least their
   version under the same conditions, or drop it: a later latest read of this client never
   returns a version older than its own acknowledged write (read-your-writes).
@@ -355,10 +357,15 @@ class ReadCache:
             self._inflight.pop(doc, None)
             self._changed.pop(doc, None)
 
-    def _valid(self, p: _Pending, doc: str) -> bool:
-        """Nothing ``p``'s answer could have missed happened while it was in flight."""
-        return (p.anchored and p.generation == self._generation and p.seq >= self._floor
-                and self._changed.get(doc, -1) <= p.seq)
+    def _may_learn(self, p: _Pending, doc: str, version: int) -> bool:
+        """``version``, what the call of ``p`` saw of ``doc``, may become ``_latest[doc]``
+        (the rule of the module doc)."""
+        if not (p.anchored and p.generation == self._generation and p.seq >= self._floor):
+            return False
+        latest = self._latest.get(doc)
+        if self._changed.get(doc, -1) <= p.seq:  # nothing happened to doc meanwhile
+            return latest is None or version > latest
+        return latest is not None and version > latest
 
     def _changed_now(self, doc: str) -> None:
         """Record a change of ``doc``: void the tickets of its calls in flight."""
@@ -379,18 +386,16 @@ class ReadCache:
             return
         size = response.ByteSize() + len(p.data) + ENTRY_OVERHEAD
         self._entries.put((p.method, p.data, version), response, size)
-        if p.version == 0 and p.doc is not None and self._valid(p, p.doc):
-            latest = self._latest.get(p.doc)
-            if latest is None or version > latest:
-                self._set_latest(p.doc, version)
+        if p.version == 0 and p.doc is not None and self._may_learn(p, p.doc, version):
+            self._set_latest(p.doc, version)
 
     def _learn_write(self, p: _Pending, doc: str, version: int) -> None:
-        latest = self._latest.get(doc)
-        if self._valid(p, doc):
-            if latest is None or version > latest:
-                self._set_latest(doc, version)
-        elif latest is not None and latest < version:
-            del self._latest[doc]  # it may miss our write: the server will tell
+        if self._may_learn(p, doc, version):
+            self._set_latest(doc, version)
+        else:
+            latest = self._latest.get(doc)
+            if latest is not None and latest < version:
+                del self._latest[doc]  # it would miss our write: ask the server next time
         self._changed_now(doc)
 
     def _forget(self, doc: Optional[str]) -> None:

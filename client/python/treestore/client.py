@@ -174,6 +174,13 @@ class TreeStoreClient:
             time.sleep(0.005)
         return False
 
+    def read_versioned(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, int]:
+        """Run the read ``method`` ("get_node", "get_subtree", "get_children",
+        "get_ancestors" or "get_document") with its arguments and return ``(result, the
+        version it read)``, e.g. ``node, v = ts.read_versioned("get_node", "doc", "0007")``
+        (through the read cache when on)."""
+        return self._run(_calls.read_versioned(method, *args, **kwargs))
+
     # -- change feed ----------------------------------------------------------------------
 
     def watch(self, doc_ids: Optional[Iterable[str]] = None, *, prefix: str = "",
