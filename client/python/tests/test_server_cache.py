@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from treestore import (AsyncTreeStoreClient, CacheConfig, NotFound, TreeStoreClient,
+from treestore import (AsyncTreeStoreClient, CacheConfig, Lagged, NotFound, TreeStoreClient,
                        TreeStoreError, Unavailable)
 from treestore.tools import ToolRunner
 
@@ -199,6 +199,48 @@ def test_replay_after_a_cut_link_is_applied_before_serving(server, client: TreeS
     finally:
         c.close()
         proxy.close()
+
+
+def test_changes_lost_while_cut_reset_the_cache(server_factory, uid: str) -> None:
+    """A server that keeps few changes (--watch-retention-records 1, checkpoints every
+    second): while the cached client's link is cut, other writes outrun the retention; on
+    resume the server reports the loss (Lagged{changes_lost}) or refuses the token, and the
+    cache drops what it knew instead of serving it."""
+    srv = server_factory(args=("--watch-retention-records", "1",
+                               "--checkpoint-interval-secs", "1"))
+    doc = f"{uid}-d"
+    with TreeStoreClient(srv.address, timeout=30.0) as writer:
+        writer.put_document(doc, tree())
+        host, port = srv.address.split(":")
+        proxy = Proxy(host, int(port))
+        c = cached_client(proxy.address)
+        try:
+            assert c.get_node(doc, "c1").title == "C1"
+            assert c.get_node(doc, "c1").title == "C1"
+            token = c.cache.resume_token
+            proxy.cut()
+            eventually(lambda: c.cache_stats().feed != "serving", "the feed notices the cut")
+            for i in range(30):
+                writer.update_node(doc, "c1", title=f"lost {i}")
+
+            def lost() -> bool:  # the changes after the cache's token are gone
+                probe = writer.watch(prefix="", resume_token=token)
+                try:
+                    first = next(probe)
+                    return isinstance(first, Lagged) and first.changes_lost
+                except TreeStoreError:
+                    return True  # the token is refused outright
+                finally:
+                    probe.cancel()
+
+            eventually(lost, "a checkpoint drops the changes after the token")
+            proxy.restore()
+            eventually(lambda: c.cache_stats().resets >= 1, "the cache resets")
+            assert c.wait_cache_serving(WAIT)
+            assert c.get_node(doc, "c1").title == "lost 29"
+        finally:
+            c.close()
+            proxy.close()
 
 
 def test_tools_read_through_a_cache_by_default(server, client: TreeStoreClient,
