@@ -9,6 +9,11 @@ by re-creation). Reader threads share one cached client; they read at the latest
 * every cached read equals an uncached read at the version it claims (content identical);
   when that version is gone (its document was deleted since) the read is counted as
   unverifiable;
+* no read is older than what the cache's own feed had delivered of its document before the
+  read was issued (the feed's events are recorded on their way into the cache: the recorder
+  calls the real ``ReadCache.feed_event`` first, then notes the event's version; after a
+  DeleteEvent of last version L the read must be NOT_FOUND or newer than L): the cache may
+  lag the server by the feed's delay, never its own feed;
 * after a reader's own write at version w, its next latest read of that document reads a
   version >= w (or NOT_FOUND: a writer deleted the document meanwhile);
 * per reader and document, the versions read never go back;
@@ -139,6 +144,7 @@ def run_never_stale(address: str, uid: str, seed: int) -> Report:
             plain.put_document(doc, base_tree(i, "initial"))
         assert cached.wait_cache_serving(30.0), cached.cache_stats()
         s0 = cached.cache_stats()
+        delivered = record_feed(cached)
 
         def writer(n: int) -> None:
             rng = random.Random(seed + n)
@@ -168,11 +174,15 @@ def run_never_stale(address: str, uid: str, seed: int) -> Report:
                         seen[doc] = max(seen.get(doc, 0), v)
                     continue
                 method, args, kwargs = _reads(rng, doc)
+                floor = delivered.get(doc, 0)
                 try:
                     result, v = cached.read_versioned(method, *args, **kwargs)
                 except NotFound:
                     report.add(not_found=1)
                     continue
+                if v < floor:
+                    report.fail(f"reader {n}: {method}{args} read version {v} of {doc}; the "
+                                f"cache's feed had delivered {floor} before the read")
                 if v < seen.get(doc, 0):
                     report.fail(f"reader {n}: {method}{args} read version {v} of {doc} after "
                                 f"version {seen[doc]}")
@@ -217,6 +227,32 @@ def run_never_stale(address: str, uid: str, seed: int) -> Report:
         plain.close()
     assert not report.failures, "\n".join(report.failures[:10])
     return report
+
+
+def record_feed(client: TreeStoreClient) -> dict[str, float]:
+    """Record, per document, the newest position the cache's feed has applied: version v, or
+    L + 0.5 after a DeleteEvent of last version L (values only grow; the dict is read by
+    other threads without a lock, each read seeing a whole value)."""
+    cache = client.cache
+    assert cache is not None
+    apply = cache.feed_event
+    delivered: dict[str, float] = {}
+
+    def recording(m: Any) -> bool:
+        result = apply(m)  # into the cache first: the record is a lower bound of its state
+        kind = m.WhichOneof("event")
+        if kind == "version":
+            doc, pos = m.version.doc_id, float(m.version.version.version)
+        elif kind == "deleted":
+            doc, pos = m.deleted.doc_id, m.deleted.last_version + 0.5
+        else:
+            return result
+        if pos > delivered.get(doc, 0):
+            delivered[doc] = pos
+        return result
+
+    cache.feed_event = recording  # type: ignore[method-assign]
+    return delivered
 
 
 def _guard(report: Report, name: str, fn: Callable[[int], None], n: int) -> Callable[[], None]:
