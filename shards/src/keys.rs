@@ -277,6 +277,30 @@ pub fn tool_scope() -> Vec<u8> {
     vec![TOOL]
 }
 
+/// `f lsn`: the change-feed event of the mutation logged at `lsn` (LSN big-endian, so the feed
+/// is one key range in log order).
+pub fn feed(lsn: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(FEED);
+    k.extend_from_slice(&lsn.to_be_bytes());
+    k
+}
+
+/// The LSN of a feed key (`None` when `k` is not one).
+pub fn feed_lsn(k: &[u8]) -> Option<u64> {
+    match k.split_first() {
+        Some((&FEED, rest)) => rest.try_into().ok().map(u64::from_be_bytes),
+        _ => None,
+    }
+}
+
+/// `q doc \0 v`: the LSN of the feed event of version `v` of `doc` (version big-endian, so a
+/// document's entries are in version order). Kept when the document is deleted; removed with
+/// the event by retention.
+pub fn feed_index(doc: &str, v: VersionNo) -> Vec<u8> {
+    key(FEED_INDEX, &[doc.as_bytes(), &v.to_be_bytes()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,28 +352,4 @@ mod tests {
         assert_eq!(xref_from_key(&xref_out(&x)), Some(x.clone()));
         assert_eq!(xref_from_key(&xref_in(&x)), Some(x));
     }
-}
-
-/// `f lsn`: the change-feed event of the mutation logged at `lsn` (LSN big-endian, so the feed
-/// is one key range in log order).
-pub fn feed(lsn: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(9);
-    k.push(FEED);
-    k.extend_from_slice(&lsn.to_be_bytes());
-    k
-}
-
-/// The LSN of a feed key (`None` when `k` is not one).
-pub fn feed_lsn(k: &[u8]) -> Option<u64> {
-    match k.split_first() {
-        Some((&FEED, rest)) => rest.try_into().ok().map(u64::from_be_bytes),
-        _ => None,
-    }
-}
-
-/// `q doc \0 v`: the LSN of the feed event of version `v` of `doc` (version big-endian, so a
-/// document's entries are in version order). Kept when the document is deleted; removed with
-/// the event by retention.
-pub fn feed_index(doc: &str, v: VersionNo) -> Vec<u8> {
-    key(FEED_INDEX, &[doc.as_bytes(), &v.to_be_bytes()])
 }

@@ -266,11 +266,13 @@ impl<R: ShardRouter> Engine<R> {
             .await?;
         }
         let mut caught_up = false;
+        // A shard that stops serving publishes nothing more: checked at the start and whenever
+        // the watch has been idle for STATE_CHECK.
+        self.check_serving(plan)?;
         loop {
             for w in wakers.iter_mut() {
                 w.borrow_and_update();
             }
-            self.check_serving(plan)?;
             let mut progressed = false;
             for i in 0..plan.shards.len() {
                 let s = plan.shards[i];
@@ -294,7 +296,7 @@ impl<R: ShardRouter> Engine<R> {
             tokio::select! {
                 _ = changed => {}
                 _ = out.closed() => return Ok(()),
-                _ = tokio::time::sleep(STATE_CHECK) => {}
+                _ = tokio::time::sleep(STATE_CHECK) => self.check_serving(plan)?,
             }
         }
     }

@@ -101,12 +101,14 @@ impl FeedLive {
     /// added before) and publishes `through`.
     pub fn publish(&self, events: impl IntoIterator<Item = (u64, Arc<FeedEvent>)>, through: u64) {
         let mut ring = self.ring();
-        if through <= ring.published {
-            return;
-        }
+        let before = ring.published;
+        let through = through.max(before);
         for (lsn, event) in events {
-            ring.bytes += estimated_bytes(&event);
-            ring.events.push_back((lsn, event));
+            // The caller passes each event once, in order, at or below `through`.
+            if lsn > before && lsn <= through {
+                ring.bytes += estimated_bytes(&event);
+                ring.events.push_back((lsn, event));
+            }
         }
         while ring.events.len() > self.capacity
             || (ring.bytes > RING_BYTES && ring.events.len() > 1)
@@ -118,7 +120,9 @@ impl FeedLive {
         }
         ring.published = through;
         drop(ring);
-        self.wake.send_replace(through);
+        if through > before {
+            self.wake.send_replace(through);
+        }
     }
 
     /// Every event at or below this LSN is durable and readable.

@@ -19,3 +19,5 @@ pub use event::{Deletion, FeedEvent, VersionChange};
 pub use live::{FeedLive, RING_EVENTS};
 pub use read::{read_after, start_after_version, FeedRead, Start};
 pub use retention::{trim, trimmed_in};
+#[cfg(test)]
+mod tests;
