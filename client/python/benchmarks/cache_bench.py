@@ -133,13 +133,17 @@ def summarize(samples_ns: list[int]) -> dict[str, float]:
             "mean_us": round(statistics.fmean(us), 1)}
 
 
-def replay(run: Callable[[Step], Any], trace: list[Step]) -> list[int]:
+def replay(run: Callable[[Step], Any], trace: list[Step],
+           after: Optional[Callable[[], None]] = None) -> list[int]:
+    """The wall time of each step in ns; ``after`` runs after each step, untimed."""
     clock = time.perf_counter_ns
     out = []
     for s in trace:
         t0 = clock()
         run(s)
         out.append(clock() - t0)
+        if after is not None:
+            after()
     return out
 
 
@@ -249,6 +253,7 @@ def measure(a: argparse.Namespace, address: str, dsn: str) -> dict[str, Any]:
     select1 = pg.call(pgsql.QUERIES["select1"]["constant"], "select1")
     floors = {"grpc_health_raw": [], "treestore_health": [], "postgres_select1": []}
     samples: dict[str, dict[str, list[int]]] = {m: {k: [] for k in KINDS} for m in MODES}
+    by_outcome: dict[str, list[int]] = {"hit": [], "miss": []}  # cached mode
     hit_rates = []
     for r in range(a.rounds):
         order = MODES[r % 3:] + MODES[:r % 3]
@@ -257,9 +262,18 @@ def measure(a: argparse.Namespace, address: str, dsn: str) -> dict[str, Any]:
                 c = TreeStoreClient(address, timeout=120.0, cache=CacheConfig())
                 if not c.wait_cache_serving(30.0):
                     raise SystemExit(f"the cache's watch did not catch up: {c.cache_stats()}")
-                times = replay(ts_step(c), trace)
-                s = c.cache_stats()
-                hit_rates.append(s.hit_rate)
+                hits: list[bool] = []
+                last = [0]
+
+                def note() -> None:  # was the step just timed a hit? (untimed)
+                    h = c.cache_stats().hits
+                    hits.append(h > last[0])
+                    last[0] = h
+
+                times = replay(ts_step(c), trace, note)
+                for t, hit in zip(times, hits):
+                    by_outcome["hit" if hit else "miss"].append(t)
+                hit_rates.append(c.cache_stats().hit_rate)
                 c.close()
             elif mode == "uncached":
                 times = replay(ts_step(plain), trace)
@@ -280,6 +294,7 @@ def measure(a: argparse.Namespace, address: str, dsn: str) -> dict[str, Any]:
                   "rounds": a.rounds, "seed": a.seed, "scale": a.scale},
         "postgres_variants": variants,
         "cached_hit_rate": round(statistics.fmean(hit_rates), 4),
+        "cached_by_outcome": {k: summarize(v) for k, v in by_outcome.items() if v},
         "floors": {k: summarize(v) for k, v in floors.items()},
         "modes": {m: {"all": summarize([t for k in KINDS for t in samples[m][k]]),
                       "trace_ms": round(sum(t for k in KINDS for t in samples[m][k])
@@ -289,9 +304,19 @@ def measure(a: argparse.Namespace, address: str, dsn: str) -> dict[str, Any]:
                      "psycopg": psycopg.__version__, "treestore_client": treestore.__version__,
                      "postgres": pg.conn.execute("SHOW server_version").fetchone()[0]},
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
+        "server_binary": str(a.bin),
+        "server_commit": server_commit(a.bin),
+        "client_commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12",
+                                         "HEAD"], capture_output=True, text=True).stdout.strip(),
     }
     plain.close()
     return result
+
+
+def server_commit(binary: Path) -> str:
+    """The commit a published binary was built from (a COMMIT file beside it), if known."""
+    f = binary.with_name("COMMIT")
+    return f.read_text().strip()[:12] if f.is_file() else "unknown"
 
 
 def markdown(r: dict[str, Any], a: argparse.Namespace) -> str:
@@ -318,6 +343,14 @@ def markdown(r: dict[str, Any], a: argparse.Namespace) -> str:
         row("**all reads**", "all"),
         *(row(k, k) for k in KINDS),
         "",
+        f"Cached client by outcome (median / p99 µs): answered from memory "
+        f"{r['cached_by_outcome']['hit']['median_us']} / {r['cached_by_outcome']['hit']['p99_us']}"
+        f" ({r['cached_by_outcome']['hit']['calls']:,} reads); from the server "
+        f"{r['cached_by_outcome']['miss']['median_us']} / "
+        f"{r['cached_by_outcome']['miss']['p99_us']} ({r['cached_by_outcome']['miss']['calls']:,}"
+        f" reads; uncached client, all reads: {m['uncached']['all']['median_us']} / "
+        f"{m['uncached']['all']['p99_us']}).",
+        "",
         f"Whole replay ({t['steps']} reads): cached {m['cached']['trace_ms']:,.1f} ms, uncached "
         f"{m['uncached']['trace_ms']:,.1f} ms, PostgreSQL {m['postgres']['trace_ms']:,.1f} ms.",
         "",
@@ -327,6 +360,8 @@ def markdown(r: dict[str, Any], a: argparse.Namespace) -> str:
         f"{f['treestore_health']['p99_us']}; psycopg `SELECT 1` "
         f"{f['postgres_select1']['median_us']} / {f['postgres_select1']['p99_us']}.",
         "",
+        f"Server binary: release, commit {r['server_commit']}; client commit "
+        f"{r['client_commit']}. "
         f"PostgreSQL variants (fastest on a calibration pass): {r['postgres_variants']}. "
         f"Versions: {r['versions']}. Machine: {r['machine']['cpus']} CPUs, load average "
         f"{', '.join(f'{x:.2f}' for x in r['machine']['load_average'])} at the end.",

@@ -268,3 +268,29 @@ async def test_async_watch_events_and_resume(server, uid: str) -> None:
                 resumed.append(e)
         assert versions(resumed) == [(doc, 2), (doc, -2)]
 
+
+
+async def test_async_auto_resume_across_a_server_restart(server_factory, uid: str) -> None:
+    srv = server_factory()
+    doc = f"{uid}-d"
+    async with AsyncTreeStoreClient(srv.address, timeout=30.0) as c:
+        await c.put_document(doc, tree())
+        stream = c.watch([doc], from_versions={doc: 0}, auto_resume=True)
+        it = stream.__aiter__()
+
+        async def next_change() -> Any:
+            while True:
+                e = await asyncio.wait_for(it.__anext__(), WAIT)
+                if not isinstance(e, CaughtUp):
+                    return e
+
+        assert versions([await next_change()]) == [(doc, 1)]
+        srv.stop()
+        srv.start()
+        await c.wait_until_ready()
+        await c.update_node(doc, "a", title="2")
+        await c.delete_document(doc)
+        got = [await next_change(), await next_change()]
+        assert versions(got) == [(doc, 2), (doc, -2)]
+        assert stream.connections >= 2
+        stream.cancel()
