@@ -293,3 +293,21 @@ def test_never_stale_randomized(server, uid: str) -> None:
     assert report.verified > 200, report
     assert report.own_writes > 20, report
     assert report.hits > 100, report
+
+
+async def test_async_tools_read_through_a_cache_by_default(server, client: TreeStoreClient,
+                                                           uid: str) -> None:
+    from treestore.tools import AsyncToolRunner
+
+    doc = f"{uid}-d"
+    client.put_document(doc, tree())
+    async with AsyncTreeStoreClient(server.address, timeout=30.0) as plain:
+        async with AsyncToolRunner(plain) as runner:
+            assert runner.client is not plain and runner.client.cache is not None
+            assert await runner.client.wait_cache_serving(WAIT)
+            first = await runner.call("get_node", {"doc_id": doc, "node_id": "c1"})
+            s1 = runner.read_cache_stats()
+            assert await runner.call("get_node", {"doc_id": doc, "node_id": "c1"}) == first
+            s2 = runner.read_cache_stats()
+            assert s2.misses == s1.misses and s2.hits > s1.hits
+        assert runner.client.cache_stats().feed == "closed"
