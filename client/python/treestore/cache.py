@@ -35,8 +35,11 @@ Invariants (all state below is guarded by ``_lock``):
 * Own writes (outside transactions, and commits) set ``_latest[doc]`` to at least their
   version under the same conditions, or drop it: a later latest read of this client never
   returns a version older than its own acknowledged write (read-your-writes).
-* A DeleteEvent (or an own DeleteDocument) makes the document's latest unknown, unless a
-  re-created version newer than the deleted one is already known.
+* A DeleteEvent makes the document's latest unknown, unless a re-created version newer
+  than the deleted one is already known; an own DeleteDocument, or an own write that failed
+  (it may have committed), always does.
+* ``_latest`` holds at most ``max_documents`` documents; the least recently used is dropped
+  (a drop, like the others, voids the tickets of that document's calls in flight).
 * ``Lagged(changes_lost=True)``, a resume the server refuses, or an unknown transaction
   committed: everything known as latest is dropped; after a refusal or a loss the feed
   starts over from "now" in a new generation and serves again after that stream's CaughtUp.
