@@ -494,7 +494,8 @@ async fn main_async(args: Args) -> Result<(), BoxErr> {
     if let Some(n) = args.watchers {
         let mut setup_client = TreeStoreClient::new(channels[0].clone());
         let tree = Arc::new(setup(&mut setup_client, args.docs, 0).await?);
-        let line = watch::run(&channels, tree, n, args.clients, args.seconds).await?;
+        let cpu = args.server_pid.map(probe::Cpu::new).transpose()?;
+        let line = watch::run(&channels, tree, n, args.clients, args.seconds, cpu).await?;
         report(&line);
         return Ok(());
     }

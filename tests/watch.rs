@@ -603,3 +603,27 @@ async fn retention_losses_are_reported_and_the_watch_goes_on() {
     let want: Vec<u64> = (27..=31).collect();
     assert_eq!(seen, want, "the events of the last 5 records are kept");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_watches_end_unavailable_when_the_server_shuts_down() {
+    let mut server = Server::start(&[]).await;
+    let mut c = server.client().await;
+    let mut s = watch(&mut c, all_docs(None)).await;
+    assert!(matches!(next(&mut s).await.event, Some(Event::CaughtUp(_))));
+    // SIGTERM: the graceful shutdown is not held by the open stream.
+    assert_eq!(server.stop(), 0, "a clean exit");
+    assert!(
+        !server
+            .log_text()
+            .contains("still open after the grace period"),
+        "the stream ended with the shutdown, not after the grace period"
+    );
+    let end = tokio::time::timeout(PATIENCE, s.message())
+        .await
+        .expect("the stream ends");
+    match end {
+        Err(status) => assert_eq!(status.code(), Code::Unavailable, "{status:?}"),
+        Ok(None) => {} // the connection closed after the status was sent
+        Ok(Some(e)) => panic!("unexpected {e:?}"),
+    }
+}

@@ -56,9 +56,12 @@ async fn writer(
     mut c: TreeStoreClient<Channel>,
     tree: Arc<Tree>,
     w: usize,
+    writers: usize,
     stop: Arc<AtomicBool>,
 ) -> Result<Histogram<u64>, BoxErr> {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    // Writer w writes titles w, w + writers, ...: no two writes set the same title on the
+    // same node, so each one is a new version (an event).
     let mut i = w;
     while !stop.load(Ordering::Relaxed) {
         let t = Instant::now();
@@ -76,7 +79,7 @@ async fn writer(
         })
         .await?;
         hist.saturating_record(t.elapsed().as_micros() as u64);
-        i += 7;
+        i += writers;
     }
     Ok(hist)
 }
@@ -88,6 +91,7 @@ pub async fn run(
     watchers: usize,
     writers: usize,
     seconds: u64,
+    server: Option<super::probe::Cpu>,
 ) -> Result<String, BoxErr> {
     let stop_watching = Arc::new(AtomicBool::new(false));
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(watchers.max(1));
@@ -104,16 +108,13 @@ pub async fn run(
         ready_rx.recv().await.ok_or("a watcher failed to start")?;
     }
     let stop_writing = Arc::new(AtomicBool::new(false));
+    let cpu_before = server.as_ref().map(|c| c.seconds()).transpose()?;
     let started = Instant::now();
     let mut writing = vec![];
     for w in 0..writers {
         let c = TreeStoreClient::new(channels[w % channels.len()].clone());
-        writing.push(tokio::spawn(writer(
-            c,
-            tree.clone(),
-            w,
-            stop_writing.clone(),
-        )));
+        let stop = stop_writing.clone();
+        writing.push(tokio::spawn(writer(c, tree.clone(), w, writers, stop)));
     }
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop_writing.store(true, Ordering::Relaxed);
@@ -129,6 +130,10 @@ pub async fn run(
     for w in watching {
         delivery.add(w.await??)?;
     }
+    let cpu_used = match (&server, cpu_before) {
+        (Some(c), Some(before)) => Some(c.seconds()? - before),
+        _ => None,
+    };
     let ms = |us: u64| us as f64 / 1000.0;
     let mut line = format!(
         "{writers} writers beside {watchers} watchers, {seconds} s: {:.0} writes/s, write \
@@ -137,6 +142,12 @@ pub async fn run(
         ms(writes.value_at_quantile(0.5)),
         ms(writes.value_at_quantile(0.99)),
     );
+    if let Some(cpu) = cpu_used {
+        line += &format!(
+            "; server CPU {:.1} us per write (watchers' reads included)",
+            cpu * 1e6 / writes.len().max(1) as f64
+        );
+    }
     if watchers > 0 {
         line += &format!(
             "; {} events delivered ({:.2} per write and watcher), delivery latency commit -> \
