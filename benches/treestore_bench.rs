@@ -12,6 +12,8 @@
 //! * `--load docs.jsonl [--load-xrefs xrefs.tsv]`: loads such a corpus and exits;
 //!   `--prewarm docs.jsonl` reads all of it once and exits.
 //!
+//! `--watchers N` measures the change feed (see `watch.rs`).
+//!
 //! `--json FILE` writes the results as JSON; `--server-pid PID` adds the server's CPU time per
 //! request, `--metrics-addr HOST:PORT` its own mean latency per request (from its metrics).
 //!
@@ -37,6 +39,8 @@ mod corpus;
 mod load;
 #[path = "treestore_bench/probe.rs"]
 mod probe;
+#[path = "treestore_bench/watch.rs"]
+mod watch;
 
 const SYNTHETIC_WORKLOADS: &str = "health,get_node,get_subtree,get_ancestors,as_of,write,mixed";
 
@@ -89,6 +93,11 @@ struct Args {
     /// With --burst: the gRPC deadline of every request (none by default).
     #[arg(long, requires = "burst")]
     burst_deadline_ms: Option<u64>,
+    /// Open this many Watch streams (all documents) while --clients writers send durable
+    /// updates for --seconds; report write throughput and event delivery latency, then exit
+    /// (0 = the same writes without watchers).
+    #[arg(long, conflicts_with_all = ["load", "corpus", "prewarm", "burst"])]
+    watchers: Option<usize>,
     /// With --load: also add these cross references (xrefs.tsv).
     #[arg(long, requires = "load")]
     load_xrefs: Option<PathBuf>,
@@ -479,6 +488,14 @@ async fn main_async(args: Args) -> Result<(), BoxErr> {
         let tree = Arc::new(setup(&mut setup_client, args.docs, 0).await?);
         let deadline = args.burst_deadline_ms.map(Duration::from_millis);
         let line = burst::run(&channels, tree, &workload, n, deadline).await?;
+        report(&line);
+        return Ok(());
+    }
+    if let Some(n) = args.watchers {
+        let mut setup_client = TreeStoreClient::new(channels[0].clone());
+        let tree = Arc::new(setup(&mut setup_client, args.docs, 0).await?);
+        let cpu = args.server_pid.map(probe::Cpu::new).transpose()?;
+        let line = watch::run(&channels, tree, n, args.clients, args.seconds, cpu).await?;
         report(&line);
         return Ok(());
     }

@@ -50,6 +50,8 @@ pub fn runtime_config(c: &Config) -> RuntimeConfig {
         truncate_on_corruption: c.truncate_on_corruption,
         io_uring: c.io_uring.into(),
         disk_reserve_bytes: c.disk_reserve_bytes,
+        feed_retention_records: c.watch_retention_records,
+        feed_memory_events: c.watch_memory_events,
         ..Default::default()
     }
 }

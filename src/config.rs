@@ -140,6 +140,15 @@ pub struct ServeArgs {
     /// [default: 268435456].
     #[arg(long, env = "TREESTORE_DISK_RESERVE_BYTES")]
     pub disk_reserve_bytes: Option<u64>,
+    /// Each shard's change feed (Watch) keeps the events of this many most recent log records;
+    /// older ones are removed at checkpoints [default: 1000000].
+    #[arg(long, env = "TREESTORE_WATCH_RETENTION_RECORDS")]
+    pub watch_retention_records: Option<u64>,
+    /// Each shard keeps this many of its newest change-feed events in memory (and at most
+    /// 4 MiB) for watches close to live; a watch further behind reads them from disk
+    /// [default: 4096].
+    #[arg(long, env = "TREESTORE_WATCH_MEMORY_EVENTS")]
+    pub watch_memory_events: Option<usize>,
     /// Largest gRPC message received or sent, bytes [default: 67108864].
     #[arg(long, env = "TREESTORE_MAX_MESSAGE_BYTES")]
     pub max_message_bytes: Option<usize>,
@@ -197,6 +206,8 @@ pub struct Config {
     pub tree_cache_bytes: usize,
     pub truncate_on_corruption: bool,
     pub disk_reserve_bytes: u64,
+    pub watch_retention_records: u64,
+    pub watch_memory_events: usize,
     pub max_message_bytes: usize,
     pub txn_timeout_ms: u64,
     /// Longest transaction timeout a client may ask for, ms.
@@ -232,6 +243,8 @@ impl Default for Config {
             tree_cache_bytes: 1 << 30,
             truncate_on_corruption: false,
             disk_reserve_bytes: 256 << 20,
+            watch_retention_records: 1_000_000,
+            watch_memory_events: 4096,
             max_message_bytes: 64 << 20,
             txn_timeout_ms: 30_000,
             max_txn_timeout_ms: 300_000,
@@ -317,6 +330,11 @@ impl Config {
         set(&mut self.tree_cache_bytes, &a.tree_cache_bytes);
         set(&mut self.truncate_on_corruption, &a.truncate_on_corruption);
         set(&mut self.disk_reserve_bytes, &a.disk_reserve_bytes);
+        set(
+            &mut self.watch_retention_records,
+            &a.watch_retention_records,
+        );
+        set(&mut self.watch_memory_events, &a.watch_memory_events);
         set(&mut self.max_message_bytes, &a.max_message_bytes);
         set(&mut self.limits.max_depth, &a.max_tree_depth);
         set(&mut self.limits.max_page_size, &a.max_page_size);

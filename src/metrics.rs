@@ -3,7 +3,8 @@
 //! outcome; served as text on `/metrics`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use shards::engine::ShardHealth;
 use shards::tree::CacheStats;
@@ -25,6 +26,10 @@ pub struct Metrics {
     wal_bytes: IntGaugeVec,
     tree_cache: TreeCacheMetrics,
     tool_cache_lookups: IntCounterVec,
+    /// Watch streams open.
+    pub watches: IntGauge,
+    /// Watch events sent (versions and deletions).
+    pub watch_events: IntCounter,
 }
 
 /// The tree caches' counters (advanced by what each shard counted since the last poll) and size.
@@ -172,6 +177,13 @@ impl Metrics {
             &["result"],
         )?;
         registry.register(Box::new(tool_cache_lookups.clone()))?;
+        let watches = IntGauge::new("treestore_watches", "Watch streams open")?;
+        registry.register(Box::new(watches.clone()))?;
+        let watch_events = IntCounter::new(
+            "treestore_watch_events_total",
+            "Watch events sent (document versions and deletions), over all streams",
+        )?;
+        registry.register(Box::new(watch_events.clone()))?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "treestore_build_info",
@@ -194,6 +206,8 @@ impl Metrics {
             wal_bytes,
             tree_cache,
             tool_cache_lookups,
+            watches,
+            watch_events,
         })
     }
 

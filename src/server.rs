@@ -52,13 +52,16 @@ pub async fn serve<B: Backend>(
         .register_metrics(metrics.registry())
         .map_err(MetricsError::from)?;
     let engine = Arc::new(Engine::new(backend.clone()));
+    // One signal, two listeners and the open watches: the gRPC server and the metrics endpoint.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let service = Service::new(
         engine,
         config.limits.clone(),
         metrics.clone(),
         config.max_message_bytes,
         config.txn_timeout_ms,
-    );
+    )
+    .stopping_on(stop_rx.clone());
     let treestore = pb::server::tree_store_server::TreeStoreServer::new(service)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
@@ -83,8 +86,6 @@ pub async fn serve<B: Backend>(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    // One signal, two listeners: the gRPC server and the metrics endpoint.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     {
         let stopping = stopping.clone();
         let reporter = reporter.clone();

@@ -97,6 +97,7 @@ def main() -> int:
             print("  pi_search (cache hit):")
         print(textwrap.indent(result[:800], "    "))
         print("  bad call ->", tools.call("get_node", {"doc_id": args.doc}))
+        tools.close()  # stops the watch of the cached client the runner made
     return 0
 
 

@@ -171,6 +171,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         server = tools.server_cache_stats()
         print(f"\ncache (this run): {s.hits} hits, {s.misses} misses, {s.stored} stored; "
               f"server since start: hit rate {server['hit_rate']:.0%}")
+        r = tools.read_cache_stats()  # the client-side read cache below the tools
+        print(f"read cache (this run): {r.hits} reads from memory, {r.misses} from the server")
+        tools.close()  # stops the read cache's watch
     return 0
 
 

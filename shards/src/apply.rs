@@ -4,6 +4,7 @@
 //! mutation was planned against, because every batch records its LSN atomically with its data.
 
 use crate::codec::{decode, encode, encode_u64};
+use crate::feed::{Deletion, FeedEvent};
 use crate::keys;
 use crate::model::*;
 use crate::mutation::{DocCommit, Mutation, NodeWrite, XrefSide};
@@ -12,24 +13,47 @@ use crate::view::{read_head, DocView};
 use crate::words::node_words;
 use crate::Result;
 
-pub fn apply(store: &dyn KvRead, m: &Mutation, lsn: u64) -> Result<WriteBatch> {
-    let mut b = apply_data(store, m)?;
-    record_lsn(&mut b, lsn);
-    Ok(b)
+/// The batch that applies `m`, logged at `lsn`, and the change-feed event it records.
+pub fn apply(
+    store: &dyn KvRead,
+    m: &Mutation,
+    lsn: u64,
+) -> Result<(WriteBatch, Option<FeedEvent>)> {
+    apply_data(store, m)?.at_lsn(lsn)
 }
 
-/// Records in `b` that the shard log is applied up to `lsn` (the last op of every batch).
-pub fn record_lsn(b: &mut WriteBatch, lsn: u64) {
-    b.put(keys::APPLIED_LSN.to_vec(), encode_u64(lsn));
+/// What a mutation writes before its LSN is known (a put planned off the executor is applied
+/// to a batch before it is logged).
+pub struct Applied {
+    pub batch: WriteBatch,
+    /// The change-feed event, recorded under the LSN by `at_lsn`.
+    pub event: Option<FeedEvent>,
 }
 
-/// The batch of `m` without its LSN record: what `apply` gives before `record_lsn`.
-pub fn apply_data(store: &dyn KvRead, m: &Mutation) -> Result<WriteBatch> {
+impl Applied {
+    /// The whole batch of a mutation logged at `lsn`: its data, its feed event (`f lsn`, and
+    /// `q doc \0 v` for a version) and the applied LSN (the last op of every batch).
+    pub fn at_lsn(self, lsn: u64) -> Result<(WriteBatch, Option<FeedEvent>)> {
+        let Applied { mut batch, event } = self;
+        if let Some(e) = &event {
+            batch.put(keys::feed(lsn), encode(e)?);
+            if let FeedEvent::Version(v) = e {
+                batch.put(keys::feed_index(&v.doc_id, v.version), encode_u64(lsn));
+            }
+        }
+        batch.put(keys::APPLIED_LSN.to_vec(), encode_u64(lsn));
+        Ok((batch, event))
+    }
+}
+
+/// The batch of `m` without its LSN record and feed event: what `at_lsn` completes.
+pub fn apply_data(store: &dyn KvRead, m: &Mutation) -> Result<Applied> {
     let mut b = WriteBatch::default();
+    let mut event = None;
     match m {
-        Mutation::Commit(c) => apply_commit(store, c, &mut b)?,
+        Mutation::Commit(c) => event = Some(apply_commit(store, c, &mut b)?),
         Mutation::DeleteDocument { doc_id, deleted_at } => {
-            apply_delete(store, doc_id, *deleted_at, &mut b)?
+            event = apply_delete(store, doc_id, *deleted_at, &mut b)?
         }
         Mutation::PutXref { key, side, value } => {
             let k = match side {
@@ -51,7 +75,7 @@ pub fn apply_data(store: &dyn KvRead, m: &Mutation) -> Result<WriteBatch> {
             }
         }
     }
-    Ok(b)
+    Ok(Applied { batch: b, event })
 }
 
 /// The content of a node in the latest stored version (the state `apply` replaces); None when
@@ -96,10 +120,11 @@ fn reindex(
     }
 }
 
-fn apply_commit(store: &dyn KvRead, c: &DocCommit, b: &mut WriteBatch) -> Result<()> {
+fn apply_commit(store: &dyn KvRead, c: &DocCommit, b: &mut WriteBatch) -> Result<FeedEvent> {
     let doc = c.doc_id.as_str();
     // Read before anything of `c` is in `b`: it counts against the state before the commit.
-    let nodes_changed = crate::changed::nodes_changed(store, c)?;
+    let changes = crate::changed::classify(store, c)?;
+    let nodes_changed = changes.count();
     let head = DocHead {
         version: c.version,
         node_count: c.node_count,
@@ -156,20 +181,21 @@ fn apply_commit(store: &dyn KvRead, c: &DocCommit, b: &mut WriteBatch) -> Result
         keys::time_index(keys::EFFECTIVE, doc, c.effective_time, c.version),
         vec![],
     );
-    Ok(())
+    Ok(FeedEvent::version(c, changes))
 }
 
+/// Deletes `doc`; its feed event, unless it was already gone.
 fn apply_delete(
     store: &dyn KvRead,
     doc: &str,
     deleted_at: Micros,
     b: &mut WriteBatch,
-) -> Result<()> {
+) -> Result<Option<FeedEvent>> {
     let Some(mut head) = read_head(store, doc)? else {
-        return Ok(());
+        return Ok(None);
     };
     if head.deleted {
-        return Ok(());
+        return Ok(None);
     }
     let view = DocView {
         store,
@@ -200,5 +226,9 @@ fn apply_delete(
     head.node_count = 0;
     head.updated_at = deleted_at;
     b.put(keys::head(doc), encode(&head)?);
-    Ok(())
+    Ok(Some(FeedEvent::Deleted(Deletion {
+        doc_id: doc.to_string(),
+        last_version: head.version,
+        deleted_at,
+    })))
 }

@@ -15,9 +15,45 @@ use crate::view::{read_head, DocView};
 use crate::Result;
 use std::collections::{HashMap, HashSet};
 
+/// What a version changed, node by node, against the state before it: the change feed's view
+/// of a commit (`feed::VersionChange`) and the source of `Version::nodes_changed`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The document did not exist before (new, or created again after a deletion).
+    pub created: bool,
+    /// New nodes, or back after a removal. Sorted.
+    pub added: Vec<String>,
+    /// Nodes that left the tree. Sorted.
+    pub removed: Vec<String>,
+    /// Nodes present before and after whose content changed. Sorted.
+    pub updated: Vec<String>,
+    /// Nodes present before and after that changed parent, or that moved among their siblings
+    /// (the fewest moves explaining the new order of the siblings not otherwise changed). Sorted.
+    pub moved: Vec<String>,
+}
+
+impl Changes {
+    /// `Version::nodes_changed`: each node inserted, removed, updated or moved, once.
+    pub fn count(&self) -> u64 {
+        let both = self
+            .updated
+            .iter()
+            .filter(|id| self.moved.binary_search(id).is_ok())
+            .count();
+        (self.added.len() + self.removed.len() + self.updated.len() + self.moved.len() - both)
+            as u64
+    }
+}
+
 /// `nodes_changed` of the version `c` creates, against the state before it: `store` must not
 /// hold `c` yet (planning and `apply` both read the state the commit applies to).
 pub fn nodes_changed(store: &dyn KvRead, c: &DocCommit) -> Result<u64> {
+    Ok(classify(store, c)?.count())
+}
+
+/// What the version `c` creates changes, against the state before it (`store` must not hold
+/// `c` yet).
+pub fn classify(store: &dyn KvRead, c: &DocCommit) -> Result<Changes> {
     let doc = c.doc_id.as_str();
     // The document before this commit: none when it is new or was deleted.
     let before = match read_head(store, doc)? {
@@ -29,6 +65,11 @@ pub fn nodes_changed(store: &dyn KvRead, c: &DocCommit) -> Result<u64> {
         }),
         _ => None,
     };
+    let mut out = Changes {
+        created: before.is_none(),
+        ..Changes::default()
+    };
+    // Nodes added, removed, updated or re-parented: excluded from the sibling-order moves.
     let mut changed: HashSet<&str> = HashSet::new();
     // Sibling lists whose order changed: (before, after).
     let mut reordered: Vec<(Vec<String>, &[String])> = vec![];
@@ -36,6 +77,7 @@ pub fn nodes_changed(store: &dyn KvRead, c: &DocCommit) -> Result<u64> {
         let (shape, content) = match write {
             NodeWrite::Removed => {
                 changed.insert(id);
+                out.removed.push(id.clone());
                 continue;
             }
             NodeWrite::Put { shape, content } => (shape, content),
@@ -46,14 +88,17 @@ pub fn nodes_changed(store: &dyn KvRead, c: &DocCommit) -> Result<u64> {
         };
         let Some(old) = old else {
             changed.insert(id); // new, or back after a removal
+            out.added.push(id.clone());
             continue;
         };
         if content.is_some() {
             changed.insert(id);
+            out.updated.push(id.clone());
         }
         if let Some(new) = shape {
             if new.parent != old.parent {
                 changed.insert(id);
+                out.moved.push(id.clone());
             }
             if new.children != old.children {
                 reordered.push((old.children, &new.children));
@@ -63,7 +108,6 @@ pub fn nodes_changed(store: &dyn KvRead, c: &DocCommit) -> Result<u64> {
     if let (Some(v), Some(h)) = (&before, &c.header) {
         reordered.push((v.header()?.roots, &h.roots));
     }
-    let mut moved = 0;
     for (old, new) in reordered {
         let unchanged = |ids: &[String]| -> Vec<String> {
             ids.iter()
@@ -71,9 +115,17 @@ pub fn nodes_changed(store: &dyn KvRead, c: &DocCommit) -> Result<u64> {
                 .cloned()
                 .collect()
         };
-        moved += moved_within(&unchanged(&old), &unchanged(new)).len();
+        let unchanged_new = unchanged(new);
+        out.moved.extend(
+            moved_within(&unchanged(&old), &unchanged_new)
+                .into_iter()
+                .map(String::from),
+        );
     }
-    Ok((changed.len() + moved) as u64)
+    // `c.nodes` is in node-id order; the moves found among siblings are not.
+    out.moved.sort();
+    out.moved.dedup();
+    Ok(out)
 }
 
 /// The ids present in both lists that changed place relative to the others: all shared ids

@@ -20,8 +20,12 @@ pub const WORD: u8 = b'w';
 pub const XREF_OUT: u8 = b'o';
 pub const XREF_IN: u8 = b'i';
 pub const TOOL: u8 = b't';
+pub const FEED: u8 = b'f';
+pub const FEED_INDEX: u8 = b'q';
 
 pub const APPLIED_LSN: &[u8] = b"mapplied_lsn";
+/// The LSN up to which retention has removed change-feed events (absent = none removed).
+pub const FEED_TRIMMED: &[u8] = b"mfeed_trimmed";
 
 fn key(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     let len = 1 + parts.iter().map(|p| p.len() + 1).sum::<usize>();
@@ -271,6 +275,30 @@ pub fn tool(tool: &str, canonical_args: &str) -> Vec<u8> {
 
 pub fn tool_scope() -> Vec<u8> {
     vec![TOOL]
+}
+
+/// `f lsn`: the change-feed event of the mutation logged at `lsn` (LSN big-endian, so the feed
+/// is one key range in log order).
+pub fn feed(lsn: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(FEED);
+    k.extend_from_slice(&lsn.to_be_bytes());
+    k
+}
+
+/// The LSN of a feed key (`None` when `k` is not one).
+pub fn feed_lsn(k: &[u8]) -> Option<u64> {
+    match k.split_first() {
+        Some((&FEED, rest)) => rest.try_into().ok().map(u64::from_be_bytes),
+        _ => None,
+    }
+}
+
+/// `q doc \0 v`: the LSN of the feed event of version `v` of `doc` (version big-endian, so a
+/// document's entries are in version order). Kept when the document is deleted; removed with
+/// the event by retention.
+pub fn feed_index(doc: &str, v: VersionNo) -> Vec<u8> {
+    key(FEED_INDEX, &[doc.as_bytes(), &v.to_be_bytes()])
 }
 
 #[cfg(test)]

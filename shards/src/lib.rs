@@ -18,6 +18,7 @@ pub mod disk_space;
 pub mod draft;
 pub mod engine;
 pub mod error;
+pub mod feed;
 pub mod keys;
 pub mod limits;
 pub mod local;

@@ -7,6 +7,7 @@
 
 use crate::apply::apply;
 use crate::draft::{CommitStamp, Draft};
+use crate::feed::FeedEvent;
 use crate::keys;
 use crate::limits::Limits;
 use crate::metrics::TxnOutcome;
@@ -99,11 +100,12 @@ impl<S: KvStore> Shard<S> {
 
     /// Writes a mutation logged at `lsn` (its batch records `lsn` as the applied LSN).
     pub fn apply(&self, m: &Mutation, lsn: u64) -> Result<()> {
-        let batch = self.batch_for(m, lsn)?;
+        let (batch, _) = self.batch_for(m, lsn)?;
         self.store.write(batch)
     }
 
-    pub fn batch_for(&self, m: &Mutation, lsn: u64) -> Result<WriteBatch> {
+    /// The batch applying `m` logged at `lsn`, and its change-feed event.
+    pub fn batch_for(&self, m: &Mutation, lsn: u64) -> Result<(WriteBatch, Option<FeedEvent>)> {
         apply(&self.store, m, lsn)
     }
 

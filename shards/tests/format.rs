@@ -272,3 +272,48 @@ fn the_log_payload_is_pinned() {
         assert_eq!(Mutation::decode(&m.encode().unwrap()).unwrap(), m);
     }
 }
+
+#[test]
+fn the_change_feed_is_pinned() {
+    use shards::feed::{Deletion, FeedEvent, VersionChange};
+    check("feed", &keys::feed(258), "66 0000000000000102");
+    check(
+        "feed index",
+        &keys::feed_index("d", 3),
+        "71 64 00 0000000000000003",
+    );
+    check(
+        "feed trimmed",
+        keys::FEED_TRIMMED,
+        "6d 666565645f7472696d6d6564",
+    );
+    let version = FeedEvent::Version(VersionChange {
+        doc_id: "d".into(),
+        version: 2,
+        commit_time: 300,
+        effective_time: -1,
+        message: "m".into(),
+        nodes_changed: 1,
+        header_changed: false,
+        created: false,
+        added: vec!["a".into()],
+        removed: vec![],
+        updated: vec![],
+        moved: vec![],
+    });
+    check(
+        "version event",
+        &encode(&version).unwrap(),
+        "00 0164 02 d804 01 016d 01 00 00 01 0161 00 00 00",
+    );
+    let deleted = FeedEvent::Deleted(Deletion {
+        doc_id: "d".into(),
+        last_version: 2,
+        deleted_at: 300,
+    });
+    check(
+        "delete event",
+        &encode(&deleted).unwrap(),
+        "01 0164 02 d804",
+    );
+}

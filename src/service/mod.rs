@@ -8,6 +8,7 @@ mod nodes;
 mod ops;
 mod resolve;
 mod search;
+mod watch;
 
 use crate::convert;
 use crate::grpc_errors::Arrival;
@@ -36,6 +37,8 @@ pub struct Service<R: ShardRouter> {
     started: Instant,
     max_message_bytes: usize,
     default_txn_timeout_ms: u64,
+    /// Turns true when the server shuts down: open watches end then.
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
 impl<R: ShardRouter> Service<R> {
@@ -53,7 +56,14 @@ impl<R: ShardRouter> Service<R> {
             started: Instant::now(),
             max_message_bytes,
             default_txn_timeout_ms,
+            stop: tokio::sync::watch::channel(false).1,
         }
+    }
+
+    /// Watches end (UNAVAILABLE, "shutting down") when `stop` turns true.
+    pub fn stopping_on(mut self, stop: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stop = stop;
+        self
     }
 
     /// Runs one request: honours the client deadline (DEADLINE_EXCEEDED), records metrics and
@@ -420,6 +430,16 @@ impl<R: ShardRouter> TreeStore for Service<R> {
     }
     async fn stats(&self, q: Request<pb::StatsRequest>) -> Res<pb::StatsResponse> {
         rpc!(self, "Stats", q, |r| String::new(), do_stats)
+    }
+
+    type WatchStream = watch::WatchStream;
+
+    /// The stream's setup (checks, start positions) is the logged request; its life is not
+    /// bounded by the call's deadline (a watch runs until the client cancels).
+    async fn watch(&self, q: Request<pb::WatchRequest>) -> Res<Self::WatchStream> {
+        let r = q.into_inner();
+        let doc = r.doc_ids.first().cloned().unwrap_or_default();
+        self.run("Watch", &doc, None, self.do_watch(r)).await
     }
 }
 

@@ -61,6 +61,8 @@ class ServerProcess:
     log_path: Path
     port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    #: extra ``serve`` flags
+    args: tuple[str, ...] = ()
     proc: Optional[subprocess.Popen] = None
 
     @property
@@ -72,7 +74,8 @@ class ServerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", "--listen", self.address, "--data-dir",
-             str(self.data_dir), "--metrics-listen", f"127.0.0.1:{self.metrics_port}"],
+             str(self.data_dir), "--metrics-listen", f"127.0.0.1:{self.metrics_port}",
+             *self.args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout
@@ -127,9 +130,9 @@ def server_factory(tmp_path) -> Iterator:
     """Start extra servers (e.g. to restart on the same data dir); all stopped at the end."""
     started: list[ServerProcess] = []
 
-    def make(data_dir: Optional[Path] = None) -> ServerProcess:
+    def make(data_dir: Optional[Path] = None, args: tuple[str, ...] = ()) -> ServerProcess:
         srv = ServerProcess(server_binary(), data_dir or tmp_path / f"data{len(started)}",
-                            tmp_path / f"server{len(started)}.log")
+                            tmp_path / f"server{len(started)}.log", args=args)
         started.append(srv)
         return srv.start()
 

@@ -75,7 +75,7 @@ def test_relative_import_patched():
     assert "\nimport treestore_pb2" not in src
 
 
-def test_service_has_the_26_rpcs():
+def test_service_has_the_27_rpcs():
     from treestore._proto import treestore_pb2 as pb
 
     methods = [m.name for m in pb.DESCRIPTOR.services_by_name["TreeStore"].methods]
@@ -85,10 +85,15 @@ def test_service_has_the_26_rpcs():
         "MoveNode", "DeleteNode", "SearchNodes", "GetVersionAsOf", "DiffVersions",
         "AddCrossReference", "RemoveCrossReference", "GetCrossReferences", "StoreToolResult",
         "GetToolResult", "BeginTransaction", "CommitTransaction", "RollbackTransaction",
-        "Health", "Stats"]
+        "Watch", "Health", "Stats"]
     for m in pb.DESCRIPTOR.services_by_name["TreeStore"].methods:
         assert m.input_type.name == f"{m.name}Request"
-        assert m.output_type.name == f"{m.name}Response"
+        if m.name == "Watch":  # the one server-streaming RPC
+            assert m.server_streaming and not m.client_streaming
+            assert m.output_type.name == "WatchEvent"
+        else:
+            assert not m.server_streaming and not m.client_streaming
+            assert m.output_type.name == f"{m.name}Response"
 
 
 def test_every_rpc_has_a_client_method():

@@ -6,7 +6,9 @@
 """
 
 from ._base import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, NO_RETRY, RetryPolicy
+from ._watch import WATCH_RESUME, AsyncWatchStream, WatchStream
 from .aio import AsyncTransaction, AsyncTreeStoreClient
+from .cache import CacheConfig, ReadCacheStats
 from .client import Transaction, TreeStoreClient
 from .errors import (
     AlreadyExists,
@@ -22,9 +24,11 @@ from .errors import (
     Unavailable,
 )
 from .types import (
+    CaughtUp,
     CrossReference,
     Diff,
     DocRef,
+    DeleteEvent,
     Document,
     Health,
     Node,
@@ -32,6 +36,7 @@ from .types import (
     NodeInput,
     NodeList,
     NodeMove,
+    Lagged,
     LogCorruption,
     Page,
     SearchHit,
@@ -42,6 +47,8 @@ from .types import (
     ToolResult,
     TransactionInfo,
     Version,
+    VersionEvent,
+    WatchEvent,
     WriteResult,
     from_micros,
     to_micros,
@@ -58,4 +65,6 @@ __all__ = [
     "DocRef", "ToolResult", "StoredToolResult", "SearchHit", "Diff", "NodeChange", "NodeMove",
     "Health", "ShardHealth", "LogCorruption", "Stats", "ShardStats", "Page", "TransactionInfo",
     "to_micros", "from_micros", "__version__",
+    "CacheConfig", "ReadCacheStats", "WatchStream", "AsyncWatchStream", "WATCH_RESUME",
+    "WatchEvent", "VersionEvent", "DeleteEvent", "CaughtUp", "Lagged",
 ]

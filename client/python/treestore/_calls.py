@@ -328,6 +328,47 @@ def _parse_get_ancestors(r: pb.GetAncestorsResponse) -> list[Node]:
 
 
 # ---------------------------------------------------------------------------------------
+# the version a read answered at
+# ---------------------------------------------------------------------------------------
+
+
+def _response_version(r: Any) -> int:
+    return r.version
+
+
+def _document_version(r: pb.GetDocumentResponse) -> int:
+    return r.document.version
+
+
+#: RPC of a read -> the version its response was read at
+READ_VERSION: dict[str, Callable[[Any], int]] = {
+    "GetNode": _response_version,
+    "GetSubtree": _response_version,
+    "GetChildren": _response_version,
+    "GetAncestors": _response_version,
+    "GetDocument": _document_version,
+}
+
+_READS: dict[str, Callable[..., Call[Any]]] = {
+    "get_document": get_document, "get_node": get_node, "get_subtree": get_subtree,
+    "get_children": get_children, "get_ancestors": get_ancestors}
+
+
+def read_versioned(method: str, *args: Any, **kwargs: Any) -> Call[tuple[Any, int]]:
+    """The read ``method`` ("get_node", "get_subtree", "get_children", "get_ancestors" or
+    "get_document", with its arguments) returning ``(result, version read)``."""
+    try:
+        builder = _READS[method]
+    except KeyError:
+        raise InvalidArgument(f"read_versioned: method must be one of {sorted(_READS)}, "
+                              f"got {method!r}") from None
+    call = builder(*args, **kwargs)
+    parse, version_of = call.parse, READ_VERSION[call.method]
+    call.parse = lambda r: (parse(r), version_of(r))
+    return call
+
+
+# ---------------------------------------------------------------------------------------
 # node writes
 # ---------------------------------------------------------------------------------------
 
@@ -639,3 +680,41 @@ def health(*, timeout: Optional[float] = None) -> Call[Health]:
 def stats(*, timeout: Optional[float] = None) -> Call[Stats]:
     """Server counters, total and per shard."""
     return Call("Stats", pb.StatsRequest(), Stats.from_proto, idempotent=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------
+# change feed (a server-streaming call: a request, not a Call; see treestore._watch)
+# ---------------------------------------------------------------------------------------
+
+
+def watch_request(doc_ids: Optional[Iterable[str]] = None, *, prefix: str = "",
+                  resume_token: Optional[bytes] = None,
+                  from_versions: Optional[Mapping[str, int]] = None,
+                  include_contents: bool = False) -> pb.WatchRequest:
+    """The WatchRequest of ``watch()``: ``doc_ids`` (1..1000 ids) or ``prefix`` ("" with no
+    ids = every document); start after ``resume_token``, after ``from_versions``
+    (doc_id -> last version seen), or now (neither)."""
+    ids = [] if doc_ids is None else list(doc_ids)
+    if isinstance(doc_ids, str):
+        raise InvalidArgument("doc_ids: expected a list of ids, got a str")
+    for doc_id in ids:
+        _nonempty("doc_ids[]", doc_id)
+    if ids and prefix:
+        raise InvalidArgument("watch: give doc_ids or prefix, not both")
+    if resume_token is not None and from_versions is not None:
+        raise InvalidArgument("watch: give resume_token or from_versions, not both")
+    req = pb.WatchRequest(doc_ids=ids, prefix=prefix, include_contents=include_contents)
+    if resume_token is not None:
+        if not isinstance(resume_token, bytes) or not resume_token:
+            raise InvalidArgument("resume_token: expected the non-empty bytes of an event's "
+                                  "resume_token")
+        req.resume_token = resume_token
+    elif from_versions is not None:
+        versions = dict(from_versions)
+        for doc_id, version in versions.items():
+            _nonempty("from_versions key", doc_id)
+            if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+                raise InvalidArgument(f"from_versions[{doc_id!r}]: must be an int >= 0")
+        req.from_versions.SetInParent()  # an empty map still selects this start
+        req.from_versions.versions.update(versions)
+    return req

@@ -14,16 +14,19 @@ import asyncio
 import functools
 import time
 from types import TracebackType
-from typing import (Any, AsyncIterator, Awaitable, Callable, Concatenate, Mapping, Optional,
-                    ParamSpec, Sequence, TypeVar)
+from typing import (Any, AsyncIterator, Awaitable, Callable, Concatenate, Iterable, Mapping,
+                    Optional, ParamSpec, Sequence, TypeVar)
 
 import grpc
 import grpc.aio
 
 from . import _calls
 from ._base import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, RetryPolicy, channel_options
+from ._cache_feed import TaskFeed
 from ._calls import Call, _method_signature
 from ._proto import treestore_pb2_grpc as pb_grpc
+from ._watch import WATCH_RESUME, AsyncWatchStream
+from .cache import CacheConfig, ReadCache, ReadCacheStats
 from .client import _backoff, _expired, _monotonic, _remaining, _TransactionOps
 from .errors import NotFound, TreeStoreError, Unavailable
 from .types import Document, Health, Node, SearchHit, TimeLike, TransactionInfo, Version
@@ -48,7 +51,9 @@ def _rpc(builder: Callable[P, Call[R]]) -> Callable[Concatenate[Any, P], Awaitab
 class AsyncTreeStoreClient:
     """Asyncio client; arguments as for :class:`treestore.TreeStoreClient`.
 
-    Create it inside a running event loop (grpc.aio channels bind to the loop).
+    Create it inside a running event loop (grpc.aio channels bind to the loop). With
+    ``cache=CacheConfig(...)`` the read cache's watch runs as a task on that loop, started
+    by the first call (see :mod:`treestore.cache`); ``close()`` stops it.
     """
 
     def __init__(self, address: str = DEFAULT_ADDRESS, *, timeout: float = DEFAULT_TIMEOUT,
@@ -56,7 +61,8 @@ class AsyncTreeStoreClient:
                  credentials: Optional[grpc.ChannelCredentials] = None,
                  channel: Optional[grpc.aio.Channel] = None,
                  options: Optional[Sequence[tuple[str, Any]]] = None,
-                 metadata: Optional[Sequence[tuple[str, str]]] = None) -> None:
+                 metadata: Optional[Sequence[tuple[str, str]]] = None,
+                 cache: Optional[CacheConfig] = None) -> None:
         self.address = address
         self.timeout = timeout
         self.retry = retry
@@ -68,11 +74,71 @@ class AsyncTreeStoreClient:
                        else grpc.aio.insecure_channel(address, options=opts))
         self._channel = channel
         self._stub = pb_grpc.TreeStoreStub(channel)
+        self._cache: Optional[ReadCache] = None
+        self._feed: Optional[TaskFeed] = None
+        if cache is not None:
+            self._cache = ReadCache(cache)
+            self._feed = TaskFeed(self._cache, self._stub, self._metadata)
 
     async def close(self) -> None:
-        """Close the channel (when the client created it)."""
+        """Stop the cache's watch, and close the channel (when the client created it)."""
+        if self._feed is not None:
+            await self._feed.close()
         if self._owns_channel:
             await self._channel.close()
+
+    # -- the read cache -------------------------------------------------------------------
+
+    @property
+    def cache(self) -> Optional[ReadCache]:
+        """The read cache (None when off)."""
+        return self._cache
+
+    def cache_stats(self) -> Optional[ReadCacheStats]:
+        """Counters of the read cache; None when it is off."""
+        return self._cache.stats() if self._cache is not None else None
+
+    def with_cache(self, config: CacheConfig = CacheConfig()) -> "AsyncTreeStoreClient":
+        """A client with a read cache on this client's channel (see
+        :meth:`TreeStoreClient.with_cache`)."""
+        return AsyncTreeStoreClient(self.address, timeout=self.timeout, retry=self.retry,
+                                    channel=self._channel, metadata=self._metadata,
+                                    cache=config)
+
+    async def wait_cache_serving(self, timeout: float = 10.0) -> bool:
+        """Start the cache's watch if needed and wait until it is caught up; False after
+        ``timeout`` s or when the cache is off."""
+        if self._feed is None or self._cache is None:
+            return False
+        self._feed.ensure_started()
+        deadline = time.monotonic() + timeout
+        while not self._cache.serving:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    async def read_versioned(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, int]:
+        """``(result, version read)`` of a read; see :meth:`TreeStoreClient.read_versioned`."""
+        return await self._run(_calls.read_versioned(method, *args, **kwargs))
+
+    # -- change feed ----------------------------------------------------------------------
+
+    def watch(self, doc_ids: Optional[Iterable[str]] = None, *, prefix: str = "",
+              resume_token: Optional[bytes] = None,
+              from_versions: Optional[Mapping[str, int]] = None,
+              include_contents: bool = False, auto_resume: bool = False,
+              resume_policy: RetryPolicy = WATCH_RESUME) -> AsyncWatchStream:
+        """Stream the changes of documents (``async for event in client.watch(...)``);
+        arguments and events as :meth:`TreeStoreClient.watch`."""
+        request = _calls.watch_request(doc_ids, prefix=prefix, resume_token=resume_token,
+                                       from_versions=from_versions,
+                                       include_contents=include_contents)
+        return AsyncWatchStream(self._open_watch, request, auto_resume=auto_resume,
+                                resume_policy=resume_policy)
+
+    def _open_watch(self, request: Any) -> Any:
+        return self._stub.Watch(request, metadata=self._metadata)
 
     async def __aenter__(self) -> "AsyncTreeStoreClient":
         return self
@@ -93,6 +159,24 @@ class AsyncTreeStoreClient:
         raise Unavailable(f"server at {self.address} not ready after {timeout}s: {last}")
 
     async def _run(self, call: Call[R]) -> R:
+        cache = self._cache
+        if cache is not None:
+            if self._feed is not None:
+                self._feed.ensure_started()
+            response, pending = cache.begin(call)
+            if response is not None:
+                return call.parse(response)
+            if pending is not None:
+                try:
+                    response = await self._send(call)
+                except BaseException:
+                    cache.fail(pending)
+                    raise
+                cache.finish(pending, call, response)
+                return call.parse(response)
+        return call.parse(await self._send(call))
+
+    async def _send(self, call: Call[Any]) -> Any:
         # the hot path of every RPC: one attempt; retries are in _retry
         timeout = self.timeout if call.timeout is None else call.timeout
         if timeout <= 0:
@@ -103,7 +187,7 @@ class AsyncTreeStoreClient:
                                                               metadata=self._metadata)
         except grpc.RpcError as err:
             response = await self._retry(call, err, timeout, started + timeout)
-        return call.parse(response)
+        return response
 
     async def _retry(self, call: Call[Any], err: grpc.RpcError, timeout: float,
                      deadline: float) -> Any:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import functools
 import time
 from types import TracebackType
-from typing import Any, Callable, Concatenate, Iterator, Mapping, Optional, ParamSpec, Sequence, TypeVar
+from typing import (Any, Callable, Concatenate, Iterable, Iterator, Mapping, Optional, ParamSpec,
+                    Sequence, TypeVar)
 
 import grpc
 
 from . import _calls
 from ._base import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, RetryPolicy, channel_options
+from ._cache_feed import ThreadFeed
 from ._calls import Call, _method_signature
 from ._proto import treestore_pb2_grpc as pb_grpc
+from ._watch import WATCH_RESUME, WatchStream
+from .cache import CacheConfig, ReadCache, ReadCacheStats
 from .errors import DeadlineExceeded, NotFound, TreeStoreError, Unavailable, from_rpc_error
 from .types import Document, Health, Node, SearchHit, TimeLike, TransactionInfo, Version
 
@@ -81,6 +85,10 @@ class TreeStoreClient:
             :meth:`close`).
         options: extra gRPC channel options.
         metadata: gRPC metadata sent with every call.
+        cache: a :class:`~treestore.cache.CacheConfig` turns on the read cache (see
+            :mod:`treestore.cache`): reads at a version are kept, latest reads are answered
+            from memory while a background watch (a daemon thread) keeps them current.
+            None (default): every read goes to the server.
 
     Every RPC method raises a :class:`~treestore.errors.TreeStoreError` subclass on failure.
     """
@@ -90,7 +98,8 @@ class TreeStoreClient:
                  credentials: Optional[grpc.ChannelCredentials] = None,
                  channel: Optional[grpc.Channel] = None,
                  options: Optional[Sequence[tuple[str, Any]]] = None,
-                 metadata: Optional[Sequence[tuple[str, str]]] = None) -> None:
+                 metadata: Optional[Sequence[tuple[str, str]]] = None,
+                 cache: Optional[CacheConfig] = None) -> None:
         self.address = address
         self.timeout = timeout
         self.retry = retry
@@ -102,11 +111,18 @@ class TreeStoreClient:
                        else grpc.insecure_channel(address, options=opts))
         self._channel = channel
         self._stub = pb_grpc.TreeStoreStub(channel)
+        self._cache: Optional[ReadCache] = None
+        self._feed: Optional[ThreadFeed] = None
+        if cache is not None:
+            self._cache = ReadCache(cache)
+            self._feed = ThreadFeed(self._cache, self._stub, self._metadata)
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the channel (when the client created it)."""
+        """Stop the cache's watch, and close the channel (when the client created it)."""
+        if self._feed is not None:
+            self._feed.close()
         if self._owns_channel:
             self._channel.close()
 
@@ -128,9 +144,96 @@ class TreeStoreClient:
                 time.sleep(interval)
         raise Unavailable(f"server at {self.address} not ready after {timeout}s: {last}")
 
+    # -- the read cache -------------------------------------------------------------------
+
+    @property
+    def cache(self) -> Optional[ReadCache]:
+        """The read cache (None when off)."""
+        return self._cache
+
+    def cache_stats(self) -> Optional[ReadCacheStats]:
+        """Counters of the read cache (hits, misses, entries, bytes, feed state); None when
+        the cache is off."""
+        return self._cache.stats() if self._cache is not None else None
+
+    def with_cache(self, config: CacheConfig = CacheConfig()) -> "TreeStoreClient":
+        """A client with a read cache on this client's channel (same address, timeout,
+        retry and metadata); close it to stop its watch (the channel stays open)."""
+        return TreeStoreClient(self.address, timeout=self.timeout, retry=self.retry,
+                               channel=self._channel, metadata=self._metadata, cache=config)
+
+    def wait_cache_serving(self, timeout: float = 10.0) -> bool:
+        """Wait until the cache's watch is caught up (latest reads can be answered from
+        memory); False after ``timeout`` s or when the cache is off."""
+        deadline = time.monotonic() + timeout
+        while self._cache is not None:
+            if self._cache.serving:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return False
+
+    def read_versioned(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, int]:
+        """Run the read ``method`` ("get_node", "get_subtree", "get_children",
+        "get_ancestors" or "get_document") with its arguments and return ``(result, the
+        version it read)``, e.g. ``node, v = ts.read_versioned("get_node", "doc", "0007")``
+        (through the read cache when on)."""
+        return self._run(_calls.read_versioned(method, *args, **kwargs))
+
+    # -- change feed ----------------------------------------------------------------------
+
+    def watch(self, doc_ids: Optional[Iterable[str]] = None, *, prefix: str = "",
+              resume_token: Optional[bytes] = None,
+              from_versions: Optional[Mapping[str, int]] = None,
+              include_contents: bool = False, auto_resume: bool = False,
+              resume_policy: RetryPolicy = WATCH_RESUME) -> WatchStream:
+        """Stream the changes of documents: a :class:`~treestore._watch.WatchStream` of
+        :class:`~treestore.types.VersionEvent`, :class:`~treestore.types.DeleteEvent`,
+        :class:`~treestore.types.CaughtUp` and :class:`~treestore.types.Lagged`::
+
+            with client.watch(["fed-2019"]) as events:
+                for event in events:
+                    ...
+
+        Select ``doc_ids`` (1..1000 ids, existing or not) or every id starting with
+        ``prefix`` ("" and no ids = every document). Start after ``resume_token`` (an
+        event's ``resume_token``: nothing at or before it again, nothing after it skipped,
+        also across server restarts), after ``from_versions`` (doc_id -> last version seen;
+        0 = the oldest change kept), or now (neither: CaughtUp comes first). Per document,
+        events come in version order with no gaps, each once durable.
+        ``include_contents``: version events carry the nodes added, updated and moved.
+        ``auto_resume``: reconnect after UNAVAILABLE or a broken stream, continuing after
+        the last event (see :mod:`treestore._watch`). The stream has no deadline; end it
+        with ``cancel()`` or ``with``."""
+        request = _calls.watch_request(doc_ids, prefix=prefix, resume_token=resume_token,
+                                       from_versions=from_versions,
+                                       include_contents=include_contents)
+        return WatchStream(self._open_watch, request, auto_resume=auto_resume,
+                           resume_policy=resume_policy)
+
+    def _open_watch(self, request: Any) -> Any:
+        return self._stub.Watch(request, metadata=self._metadata)
+
     # -- execution ------------------------------------------------------------------------
 
     def _run(self, call: Call[R]) -> R:
+        cache = self._cache
+        if cache is not None:
+            response, pending = cache.begin(call)
+            if response is not None:
+                return call.parse(response)
+            if pending is not None:
+                try:
+                    response = self._send(call)
+                except BaseException:
+                    cache.fail(pending)
+                    raise
+                cache.finish(pending, call, response)
+                return call.parse(response)
+        return call.parse(self._send(call))
+
+    def _send(self, call: Call[Any]) -> Any:
         # the hot path of every RPC: one attempt; retries are in _retry
         timeout = self.timeout if call.timeout is None else call.timeout
         if timeout <= 0:
@@ -141,7 +244,7 @@ class TreeStoreClient:
                                                         metadata=self._metadata)
         except grpc.RpcError as err:
             response = self._retry(call, err, timeout, started + timeout)
-        return call.parse(response)
+        return response
 
     def _retry(self, call: Call[Any], err: grpc.RpcError, timeout: float,
                deadline: float) -> Any:

@@ -11,6 +11,14 @@ traceback).
 >>> tools = runner.definitions("openai")          # pass to the model
 >>> runner.call("pi_search", {"doc_id": "fed_2019_annual_report", "depth": 2})
 
+Reads go through the client's read cache (:mod:`treestore.cache`) by default: a runner
+given a client without one makes a cached client on the same channel (``read_cache=True``,
+or a :class:`~treestore.cache.CacheConfig`) and closes it in :meth:`ToolRunner.close`;
+``read_cache=False`` uses the client as given. A tool pins the latest version of each document
+it reads (answered from memory while the cache's watch is caught up) and then reads at that
+version (immutable entries), so the repeated reads of an agent's next tool calls cost no
+round trip, and a change to the document shows in the next call.
+
 :mod:`treestore.integrations.reasoning` adds the automatic tool-result cache on top.
 """
 
@@ -24,6 +32,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 from . import _tool_handlers as h
 from ._tool_handlers import Ctx, Op, Steps
 from ._tool_render import fit_json
+from .cache import CacheConfig
 from .errors import InvalidArgument, TreeStoreError
 
 __all__ = ["Param", "Tool", "TOOLS", "ToolRunner", "AsyncToolRunner", "tool_definitions",
@@ -420,7 +429,10 @@ class _RunnerBase:
     client: Any
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
     tools: Optional[list[str]] = None
+    read_cache: Union[bool, CacheConfig] = True
     _tools: dict[str, Tool] = field(init=False, repr=False)
+    #: the cached client this runner made (closed by close()); None when it uses the given one
+    _own_client: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         if self.max_output_chars < MIN_OUTPUT_CHARS:
@@ -429,6 +441,18 @@ class _RunnerBase:
         if unknown:
             raise ValueError(f"unknown tools: {sorted(unknown)}")
         self._tools = {n: TOOLS[n] for n in (self.tools or list(TOOLS))}
+        with_cache = getattr(self.client, "with_cache", None)
+        if self.read_cache is not False and with_cache is not None \
+                and getattr(self.client, "cache", None) is None:
+            config = self.read_cache if isinstance(self.read_cache, CacheConfig) \
+                else CacheConfig()
+            self._own_client = self.client = with_cache(config)
+
+    def read_cache_stats(self) -> Any:
+        """The read cache's counters (:class:`~treestore.cache.ReadCacheStats`; None when
+        the client has no cache)."""
+        stats = getattr(self.client, "cache_stats", None)
+        return stats() if stats is not None else None
 
     def definitions(self, style: str = "openai") -> list[dict[str, Any]]:
         """Definitions to pass to the model."""
@@ -451,14 +475,28 @@ class _RunnerBase:
 
 
 class ToolRunner(_RunnerBase):
-    """Runs tools against a blocking :class:`~treestore.TreeStoreClient` (no caching; see
-    :class:`treestore.integrations.reasoning.ReasoningTools` for the cached runner).
+    """Runs tools against a blocking :class:`~treestore.TreeStoreClient` (no tool-result
+    cache; see :class:`treestore.integrations.reasoning.ReasoningTools` for that).
 
     Args:
         client: the client.
         max_output_chars: upper bound of every returned string (default 8000, >= 500).
         tools: subset of tool names to expose (default all ten).
+        read_cache: True (default) or a :class:`~treestore.cache.CacheConfig`: read through
+            a read cache (a client without one is replaced by a cached client on its
+            channel, closed by :meth:`close`); False: use ``client`` as given.
     """
+
+    def close(self) -> None:
+        """Close the cached client this runner made (not the client it was given)."""
+        if self._own_client is not None:
+            self._own_client.close()
+
+    def __enter__(self) -> "ToolRunner":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def call(self, name: str, arguments: Union[str, Mapping[str, Any], None] = None) -> str:
         """Run a tool and return the string for the model (never raises for bad arguments
@@ -473,7 +511,19 @@ class ToolRunner(_RunnerBase):
 
 
 class AsyncToolRunner(_RunnerBase):
-    """:class:`ToolRunner` for :class:`~treestore.AsyncTreeStoreClient`."""
+    """:class:`ToolRunner` for :class:`~treestore.AsyncTreeStoreClient` (same arguments;
+    :meth:`close` is a coroutine)."""
+
+    async def close(self) -> None:
+        """Close the cached client this runner made (not the client it was given)."""
+        if self._own_client is not None:
+            await self._own_client.close()
+
+    async def __aenter__(self) -> "AsyncToolRunner":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
 
     async def call(self, name: str,
                    arguments: Union[str, Mapping[str, Any], None] = None) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Generic, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
 
-from ._node import Node, NodeList
+from ._node import Node, NodeList, _view
 from ._proto import treestore_pb2 as pb
 from .errors import InvalidArgument
 
@@ -43,6 +43,12 @@ __all__ = [
     "Stats",
     "Page",
     "TransactionInfo",
+    "VersionEvent",
+    "DeleteEvent",
+    "CaughtUp",
+    "Lagged",
+    "WatchEvent",
+    "watch_event_from_proto",
 ]
 
 T = TypeVar("T")
@@ -485,3 +491,96 @@ class Stats:
                                active_transactions=s.active_transactions,
                                state=_enum_name(pb.ShardState, s.state, "SHARD_STATE_"))
                     for s in m.shards])
+
+
+# ---------------------------------------------------------------------------------------
+# Watch events
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class VersionEvent:
+    """A committed, durable version of a document, as a watch delivers it.
+
+    ``added``/``removed``/``updated``/``moved`` are sorted node ids; ``nodes`` holds the
+    nodes of added, updated and moved as of this version (text included, children not
+    filled) when the watch asked for ``include_contents`` (empty with
+    ``contents_unavailable``: the document was deleted since). ``created``: the document's
+    first version, or its first after a deletion."""
+
+    doc_id: str
+    version: Version
+    created: bool = False
+    added: List[str] = field(default_factory=list)
+    removed: List[str] = field(default_factory=list)
+    updated: List[str] = field(default_factory=list)
+    moved: List[str] = field(default_factory=list)
+    header_changed: bool = False
+    nodes: List[Node] = field(default_factory=list)
+    contents_unavailable: bool = False
+    #: pass to ``watch(resume_token=...)`` to continue just after this event
+    resume_token: bytes = b""
+
+
+@dataclass
+class DeleteEvent:
+    """A document was deleted (durably). Created again, it continues at
+    ``last_version + 1``."""
+
+    doc_id: str
+    last_version: int
+    deleted_at: int = 0
+    resume_token: bytes = b""
+
+    @property
+    def deleted_dt(self) -> datetime:
+        return from_micros(self.deleted_at)
+
+
+@dataclass
+class CaughtUp:
+    """Every selected change durable when the stream started has been delivered; what
+    follows is live. Once per stream (first, for a stream that starts now)."""
+
+    resume_token: bytes = b""
+
+
+@dataclass
+class Lagged:
+    """The stream fell behind. ``changes_lost``: changes were discarded by the server's
+    retention before the stream read them (state derived from the stream must be re-read);
+    otherwise informational. ``behind``: an upper bound of the log records still to read on
+    the shard where it fell behind."""
+
+    changes_lost: bool
+    behind: int = 0
+    resume_token: bytes = b""
+
+
+#: One item of a watch stream.
+WatchEvent = Union[VersionEvent, DeleteEvent, CaughtUp, Lagged]
+
+
+def watch_event_from_proto(m: pb.WatchEvent) -> WatchEvent:
+    """The typed event of a ``WatchEvent`` message."""
+    kind = m.WhichOneof("event")
+    token = m.resume_token
+    if kind == "version":
+        v = m.version
+        return VersionEvent(doc_id=v.doc_id, version=Version.from_proto(v.version),
+                            created=v.created, added=list(v.added), removed=list(v.removed),
+                            updated=list(v.updated), moved=list(v.moved),
+                            header_changed=v.header_changed,
+                            nodes=list(map(_view, v.nodes)),
+                            contents_unavailable=v.contents_unavailable, resume_token=token)
+    if kind == "deleted":
+        d = m.deleted
+        return DeleteEvent(doc_id=d.doc_id, last_version=d.last_version,
+                           deleted_at=d.deleted_at, resume_token=token)
+    if kind == "caught_up":
+        return CaughtUp(resume_token=token)
+    if kind == "lagged":
+        return Lagged(changes_lost=m.lagged.changes_lost, behind=m.lagged.behind,
+                      resume_token=token)
+    raise InvalidArgument(f"watch: unknown event kind {kind!r} (a newer server? upgrade the "
+                          "client)")

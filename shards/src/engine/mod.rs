@@ -39,6 +39,29 @@ pub trait ShardRouter: Send + Sync + 'static {
         None
     }
 
+    /// Shard `shard`'s change feed (None: this router keeps none, as `LocalRouter`).
+    fn feed(&self, _shard: usize) -> Option<Arc<crate::feed::FeedLive>> {
+        None
+    }
+
+    /// Runs `f` on shard `shard`'s store, on the caller's thread (what it reads is whatever is
+    /// applied; the caller bounds it, e.g. by the feed's published position).
+    fn read_store<T>(
+        &self,
+        shard: usize,
+        _f: &mut dyn FnMut(&dyn crate::store::KvRead) -> Result<T>,
+    ) -> Result<T> {
+        Err(Error::Unavailable {
+            shard,
+            reason: "this server does not read stores from router threads".into(),
+        })
+    }
+
+    /// Identifies the data directory (resume tokens name it).
+    fn data_id(&self) -> u64 {
+        0
+    }
+
     /// Each shard's tree cache counters, in shard order (empty without caches).
     fn tree_cache_stats(&self) -> Vec<CacheStats> {
         vec![]
@@ -145,6 +168,10 @@ macro_rules! expect {
 // After `expect!`: macros are in scope only below their definition.
 mod links;
 mod tool_cache;
+mod watch;
+mod watch_token;
+
+pub use watch::{Contents, WatchItem, WatchPlan, WatchSpec, WatchStart, MAX_WATCH_DOCS};
 
 pub use tool_cache::canonical_json;
 

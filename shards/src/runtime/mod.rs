@@ -19,6 +19,7 @@ mod thread_rt;
 mod write_path;
 
 use crate::engine::{now_micros, LogCorruption, ShardFuture, ShardHealth, ShardRouter, ShardState};
+use crate::feed::FeedLive;
 use crate::manifest;
 use crate::metrics::{RuntimeMetrics, ShardMetrics};
 use crate::model::Micros;
@@ -115,6 +116,12 @@ pub struct RuntimeConfig {
     pub disk_reserve_bytes: u64,
     /// The time shards plan and answer requests at (the system clock but in tests).
     pub clock: Clock,
+    /// Each shard's change feed keeps the events of this many most recent log records (older
+    /// ones are removed at checkpoints; a watch resuming before them is told it lost changes).
+    pub feed_retention_records: u64,
+    /// Each shard keeps this many of its newest feed events in memory (at most 4 MiB), for
+    /// watchers close to live; one further behind reads the store.
+    pub feed_memory_events: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -137,6 +144,8 @@ impl Default for RuntimeConfig {
             io_uring: IoUringMode::Auto,
             disk_reserve_bytes: 256 << 20,
             clock: Clock::default(),
+            feed_retention_records: 1_000_000,
+            feed_memory_events: crate::feed::RING_EVENTS,
         }
     }
 }
@@ -234,6 +243,8 @@ pub struct Runtime<S: ShardStore = RocksStore> {
     status: Vec<Arc<ShardStatus>>,
     /// Each shard's published trees, read by router threads.
     caches: Vec<Arc<TreeCache>>,
+    /// Each shard's change feed, read by watchers on router threads.
+    feeds: Vec<Arc<FeedLive>>,
     /// Each shard's column family, for router threads to resolve as-of reads of cached trees.
     /// Emptied by `shutdown`, so that the database closes once the executors are gone.
     stores: RwLock<Vec<S>>,
@@ -352,6 +363,9 @@ impl<S: ShardStore> Runtime<S> {
         let caches: Vec<Arc<TreeCache>> = (0..n)
             .map(|_| Arc::new(TreeCache::new(config.tree_cache_bytes / n)))
             .collect();
+        let feeds: Vec<Arc<FeedLive>> = (0..n)
+            .map(|_| Arc::new(FeedLive::new(config.feed_memory_events)))
+            .collect();
         let metrics =
             RuntimeMetrics::new().map_err(|e| Error::Internal(format!("runtime metrics: {e}")))?;
         let shard_metrics: Vec<ShardMetrics> = (0..n).map(|i| metrics.shard(i)).collect();
@@ -372,6 +386,7 @@ impl<S: ShardStore> Runtime<S> {
                     id: shard,
                     store: stores[shard].clone(),
                     cache: caches[shard].clone(),
+                    feed: feeds[shard].clone(),
                     inbox: inboxes[shard].clone(),
                     status: status[shard].clone(),
                     config: config.clone(),
@@ -436,6 +451,7 @@ impl<S: ShardStore> Runtime<S> {
             admissions,
             status,
             caches,
+            feeds,
             stores: RwLock::new(stores),
             executors: Mutex::new(handles),
             executor_kind: kind,
@@ -570,6 +586,29 @@ impl<S: ShardStore> ShardRouter for Runtime<S> {
 
     fn tree_cache_stats(&self) -> Vec<CacheStats> {
         self.caches.iter().map(|c| c.stats()).collect()
+    }
+
+    fn feed(&self, shard: usize) -> Option<Arc<FeedLive>> {
+        self.feeds.get(shard).cloned()
+    }
+
+    fn read_store<T>(
+        &self,
+        shard: usize,
+        f: &mut dyn FnMut(&dyn crate::store::KvRead) -> Result<T>,
+    ) -> Result<T> {
+        let stores = self.stores.read().unwrap_or_else(|e| e.into_inner());
+        match stores.get(shard) {
+            Some(store) => f(store),
+            None => Err(Error::Unavailable {
+                shard,
+                reason: "shutting down".into(),
+            }),
+        }
+    }
+
+    fn data_id(&self) -> u64 {
+        self.manifest.created_at as u64
     }
 
     fn health(&self) -> Vec<ShardHealth> {

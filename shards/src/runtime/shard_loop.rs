@@ -12,6 +12,7 @@ use super::inbox::{Envelope, Inbox};
 use super::{read_path, write_path, Clock, RuntimeConfig, ShardStatus, ShardStore};
 use crate::disk_space::DiskReserve;
 use crate::engine::{now_micros, LogCorruption, ShardState};
+use crate::feed::{FeedEvent, FeedLive};
 use crate::metrics::ShardMetrics;
 use crate::model::Micros;
 use crate::mutation::{Mutation, XrefSide};
@@ -22,7 +23,7 @@ use crate::{Error, Result};
 use futures_channel::oneshot;
 use futures_util::lock::Mutex;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub struct ShardContext<S> {
     pub id: usize,
     pub store: S,
     pub cache: Arc<TreeCache>,
+    pub feed: Arc<FeedLive>,
     pub inbox: Arc<Inbox>,
     pub status: Arc<ShardStatus>,
     pub config: Arc<RuntimeConfig>,
@@ -127,6 +129,11 @@ pub(super) struct Core<S: ShardStore> {
     pub(super) next_txid: u64,
     /// Trees of applied mutations, published to the cache once durable.
     pub(super) staging: Staging,
+    /// Feed events of applied mutations (LSN order), published to the feed once durable.
+    pub(super) feed_staged: VecDeque<(u64, Arc<FeedEvent>)>,
+    /// The LSN of the mutation appended whose batch is being written (at most one: applies
+    /// happen in log order under `apply_order`); the feed is published below it.
+    pub(super) applying: Option<u64>,
     /// Trees being loaded into the cache after reads missed it.
     pub(super) loads: Loads,
 }
@@ -151,6 +158,10 @@ pub(super) struct Served<F: FileSystem, S: ShardStore> {
     /// The time requests are planned and answered at.
     pub(super) clock: Clock,
     pub(super) cache: Arc<TreeCache>,
+    /// The shard's change feed, read by watchers on router threads.
+    pub(super) feed: Arc<FeedLive>,
+    /// The feed keeps the events of this many most recent log records.
+    pub(super) feed_retention_records: u64,
     pub(super) in_flight: Cell<usize>,
     pub(super) metrics: ShardMetrics,
     /// Held from planning a write (or validating a plan made off the executor) until its batch
@@ -178,7 +189,20 @@ impl<F: FileSystem, S: ShardStore> Served<F, S> {
     /// before a write is acknowledged, so every later read sees what it acknowledged.
     pub(super) fn publish_trees(&self) {
         let durable = self.wal.durable_lsn();
-        self.core.borrow_mut().staging.publish(&self.cache, durable);
+        let mut core = self.core.borrow_mut();
+        core.staging.publish(&self.cache, durable);
+        // The feed: every event now durable, never past a record still being applied.
+        let through = match core.applying {
+            Some(lsn) => durable.min(lsn - 1),
+            None => durable,
+        };
+        let ready = core
+            .feed_staged
+            .iter()
+            .take_while(|(lsn, _)| *lsn <= through)
+            .count();
+        let events = core.feed_staged.drain(..ready);
+        self.feed.publish(events, through);
     }
 
     pub(super) fn publish(&self) {
@@ -209,6 +233,7 @@ pub async fn run<F: FileSystem + 'static, S: ShardStore>(ctx: ShardContext<S>, o
         id,
         store,
         cache,
+        feed,
         inbox,
         status,
         config,
@@ -219,6 +244,7 @@ pub async fn run<F: FileSystem + 'static, S: ShardStore>(ctx: ShardContext<S>, o
         id,
         store,
         cache,
+        feed,
         status: status.clone(),
         config: &config,
         wal_dir,
@@ -308,6 +334,7 @@ struct Recovery<'a, F, S> {
     id: usize,
     store: S,
     cache: Arc<TreeCache>,
+    feed: Arc<FeedLive>,
     status: Arc<ShardStatus>,
     config: &'a RuntimeConfig,
     wal_dir: PathBuf,
@@ -322,6 +349,7 @@ async fn recover<F: FileSystem + 'static, S: ShardStore>(
         id,
         store,
         cache,
+        feed,
         status,
         config,
         wal_dir,
@@ -386,6 +414,8 @@ async fn recover<F: FileSystem + 'static, S: ShardStore>(
         "shard recovered"
     );
     let last = wal.last_lsn();
+    // Every event up to the last record replayed is in the store; the ring starts above it.
+    feed.start_at(last, crate::feed::trimmed_in(&store)?);
     let disk = DiskReserve::new(
         vec![wal_dir, config.data_dir.join("rocksdb")],
         config.disk_reserve_bytes,
@@ -399,6 +429,8 @@ async fn recover<F: FileSystem + 'static, S: ShardStore>(
             planning: HashMap::new(),
             next_txid: now_micros() as u64,
             staging: Staging::default(),
+            feed_staged: VecDeque::new(),
+            applying: None,
             loads: Loads::default(),
         }),
         wal,
@@ -406,6 +438,8 @@ async fn recover<F: FileSystem + 'static, S: ShardStore>(
         store,
         clock: config.clock.clone(),
         cache,
+        feed,
+        feed_retention_records: config.feed_retention_records,
         in_flight: Cell::new(0),
         metrics,
         apply_order: Mutex::new(()),
@@ -514,7 +548,19 @@ async fn checkpoint<F: FileSystem + 'static, S: ShardStore>(s: &Served<F, S>) {
             tracing::error!(shard = s.id, error = %e, "checkpoint purge failed")
         }
     }
+    trim_feed(s).await;
     s.publish();
+}
+
+/// Removes the change-feed events older than the retention (off the executor).
+async fn trim_feed<F: FileSystem + 'static, S: ShardStore>(s: &Served<F, S>) {
+    let (feed, store, keep) = (s.feed.clone(), s.store.clone(), s.feed_retention_records);
+    match spawn_blocking(move || crate::feed::trim(&feed, &store, keep)).await {
+        Ok(Some(upto)) => tracing::debug!(shard = s.id, trimmed_lsn = upto, "change feed trimmed"),
+        Ok(None) => {}
+        // Nothing is lost: the events stay until the next checkpoint tries again.
+        Err(e) => tracing::warn!(shard = s.id, error = %e, "trimming the change feed failed"),
+    }
 }
 
 /// Checkpoints every `checkpoint_interval` and sweeps expired tool results every

@@ -16,9 +16,10 @@ use crate::model::{DocumentInput, Micros, NodeInput};
 use crate::mutation::Mutation;
 use crate::request::{Request, Response, WriteOpts};
 use crate::shard::{plan_put_document, Outcome, ShardConfig};
-use crate::store::{KvRead, WriteBatch};
+use crate::store::KvRead;
 use crate::{Error, Result};
 use std::rc::Rc;
+use std::sync::Arc;
 use treestore_wal::FileSystem;
 
 /// Plans, logs and applies a write, and answers once it is durable.
@@ -103,7 +104,7 @@ fn more_nodes_than(roots: &[NodeInput], n: usize) -> bool {
 /// A write planned off the executor: its encoded mutation, and its batch without the LSN record.
 struct Prepared {
     bytes: Vec<u8>,
-    data: WriteBatch,
+    data: apply::Applied,
 }
 
 fn plan_and_prepare(
@@ -271,7 +272,7 @@ async fn log_and_apply<F: FileSystem + 'static, S: ShardStore>(
         Some(p) => (p.bytes, Some(p.data)),
         None => (m.encode()?, None),
     };
-    let (lsn, batch) = {
+    let (lsn, batch, event) = {
         let mut core = s.core.borrow_mut();
         core.next_txid += 1;
         let lsn = s
@@ -288,14 +289,13 @@ async fn log_and_apply<F: FileSystem + 'static, S: ShardStore>(
             *written = true;
         }
         core.pending.insert(doc, lsn);
-        let batch = match data {
-            Some(mut b) => {
-                apply::record_lsn(&mut b, lsn);
-                b
-            }
+        let (batch, event) = match data {
+            Some(applied) => applied.at_lsn(lsn)?,
             None => core.shard.batch_for(m, lsn)?,
         };
-        (lsn, batch)
+        // Until the batch is written, the feed is published below this record.
+        core.applying = Some(lsn);
+        (lsn, batch, event)
     };
     // A large batch (a big put) or one RocksDB would stall on is written on the blocking pool;
     // the caller holds `apply_order`, so applies stay in log order, and reads go on meanwhile.
@@ -311,8 +311,13 @@ async fn log_and_apply<F: FileSystem + 'static, S: ShardStore>(
         })
         .await?;
     }
-    // Still under `apply_order`: trees are staged in log order.
-    s.core.borrow_mut().staging.applied(&s.cache, m, lsn);
+    // Still under `apply_order`: trees and feed events are staged in log order.
+    let mut core = s.core.borrow_mut();
+    core.staging.applied(&s.cache, m, lsn);
+    if let Some(e) = event {
+        core.feed_staged.push_back((lsn, Arc::new(e)));
+    }
+    core.applying = None;
     Ok(lsn)
 }
 

@@ -17,7 +17,7 @@ mod load;
 mod loads;
 mod staging;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use cache::{CacheStats, TreeCache};
 pub use load::load;

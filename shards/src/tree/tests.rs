@@ -10,7 +10,7 @@ use crate::store::MemStore;
 use crate::view::{read_head, DocView};
 
 /// A small deterministic generator (xorshift64*).
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -134,7 +134,7 @@ fn check_reads(shard: &Shard<MemStore>, t: &DocTree) {
 }
 
 /// One random write to document `d` (or its deletion).
-fn random_write(r: &mut Rng, shard: &Shard<MemStore>, next_id: &mut usize) -> Request {
+pub(crate) fn random_write(r: &mut Rng, shard: &Shard<MemStore>, next_id: &mut usize) -> Request {
     let doc_id = "d".to_string();
     let head = read_head(&shard.store, &doc_id)
         .unwrap()

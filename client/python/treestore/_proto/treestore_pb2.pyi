@@ -768,6 +768,93 @@ class RollbackTransactionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class WatchRequest(_message.Message):
+    __slots__ = ("doc_ids", "prefix", "resume_token", "from_versions", "include_contents")
+    DOC_IDS_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_CONTENTS_FIELD_NUMBER: _ClassVar[int]
+    doc_ids: _containers.RepeatedScalarFieldContainer[str]
+    prefix: str
+    resume_token: bytes
+    from_versions: FromVersions
+    include_contents: bool
+    def __init__(self, doc_ids: _Optional[_Iterable[str]] = ..., prefix: _Optional[str] = ..., resume_token: _Optional[bytes] = ..., from_versions: _Optional[_Union[FromVersions, _Mapping]] = ..., include_contents: _Optional[bool] = ...) -> None: ...
+
+class FromVersions(_message.Message):
+    __slots__ = ("versions",)
+    class VersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.ScalarMap[str, int]
+    def __init__(self, versions: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class WatchEvent(_message.Message):
+    __slots__ = ("version", "deleted", "caught_up", "lagged", "resume_token")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    CAUGHT_UP_FIELD_NUMBER: _ClassVar[int]
+    LAGGED_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    version: VersionEvent
+    deleted: DeleteEvent
+    caught_up: CaughtUp
+    lagged: Lagged
+    resume_token: bytes
+    def __init__(self, version: _Optional[_Union[VersionEvent, _Mapping]] = ..., deleted: _Optional[_Union[DeleteEvent, _Mapping]] = ..., caught_up: _Optional[_Union[CaughtUp, _Mapping]] = ..., lagged: _Optional[_Union[Lagged, _Mapping]] = ..., resume_token: _Optional[bytes] = ...) -> None: ...
+
+class VersionEvent(_message.Message):
+    __slots__ = ("doc_id", "version", "created", "added", "removed", "updated", "moved", "header_changed", "nodes", "contents_unavailable")
+    DOC_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    HEADER_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    CONTENTS_UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    doc_id: str
+    version: Version
+    created: bool
+    added: _containers.RepeatedScalarFieldContainer[str]
+    removed: _containers.RepeatedScalarFieldContainer[str]
+    updated: _containers.RepeatedScalarFieldContainer[str]
+    moved: _containers.RepeatedScalarFieldContainer[str]
+    header_changed: bool
+    nodes: _containers.RepeatedCompositeFieldContainer[Node]
+    contents_unavailable: bool
+    def __init__(self, doc_id: _Optional[str] = ..., version: _Optional[_Union[Version, _Mapping]] = ..., created: _Optional[bool] = ..., added: _Optional[_Iterable[str]] = ..., removed: _Optional[_Iterable[str]] = ..., updated: _Optional[_Iterable[str]] = ..., moved: _Optional[_Iterable[str]] = ..., header_changed: _Optional[bool] = ..., nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., contents_unavailable: _Optional[bool] = ...) -> None: ...
+
+class DeleteEvent(_message.Message):
+    __slots__ = ("doc_id", "last_version", "deleted_at")
+    DOC_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DELETED_AT_FIELD_NUMBER: _ClassVar[int]
+    doc_id: str
+    last_version: int
+    deleted_at: int
+    def __init__(self, doc_id: _Optional[str] = ..., last_version: _Optional[int] = ..., deleted_at: _Optional[int] = ...) -> None: ...
+
+class CaughtUp(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Lagged(_message.Message):
+    __slots__ = ("changes_lost", "behind")
+    CHANGES_LOST_FIELD_NUMBER: _ClassVar[int]
+    BEHIND_FIELD_NUMBER: _ClassVar[int]
+    changes_lost: bool
+    behind: int
+    def __init__(self, changes_lost: _Optional[bool] = ..., behind: _Optional[int] = ...) -> None: ...
+
 class HealthRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

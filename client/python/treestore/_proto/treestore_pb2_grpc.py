@@ -156,6 +156,11 @@ class TreeStoreStub:
                 request_serializer=treestore__pb2.RollbackTransactionRequest.SerializeToString,
                 response_deserializer=treestore__pb2.RollbackTransactionResponse.FromString,
                 _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/treestore.v1.TreeStore/Watch',
+                request_serializer=treestore__pb2.WatchRequest.SerializeToString,
+                response_deserializer=treestore__pb2.WatchEvent.FromString,
+                _registered_method=True)
         self.Health = channel.unary_unary(
                 '/treestore.v1.TreeStore/Health',
                 request_serializer=treestore__pb2.HealthRequest.SerializeToString,
@@ -415,6 +420,26 @@ class TreeStoreServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request, context):
+        """------------------------------ change feed ------------------------------
+
+        Streams the changes of the selected documents: each committed version and each deletion,
+        once durable, until the client cancels. Per document, events come in version order with
+        no gaps (a deletion between the last version and the next, re-created one); documents on
+        different shards interleave in no defined order. A stream starts now, after a resume
+        token, or after given versions, replaying the changes the server keeps (see
+        --watch-retention) and then following live. See WatchRequest, WatchEvent and the
+        README's "Watch" section for what a watch promises and what it does not.
+        Errors (the stream's status): INVALID_ARGUMENT (a bad selection, a malformed
+        resume_token, from_versions naming a document outside the selection), FAILED_PRECONDITION
+        (a resume_token from another data directory or ahead of this server's log, a
+        from_versions version the document has not reached), UNAVAILABLE (a shard is not serving,
+        or the server is shutting down: resume from the last resume_token received).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Health(self, request, context):
         """------------------------------ operations ------------------------------
 
@@ -557,6 +582,11 @@ def add_TreeStoreServicer_to_server(servicer, server):
                     servicer.RollbackTransaction,
                     request_deserializer=treestore__pb2.RollbackTransactionRequest.FromString,
                     response_serializer=treestore__pb2.RollbackTransactionResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=treestore__pb2.WatchRequest.FromString,
+                    response_serializer=treestore__pb2.WatchEvent.SerializeToString,
             ),
             'Health': grpc.unary_unary_rpc_method_handler(
                     servicer.Health,
@@ -1219,6 +1249,33 @@ class TreeStore:
             '/treestore.v1.TreeStore/RollbackTransaction',
             treestore__pb2.RollbackTransactionRequest.SerializeToString,
             treestore__pb2.RollbackTransactionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/treestore.v1.TreeStore/Watch',
+            treestore__pb2.WatchRequest.SerializeToString,
+            treestore__pb2.WatchEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -36,6 +36,12 @@ version captures (cross references, the set of documents, a search over all docu
 kept ``unversioned_ttl_seconds`` only. Errors are never cached. The server counts every
 lookup: ``Stats.cache_hits`` / ``cache_misses`` / ``cache_hit_rate``; this object counts its
 own in :attr:`ReasoningTools.cache_stats`.
+
+**Read cache.** Below the tool-result cache, the documents' reads go through the client's
+read cache (``read_cache=True``, the default; see :mod:`treestore.tools` and
+:mod:`treestore.cache`): pinning a document's latest version and reading at that version
+cost no round trip while the cache's watch is caught up and the document did not change.
+``read_cache_stats()`` reports it.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping, Optional, Union
 
 from .._tool_handlers import Steps, op
+from ..cache import CacheConfig
 from ..errors import TreeStoreError
 from ..tools import (DEFAULT_MAX_OUTPUT_CHARS, STYLES, TOOLS, AsyncToolRunner, Prepared, Tool,
                      ToolRunner, arun_steps, error_text, run_steps, tool_definitions)
@@ -162,14 +169,19 @@ class ReasoningTools(ToolRunner, _Cached):
         unversioned_ttl_seconds: lifetime of results that no version tracks (policy_xref,
             list_documents, search_nodes over all documents).
         tools: subset of the tool names to expose (default all ten).
+        read_cache: the client-side read cache below the tools (see
+            :class:`~treestore.tools.ToolRunner`): True (default), a
+            :class:`~treestore.cache.CacheConfig`, or False (the client as given).
     """
 
     def __init__(self, client: Any, *, max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
                  cache: bool = True, namespace: str = DEFAULT_NAMESPACE,
                  ttl_seconds: int = DEFAULT_TTL_SECONDS,
                  unversioned_ttl_seconds: int = DEFAULT_UNVERSIONED_TTL_SECONDS,
-                 tools: Optional[list[str]] = None) -> None:
-        ToolRunner.__init__(self, client, max_output_chars=max_output_chars, tools=tools)
+                 tools: Optional[list[str]] = None,
+                 read_cache: Union[bool, CacheConfig] = True) -> None:
+        ToolRunner.__init__(self, client, max_output_chars=max_output_chars, tools=tools,
+                            read_cache=read_cache)
         self._setup(cache, namespace, ttl_seconds, unversioned_ttl_seconds)
 
     def call(self, name: str, arguments: Arguments = None) -> str:
@@ -211,8 +223,10 @@ class AsyncReasoningTools(AsyncToolRunner, _Cached):
                  cache: bool = True, namespace: str = DEFAULT_NAMESPACE,
                  ttl_seconds: int = DEFAULT_TTL_SECONDS,
                  unversioned_ttl_seconds: int = DEFAULT_UNVERSIONED_TTL_SECONDS,
-                 tools: Optional[list[str]] = None) -> None:
-        AsyncToolRunner.__init__(self, client, max_output_chars=max_output_chars, tools=tools)
+                 tools: Optional[list[str]] = None,
+                 read_cache: Union[bool, CacheConfig] = True) -> None:
+        AsyncToolRunner.__init__(self, client, max_output_chars=max_output_chars, tools=tools,
+                                 read_cache=read_cache)
         self._setup(cache, namespace, ttl_seconds, unversioned_ttl_seconds)
 
     async def call(self, name: str, arguments: Arguments = None) -> str:
