@@ -34,7 +34,10 @@ impl<R: ShardRouter> Service<R> {
             start,
             include_contents: r.include_contents,
         };
-        let plan = self.engine.plan_watch(spec).map_err(to_status)?;
+        let plan = self
+            .engine
+            .plan_watch(spec, &self.limits)
+            .map_err(to_status)?;
         let (tx, rx) = tokio::sync::mpsc::channel(WATCH_BUFFER);
         let engine = self.engine.clone();
         let mut stop = self.stop.clone();

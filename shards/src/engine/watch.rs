@@ -115,9 +115,9 @@ pub struct WatchPlan {
 }
 
 impl<R: ShardRouter> Engine<R> {
-    /// Checks a watch request and fixes where it starts in each shard's feed.
-    pub fn plan_watch(&self, spec: WatchSpec) -> Result<WatchPlan> {
-        let lim = crate::limits::Limits::default();
+    /// Checks a watch request (ids against `lim`, the server's limits) and fixes where it
+    /// starts in each shard's feed.
+    pub fn plan_watch(&self, spec: WatchSpec, lim: &crate::limits::Limits) -> Result<WatchPlan> {
         let n = self.shard_count();
         let feeds = (0..n)
             .map(|s| {
