@@ -292,6 +292,15 @@ async fn credentials_and_scopes() {
     let s = c.get_document(req).await.expect_err("refused");
     assert_eq!(s.code(), Code::Unauthenticated);
     messages.insert(s.message().to_string());
+    // Two tokens in one request (a read-only one and an admin one): ambiguous, refused.
+    let mut req = tonic::Request::new(pb::PutDocumentRequest::default());
+    for t in [&reader.token, &admin.token] {
+        req.metadata_mut()
+            .append("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    let s = c.put_document(req).await.expect_err("refused");
+    assert_eq!(s.code(), Code::Unauthenticated);
+    messages.insert(s.message().to_string());
     assert_eq!(
         messages.len(),
         1,

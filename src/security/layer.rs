@@ -84,11 +84,21 @@ where
             .get::<PeerIdentity>()
             .map(|p| p.cert_names.clone())
             .unwrap_or_default();
+        // Two `authorization` headers are ambiguous: refused, whatever they hold.
+        let several = req
+            .headers()
+            .get_all(http::header::AUTHORIZATION)
+            .iter()
+            .nth(1)
+            .is_some();
         let authorization = req.headers_mut().remove(http::header::AUTHORIZATION);
-        let Some(principal) = self
-            .auth
-            .authenticate(authorization.as_ref().map(|v| v.as_bytes()), &names)
-        else {
+        let principal = match several {
+            true => None,
+            false => self
+                .auth
+                .authenticate(authorization.as_ref().map(|v| v.as_bytes()), &names),
+        };
+        let Some(principal) = principal else {
             let remote = req
                 .extensions()
                 .get::<PeerIdentity>()

@@ -22,8 +22,13 @@ pub async fn require_credentials(
     } else {
         None
     };
-    let header = req.headers().get(http::header::AUTHORIZATION);
-    let Some(principal) = auth.authenticate(header.map(|v| v.as_bytes()), &[]) else {
+    let mut headers = req.headers().get_all(http::header::AUTHORIZATION).iter();
+    let (header, several) = (headers.next(), headers.next().is_some());
+    let principal = match several {
+        true => None,
+        false => auth.authenticate(header.map(|v| v.as_bytes()), &[]),
+    };
+    let Some(principal) = principal else {
         return (
             StatusCode::UNAUTHORIZED,
             [(http::header::WWW_AUTHENTICATE, "Bearer")],

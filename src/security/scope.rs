@@ -1,9 +1,10 @@
 //! Scopes, and the one place that says which scope each RPC needs.
 //!
-//! `Rpc` has one variant per method of `treestore.v1.TreeStore`; `Rpc::scope` is an exhaustive
-//! `match`, so a new variant does not compile until its scope is chosen, and the unit test
-//! `every_proto_method_has_a_scope` fails until every method of the proto has a variant. (A
-//! server-streaming `Watch` is a variant `Watch` with scope `Read`.)
+//! `Rpc` has one variant per method of `treestore.v1.TreeStore` (the `rpcs!` list); `Rpc::scope`
+//! is an exhaustive `match`, so a new variant does not compile until its scope is chosen, and
+//! the unit test `every_proto_method_has_a_scope` fails until every method of the proto has a
+//! variant. Adding the server-streaming `Watch`: `Watch` in the list, `| Rpc::Watch` among the
+//! `Read` arms.
 
 use serde::{Deserialize, Serialize};
 
@@ -59,9 +60,32 @@ impl Scopes {
     }
 }
 
-/// The methods of `treestore.v1.TreeStore`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rpc {
+/// Declares `Rpc` with one variant per name, `Rpc::ALL` and `Rpc::name` (the variant's name is
+/// the method's name in the proto), so a method is added in one place: its name here, its scope
+/// in `Rpc::scope` (which does not compile until it has one).
+macro_rules! rpcs {
+    ($($name:ident),+ $(,)?) => {
+        /// The methods of `treestore.v1.TreeStore`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Rpc {
+            $($name),+
+        }
+
+        impl Rpc {
+            /// Every variant (the test checks it against the proto's methods).
+            pub const ALL: &'static [Rpc] = &[$(Rpc::$name),+];
+
+            /// The method's name in the proto (and in its gRPC path).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Rpc::$name => stringify!($name)),+
+                }
+            }
+        }
+    };
+}
+
+rpcs! {
     PutDocument,
     GetDocument,
     ListDocuments,
@@ -91,36 +115,6 @@ pub enum Rpc {
 }
 
 impl Rpc {
-    /// Every variant (the test checks it against the proto's methods).
-    pub const ALL: &'static [Rpc] = &[
-        Rpc::PutDocument,
-        Rpc::GetDocument,
-        Rpc::ListDocuments,
-        Rpc::DeleteDocument,
-        Rpc::ListVersions,
-        Rpc::GetNode,
-        Rpc::GetSubtree,
-        Rpc::GetChildren,
-        Rpc::GetAncestors,
-        Rpc::InsertNode,
-        Rpc::UpdateNode,
-        Rpc::MoveNode,
-        Rpc::DeleteNode,
-        Rpc::SearchNodes,
-        Rpc::GetVersionAsOf,
-        Rpc::DiffVersions,
-        Rpc::AddCrossReference,
-        Rpc::RemoveCrossReference,
-        Rpc::GetCrossReferences,
-        Rpc::StoreToolResult,
-        Rpc::GetToolResult,
-        Rpc::BeginTransaction,
-        Rpc::CommitTransaction,
-        Rpc::RollbackTransaction,
-        Rpc::Health,
-        Rpc::Stats,
-    ];
-
     /// The scope a caller needs. Writes of any kind (documents, nodes, links, the tool-result
     /// cache, transactions, which exist only to write) need `Write`; everything that only reads
     /// needs `Read`. No TreeStore RPC needs `Admin` today: admin guards profiling.
@@ -152,38 +146,6 @@ impl Rpc {
             | Rpc::GetToolResult
             | Rpc::Health
             | Rpc::Stats => Scope::Read,
-        }
-    }
-
-    /// The method's name in the proto (and in its gRPC path).
-    pub fn name(self) -> &'static str {
-        match self {
-            Rpc::PutDocument => "PutDocument",
-            Rpc::GetDocument => "GetDocument",
-            Rpc::ListDocuments => "ListDocuments",
-            Rpc::DeleteDocument => "DeleteDocument",
-            Rpc::ListVersions => "ListVersions",
-            Rpc::GetNode => "GetNode",
-            Rpc::GetSubtree => "GetSubtree",
-            Rpc::GetChildren => "GetChildren",
-            Rpc::GetAncestors => "GetAncestors",
-            Rpc::InsertNode => "InsertNode",
-            Rpc::UpdateNode => "UpdateNode",
-            Rpc::MoveNode => "MoveNode",
-            Rpc::DeleteNode => "DeleteNode",
-            Rpc::SearchNodes => "SearchNodes",
-            Rpc::GetVersionAsOf => "GetVersionAsOf",
-            Rpc::DiffVersions => "DiffVersions",
-            Rpc::AddCrossReference => "AddCrossReference",
-            Rpc::RemoveCrossReference => "RemoveCrossReference",
-            Rpc::GetCrossReferences => "GetCrossReferences",
-            Rpc::StoreToolResult => "StoreToolResult",
-            Rpc::GetToolResult => "GetToolResult",
-            Rpc::BeginTransaction => "BeginTransaction",
-            Rpc::CommitTransaction => "CommitTransaction",
-            Rpc::RollbackTransaction => "RollbackTransaction",
-            Rpc::Health => "Health",
-            Rpc::Stats => "Stats",
         }
     }
 
