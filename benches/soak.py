@@ -231,7 +231,7 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     addr = f"127.0.0.1:{args.port}"
     server_cmd = [
-        "taskset", "-c", args.server_core, str(args.bin), "serve",
+        "taskset", "-c", args.server_core, str(args.bin), "serve", "--insecure-plaintext",
         "--listen", addr, "--metrics-listen", f"127.0.0.1:{args.metrics_port}",
         "--data-dir", str(args.data_dir), "--shards", str(args.shards), "--no-pin-cores",
         "--checkpoint-interval-secs", str(args.checkpoint_interval_secs),

@@ -16,23 +16,26 @@
 //!
 //! `--json FILE` writes the results as JSON; `--server-pid PID` adds the server's CPU time per
 //! request, `--metrics-addr HOST:PORT` its own mean latency per request (from its metrics).
+//! `--tls-ca CA.pem` connects with TLS and `--token T` sends a bearer token (see `conn.rs`).
 //!
-//!     treestore serve --data-dir /tmp/bench &
+//!     treestore serve --insecure-plaintext --data-dir /tmp/bench &
 //!     treestore-bench --addr 127.0.0.1:50051 --clients 64 --seconds 10
 
 use clap::Parser;
+use conn::Channel;
 use hdrhistogram::Histogram;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use treestore::pb;
 use treestore::pb::tree_store_client::TreeStoreClient;
 
 #[path = "treestore_bench/burst.rs"]
 mod burst;
+#[path = "treestore_bench/conn.rs"]
+mod conn;
 #[path = "treestore_bench/corpus.rs"]
 mod corpus;
 #[path = "treestore_bench/load.rs"]
@@ -50,6 +53,15 @@ struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:50051")]
     addr: String,
+    /// Connect with TLS, trusting this CA (PEM).
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
+    /// The name to verify the server's certificate against [default: the --addr host].
+    #[arg(long, requires = "tls_ca")]
+    tls_server_name: Option<String>,
+    /// A bearer token sent with every request [default: $TREESTORE_TOKEN].
+    #[arg(long)]
+    token: Option<String>,
     /// Concurrent clients (each runs one request at a time).
     #[arg(long, default_value_t = 64)]
     clients: usize,
@@ -443,17 +455,8 @@ pub(crate) fn report(line: &str) {
     let _ = out.flush();
 }
 
-async fn connect(args: &Args) -> Result<Vec<Channel>, BoxErr> {
-    let url = format!("http://{}", args.addr);
-    let mut channels = vec![];
-    for _ in 0..args.connections.max(1) {
-        channels.push(Channel::from_shared(url.clone())?.connect().await?);
-    }
-    Ok(channels)
-}
-
 async fn main_async(args: Args) -> Result<(), BoxErr> {
-    let channels = connect(&args).await?;
+    let channels = conn::connect(&args).await?;
     if let Some(docs) = &args.load {
         report(&format!(
             "treestore-bench: loading {} with {} clients",

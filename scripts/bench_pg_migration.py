@@ -58,7 +58,8 @@ def main() -> int:
             print(f"corpus: {counts} written in {time.monotonic() - t:.1f} s", flush=True)
             port = free_port()
             log = open(work / "server.log", "wb")
-            server = subprocess.Popen([args.bin, "serve", "--listen", f"127.0.0.1:{port}",
+            server = subprocess.Popen([args.bin, "serve", "--insecure-plaintext",
+                                       "--listen", f"127.0.0.1:{port}",
                                        "--metrics-listen", f"127.0.0.1:{free_port()}",
                                        "--data-dir", str(work / "data")],
                                       stdout=log, stderr=subprocess.STDOUT)

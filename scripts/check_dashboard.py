@@ -481,7 +481,7 @@ def main() -> int:
             f"Prometheus 127.0.0.1:{prom_port}")
         env = dict(os.environ, TREESTORE_LOG="warn")
         procs.start("treestore", [
-            args.bin, "serve", "--listen", f"127.0.0.1:{grpc_port}",
+            args.bin, "serve", "--insecure-plaintext", "--listen", f"127.0.0.1:{grpc_port}",
             "--metrics-listen", f"127.0.0.1:{metrics_port}", "--data-dir", str(work / "data"),
             "--shards", "2", "--executors", "1", "--router-threads", "1", "--no-pin-cores",
             "--cache-bytes", str(32 << 20), "--checkpoint-interval-secs", "2",

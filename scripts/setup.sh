@@ -13,6 +13,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# openssl: the Python TLS tests make their certificates with it; scripts/dev_secrets.sh too.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 # PostgreSQL 15 with ltree and pgbench, for the migration tests and benches/vs_postgres (they
 # start throw-away clusters of their own; no main cluster is created at install). On Debian 12

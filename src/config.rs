@@ -61,6 +61,37 @@ pub struct ServeArgs {
     /// TOML config file (keys as in `Config`, e.g. `listen = "0.0.0.0:50051"`, `[limits]`).
     #[arg(long, env = "TREESTORE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Serve gRPC over TLS with this certificate chain (PEM); needs --tls-key. Reloaded on
+    /// SIGHUP and when the file changes. Without TLS the server starts only with
+    /// --insecure-plaintext.
+    #[arg(long, env = "TREESTORE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "TREESTORE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: every client must present a certificate signed by this CA (PEM); its
+    /// subject CN or a DNS/URI SAN names its principal (`cert_names` in --auth-file).
+    #[arg(long, env = "TREESTORE_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Serve gRPC without TLS (development and benchmarks only; a warning is logged).
+    #[arg(long, env = "TREESTORE_INSECURE_PLAINTEXT", num_args = 0..=1, default_missing_value = "true")]
+    pub insecure_plaintext: Option<bool>,
+    /// Principals, their scopes, token hashes, certificate names and limits (TOML; see
+    /// README, "Security"). Reloaded on SIGHUP and when the file changes.
+    #[arg(long, env = "TREESTORE_AUTH_FILE")]
+    pub auth_file: Option<PathBuf>,
+    /// Serve TLS without authentication: every caller may do everything (implied by
+    /// --insecure-plaintext when no --auth-file is given).
+    #[arg(long, env = "TREESTORE_NO_AUTH", num_args = 0..=1, default_missing_value = "true")]
+    pub no_auth: Option<bool>,
+    /// With --auth-file: the metrics port needs a bearer token too (/metrics any principal,
+    /// /debug/pprof admin). `false` leaves it open: then bind it to localhost [default: true].
+    #[arg(long, env = "TREESTORE_METRICS_AUTH")]
+    pub metrics_auth: Option<bool>,
+    /// Seconds between checks of the TLS and auth files for changes; 0: reload on SIGHUP only
+    /// [default: 10].
+    #[arg(long, env = "TREESTORE_SECURITY_RELOAD_POLL_SECS")]
+    pub security_reload_poll_secs: Option<u64>,
     /// gRPC listen address [default: 0.0.0.0:50051].
     #[arg(long, env = "TREESTORE_LISTEN")]
     pub listen: Option<SocketAddr>,
@@ -215,6 +246,18 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log: String,
     pub limits: shards::Limits,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
+    /// No TLS: must be said explicitly (`validate`).
+    pub insecure_plaintext: bool,
+    pub auth_file: Option<PathBuf>,
+    /// No authentication with TLS: must be said explicitly (`validate`).
+    pub no_auth: bool,
+    /// With an auth file, the metrics port needs credentials.
+    pub metrics_auth: bool,
+    /// 0: reload on SIGHUP only.
+    pub security_reload_poll_secs: u64,
 }
 
 impl Default for Config {
@@ -251,6 +294,14 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log: "info".into(),
             limits: shards::Limits::default(),
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            insecure_plaintext: false,
+            auth_file: None,
+            no_auth: false,
+            metrics_auth: true,
+            security_reload_poll_secs: 10,
         }
     }
 }
@@ -346,6 +397,70 @@ impl Config {
         set(&mut self.txn_timeout_ms, &a.txn_timeout_ms);
         set(&mut self.log_format, &a.log_format);
         set(&mut self.log, &a.log);
+        if a.tls_cert.is_some() {
+            self.tls_cert.clone_from(&a.tls_cert);
+        }
+        if a.tls_key.is_some() {
+            self.tls_key.clone_from(&a.tls_key);
+        }
+        if a.tls_client_ca.is_some() {
+            self.tls_client_ca.clone_from(&a.tls_client_ca);
+        }
+        set(&mut self.insecure_plaintext, &a.insecure_plaintext);
+        if a.auth_file.is_some() {
+            self.auth_file.clone_from(&a.auth_file);
+        }
+        set(&mut self.no_auth, &a.no_auth);
+        set(&mut self.metrics_auth, &a.metrics_auth);
+        set(
+            &mut self.security_reload_poll_secs,
+            &a.security_reload_poll_secs,
+        );
+    }
+
+    /// The TLS files, if TLS is configured.
+    pub fn tls_files(&self) -> Option<crate::security::tls::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::security::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Security settings that contradict each other, or leave the server open without saying
+    /// so: plaintext needs --insecure-plaintext, no authentication needs --no-auth (or
+    /// --insecure-plaintext).
+    fn validate_security(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.into()));
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return bad("tls_cert and tls_key go together");
+        }
+        let tls = self.tls_cert.is_some();
+        if self.tls_client_ca.is_some() && !tls {
+            return bad("tls_client_ca needs tls_cert and tls_key");
+        }
+        if tls && self.insecure_plaintext {
+            return bad("tls_cert and insecure_plaintext contradict each other");
+        }
+        if !tls && !self.insecure_plaintext {
+            return bad(
+                "no TLS configured: give --tls-cert and --tls-key (see README, \"Security\"), \
+                 or --insecure-plaintext to serve without TLS (development only)",
+            );
+        }
+        if self.auth_file.is_some() && self.no_auth {
+            return bad("auth_file and no_auth contradict each other");
+        }
+        if self.auth_file.is_none() && !self.no_auth && !self.insecure_plaintext {
+            return bad(
+                "no authentication configured: give --auth-file (see README, \"Security\"), \
+                 or --no-auth to let every client do everything",
+            );
+        }
+        Ok(())
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -383,7 +498,7 @@ impl Config {
         if self.txn_timeout_ms == 0 || self.txn_timeout_ms > self.max_txn_timeout_ms {
             return bad("txn_timeout_ms must be in 1..=max_txn_timeout_ms");
         }
-        Ok(())
+        self.validate_security()
     }
 
     /// The server's bound on a request's expected queue wait (None: unbounded).
@@ -423,7 +538,7 @@ mod tests {
         writeln!(
             f,
             "listen = \"127.0.0.1:1\"\nshards = 3\nrouter_threads = 4\nlog_format = \"json\"\n\
-             io_uring = \"off\"\n[limits]\nmax_depth = 10"
+             io_uring = \"off\"\ninsecure_plaintext = true\n[limits]\nmax_depth = 10"
         )
         .unwrap();
         let args = ServeArgs {
@@ -454,13 +569,65 @@ mod tests {
         ));
         let args = ServeArgs {
             max_tree_depth: Some(500),
+            insecure_plaintext: Some(true),
             ..Default::default()
         };
         assert!(matches!(Config::load(&args), Err(ConfigError::Invalid(_))));
         let args = ServeArgs {
             router_threads: Some(0),
+            insecure_plaintext: Some(true),
             ..Default::default()
         };
         assert!(matches!(Config::load(&args), Err(ConfigError::Invalid(_))));
+    }
+
+    /// Plaintext and an open server only when said; contradictions refused.
+    #[test]
+    fn security_must_be_explicit() {
+        let load = |a: ServeArgs| Config::load(&a);
+        let invalid = |a: ServeArgs| matches!(load(a), Err(ConfigError::Invalid(_)));
+        let p = |s: &str| Some(PathBuf::from(s));
+        assert!(invalid(ServeArgs::default()));
+        assert!(load(ServeArgs {
+            insecure_plaintext: Some(true),
+            ..Default::default()
+        })
+        .is_ok());
+        let tls = || ServeArgs {
+            tls_cert: p("c.pem"),
+            tls_key: p("k.pem"),
+            ..Default::default()
+        };
+        assert!(invalid(tls()), "TLS without auth and without --no-auth");
+        assert!(load(ServeArgs {
+            no_auth: Some(true),
+            ..tls()
+        })
+        .is_ok());
+        assert!(load(ServeArgs {
+            auth_file: p("a.toml"),
+            ..tls()
+        })
+        .is_ok());
+        assert!(invalid(ServeArgs {
+            tls_key: None,
+            no_auth: Some(true),
+            ..tls()
+        }));
+        assert!(invalid(ServeArgs {
+            insecure_plaintext: Some(true),
+            no_auth: Some(true),
+            ..tls()
+        }));
+        assert!(invalid(ServeArgs {
+            tls_client_ca: p("ca.pem"),
+            insecure_plaintext: Some(true),
+            ..Default::default()
+        }));
+        assert!(invalid(ServeArgs {
+            auth_file: p("a.toml"),
+            no_auth: Some(true),
+            ..tls()
+        }));
     }
 }

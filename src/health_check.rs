@@ -4,8 +4,9 @@
 //! within the timeout) is not, with a one-line reason.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
-use tonic::transport::Endpoint;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
@@ -40,10 +41,38 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// `http://ADDR` for a bare `host:port`; an address with a scheme is taken as it is.
-pub fn endpoint_uri(addr: &str) -> String {
+/// TLS for the check (a server started with --tls-cert): the CA to trust, the name to verify,
+/// and a client certificate when the server requires one (mutual TLS).
+#[derive(Debug, Clone, Default)]
+pub struct HealthTls {
+    pub ca: PathBuf,
+    pub server_name: Option<String>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+}
+
+impl HealthTls {
+    fn config(&self) -> Result<ClientTlsConfig, String> {
+        let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+        let mut c = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(&self.ca)?));
+        if let Some(n) = &self.server_name {
+            c = c.domain_name(n.clone());
+        }
+        match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => Ok(c.identity(Identity::from_pem(read(cert)?, read(key)?))),
+            (None, None) => Ok(c),
+            _ => Err("a client certificate needs its key (and the other way round)".into()),
+        }
+    }
+}
+
+/// `http://ADDR` (`https://ADDR` with TLS) for a bare `host:port`; an address with a scheme is
+/// taken as it is.
+pub fn endpoint_uri(addr: &str, tls: bool) -> String {
     if addr.contains("://") {
         addr.to_string()
+    } else if tls {
+        format!("https://{addr}")
     } else {
         format!("http://{addr}")
     }
@@ -65,13 +94,24 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Connects to `addr` and asks for the status of service "", all within `timeout`.
-pub async fn check(addr: &str, timeout: Duration) -> Outcome {
-    let endpoint = match Endpoint::from_shared(endpoint_uri(addr)) {
+/// grpc.health.v1 needs no credential (README, "Security"): only TLS is set up here.
+pub async fn check(addr: &str, timeout: Duration, tls: Option<&HealthTls>) -> Outcome {
+    let mut endpoint = match Endpoint::from_shared(endpoint_uri(addr, tls.is_some())) {
         Ok(e) => e,
         Err(e) => {
             return Outcome::CannotConnect(format!("invalid address {addr:?}: {}", chain(&e)))
         }
     };
+    if let Some(tls) = tls {
+        let config = match tls.config() {
+            Ok(c) => c,
+            Err(e) => return Outcome::CannotConnect(format!("TLS: {e}")),
+        };
+        endpoint = match endpoint.tls_config(config) {
+            Ok(e) => e,
+            Err(e) => return Outcome::CannotConnect(format!("TLS: {}", chain(&e))),
+        };
+    }
     // One deadline for connecting and the call together.
     let call = async {
         let channel = endpoint
@@ -109,8 +149,18 @@ mod tests {
 
     #[test]
     fn bare_addresses_get_http() {
-        assert_eq!(endpoint_uri("127.0.0.1:50051"), "http://127.0.0.1:50051");
-        assert_eq!(endpoint_uri("http://[::1]:50051"), "http://[::1]:50051");
+        assert_eq!(
+            endpoint_uri("127.0.0.1:50051", false),
+            "http://127.0.0.1:50051"
+        );
+        assert_eq!(
+            endpoint_uri("127.0.0.1:50051", true),
+            "https://127.0.0.1:50051"
+        );
+        assert_eq!(
+            endpoint_uri("http://[::1]:50051", true),
+            "http://[::1]:50051"
+        );
     }
 
     #[test]
@@ -127,7 +177,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_invalid_address_cannot_connect() {
-        let out = check("not a uri", Duration::from_millis(500)).await;
+        let out = check("not a uri", Duration::from_millis(500), None).await;
         assert!(matches!(out, Outcome::CannotConnect(_)), "{out:?}");
     }
 }

@@ -4,7 +4,7 @@
 //! from engine errors to gRPC status codes), `convert` (proto <-> engine types), `paging` (page
 //! tokens), `service` (the RPC handlers), `encode` and `wire` (node-read responses encoded
 //! straight from cached trees), `grpc_errors` (status codes of requests rejected before
-//! a handler runs), `metrics`, `pprof` (CPU profiles on the metrics port), `logging`, `health`
+//! a handler runs), `security` (TLS, authentication, scopes, per-principal limits), `metrics`, `pprof` (CPU profiles on the metrics port), `logging`, `health`
 //! and `server` (startup and graceful shutdown); `health_check` is the client side of health,
 //! for `treestore health`.
 
@@ -19,6 +19,7 @@ pub mod logging;
 pub mod metrics;
 pub mod paging;
 pub mod pprof;
+pub mod security;
 pub mod server;
 pub mod service;
 pub mod status;

@@ -1,6 +1,6 @@
 //! `treestore`: `serve` runs the gRPC server; `health` asks a running server whether it serves
 //! (the container image's health check); `wal dump DIR` and `wal verify DIR` inspect a shard's
-//! write-ahead log.
+//! write-ahead log; `token` makes a bearer token and its auth-file entry.
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -35,6 +35,32 @@ enum Command {
         /// Give up after this many milliseconds (connecting and the call together).
         #[arg(long, default_value_t = 2000)]
         timeout_ms: u64,
+        /// Connect with TLS, trusting this CA (PEM) (for a server with --tls-cert).
+        #[arg(long, env = "TREESTORE_HEALTH_TLS_CA")]
+        tls_ca: Option<PathBuf>,
+        /// The name to verify the server's certificate against [default: the address's host].
+        #[arg(long, env = "TREESTORE_HEALTH_TLS_SERVER_NAME", requires = "tls_ca")]
+        tls_server_name: Option<String>,
+        /// A client certificate (PEM), for a server with --tls-client-ca.
+        #[arg(long, env = "TREESTORE_HEALTH_TLS_CLIENT_CERT", requires_all = ["tls_ca", "tls_client_key"])]
+        tls_client_cert: Option<PathBuf>,
+        /// The key of --tls-client-cert.
+        #[arg(
+            long,
+            env = "TREESTORE_HEALTH_TLS_CLIENT_KEY",
+            requires = "tls_client_cert"
+        )]
+        tls_client_key: Option<PathBuf>,
+    },
+    /// Make a bearer token: prints the token (once: the server keeps only its SHA-256) and the
+    /// auth-file entry that grants it.
+    Token {
+        /// The principal the token belongs to.
+        #[arg(long, default_value = "client")]
+        name: String,
+        /// Its scopes, comma-separated: read, write, admin (none: `--scopes` alone).
+        #[arg(long, value_delimiter = ',', num_args = 0.., default_value = "read")]
+        scopes: Vec<treestore::security::scope::Scope>,
     },
     /// Inspect a shard's write-ahead log directory (DATA_DIR/wal/shard-N).
     Wal {
@@ -61,12 +87,49 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(&args),
-        Command::Health { addr, timeout_ms } => health(&addr, Duration::from_millis(timeout_ms)),
+        Command::Health {
+            addr,
+            timeout_ms,
+            tls_ca,
+            tls_server_name,
+            tls_client_cert,
+            tls_client_key,
+        } => {
+            let tls = tls_ca.map(|ca| health_check::HealthTls {
+                ca,
+                server_name: tls_server_name,
+                client_cert: tls_client_cert,
+                client_key: tls_client_key,
+            });
+            health(&addr, Duration::from_millis(timeout_ms), tls.as_ref())
+        }
         Command::Wal { command } => wal(command),
+        Command::Token { name, scopes } => token(&name, &scopes),
     }
 }
 
-fn health(addr: &str, timeout: Duration) -> ExitCode {
+fn token(name: &str, scopes: &[treestore::security::scope::Scope]) -> ExitCode {
+    use treestore::security::token::{generate, TokenHash};
+    let token = match generate() {
+        Ok(t) => t,
+        Err(_) => {
+            fail("token: the system's random source failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    let scopes: Vec<String> = scopes.iter().map(|s| format!("{:?}", s.name())).collect();
+    out(&format!(
+        "{token}\n\n# The line above is the token: give it to the client (Authorization: Bearer \
+         <token>) and keep it secret; it is not stored anywhere.\n\
+         # Add this to the auth file (--auth-file), then reload (SIGHUP):\n\
+         [[principal]]\nname = {name:?}\nscopes = [{}]\ntoken_sha256 = [\"{}\"]\n",
+        scopes.join(", "),
+        TokenHash::of(&token).to_hex()
+    ));
+    ExitCode::SUCCESS
+}
+
+fn health(addr: &str, timeout: Duration, tls: Option<&health_check::HealthTls>) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -77,7 +140,7 @@ fn health(addr: &str, timeout: Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = rt.block_on(health_check::check(addr, timeout));
+    let outcome = rt.block_on(health_check::check(addr, timeout, tls));
     if outcome.is_serving() {
         ExitCode::SUCCESS
     } else {

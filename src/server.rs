@@ -8,6 +8,10 @@ use crate::grpc_errors::ClientErrorsLayer;
 use crate::health;
 use crate::metrics::{Metrics, MetricsError};
 use crate::pb;
+use crate::security::incoming::{nodelay, tls_incoming};
+use crate::security::layer::AuthLayer;
+use crate::security::tls::ReloadableTls;
+use crate::security::{Auth, SecurityError};
 use crate::service::Service;
 use shards::engine::Engine;
 use std::future::Future;
@@ -31,6 +35,51 @@ pub enum ServerError {
     Shutdown(shards::Error),
     #[error("shutdown task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Security(#[from] SecurityError),
+}
+
+/// The TLS config (None: plaintext) and who may call, from the configuration; logs a warning
+/// for each protection that is off.
+fn security(config: &Config) -> Result<(Option<Arc<ReloadableTls>>, Arc<Auth>), SecurityError> {
+    let tls = match config.tls_files() {
+        Some(files) => {
+            let mtls = files.client_ca.is_some();
+            let tls = ReloadableTls::new(files)?;
+            tracing::info!(mutual_tls = mtls, "gRPC over TLS");
+            Some(Arc::new(tls))
+        }
+        None => {
+            tracing::warn!(
+                "serving gRPC WITHOUT TLS (--insecure-plaintext): requests and tokens travel in \
+                 clear; development only"
+            );
+            None
+        }
+    };
+    let auth = match &config.auth_file {
+        Some(file) => {
+            let auth = Auth::from_file(file.clone())?;
+            tracing::info!(
+                principals = auth.principals().all().len(),
+                metrics_auth = config.metrics_auth,
+                "authentication required"
+            );
+            if tls.is_none() {
+                tracing::warn!(
+                    "bearer tokens over plaintext: anyone on the network path can read them"
+                );
+            }
+            auth
+        }
+        None => {
+            tracing::warn!(
+                "serving WITHOUT authentication: every client may read, write and profile"
+            );
+            Auth::open()
+        }
+    };
+    Ok((tls, Arc::new(auth)))
 }
 
 /// How long in-flight requests may take to finish after the shutdown signal.
@@ -47,7 +96,14 @@ pub async fn serve<B: Backend>(
     metrics_listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let (tls, auth) = security(config)?;
     let metrics = Arc::new(Metrics::new()?);
+    let reloader = tokio::spawn(crate::security::reload::watch(
+        tls.clone(),
+        auth.clone(),
+        (config.security_reload_poll_secs > 0)
+            .then(|| Duration::from_secs(config.security_reload_poll_secs)),
+    ));
     backend
         .register_metrics(metrics.registry())
         .map_err(MetricsError::from)?;
@@ -124,6 +180,17 @@ pub async fn serve<B: Backend>(
                 )
                 .route("/debug/pprof/heap", axum::routing::get(crate::pprof::heap));
         }
+        if auth.required() && config.metrics_auth {
+            app = app.layer(axum::middleware::from_fn_with_state(
+                auth.clone(),
+                crate::security::ops::require_credentials,
+            ));
+        } else if auth.required() {
+            tracing::warn!(
+                metrics_listen = %config.metrics_listen,
+                "the metrics port needs no credentials (metrics_auth = false): bind it to localhost"
+            );
+        }
         let stop = wait_stop(stop_rx.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(metrics_listener, app)
@@ -140,20 +207,10 @@ pub async fn serve<B: Backend>(
         shards = backend.shard_count(),
         "serving treestore.v1.TreeStore"
     );
-    // TCP_NODELAY on every connection: without it a response written in two segments waits
-    // for the client's delayed ACK (about 40 ms).
-    let incoming = TcpListenerStream::new(grpc).map(|conn| {
-        if let Ok(c) = &conn {
-            if let Err(e) = c.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        }
-        conn
-    });
     // Bounds on what one client connection can hold (see README, "Overload"): its concurrent
     // requests, and its life once it stops answering PINGs (a dead or non-reading client,
     // whose responses would otherwise wait in memory for flow-control window forever).
-    let serving = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .max_concurrent_streams(config.http2_max_concurrent_streams)
         .http2_keepalive_interval(config.http2_keepalive_interval())
         .http2_keepalive_timeout(Some(Duration::from_secs(
@@ -167,11 +224,29 @@ pub async fn serve<B: Backend>(
             2 * config.http2_max_concurrent_streams as usize,
         ))
         .layer(ClientErrorsLayer::new(metrics.clone()))
+        .layer(AuthLayer::new(auth.clone(), metrics.clone()))
         .add_service(treestore)
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(reflection_alpha)
-        .serve_with_incoming_shutdown(incoming, wait_stop(stop_rx.clone()));
+        .add_service(reflection_alpha);
+    let stop = wait_stop(stop_rx.clone());
+    let serving: std::pin::Pin<
+        Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>,
+    > = match &tls {
+        Some(tls) => {
+            Box::pin(router.serve_with_incoming_shutdown(tls_incoming(grpc, tls.clone()), stop))
+        }
+        None => {
+            // TCP_NODELAY on every connection (the TLS acceptor sets it too).
+            let incoming = TcpListenerStream::new(grpc).map(|conn| {
+                if let Ok(c) = &conn {
+                    nodelay(c);
+                }
+                conn
+            });
+            Box::pin(router.serve_with_incoming_shutdown(incoming, stop))
+        }
+    };
     // In-flight requests get DRAIN_GRACE after the signal; connections a client keeps open
     // longer (idle HTTP/2 connections that ignore GOAWAY) are then closed.
     let grace = async {
@@ -189,6 +264,7 @@ pub async fn serve<B: Backend>(
     tracing::info!("gRPC server stopped; stopping the shards (checkpoint)");
     let stopped = tokio::task::spawn_blocking(move || backend.shutdown()).await?;
     watcher.abort();
+    reloader.abort();
     metrics_task.abort();
     served?;
     stopped.map_err(ServerError::Shutdown)?;

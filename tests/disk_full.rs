@@ -107,7 +107,7 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_resumes_once_freed() {
         .arg(mnt.join("data"))
         .args(["--shards", "2", "--executors", "1", "--no-pin-cores"])
         .args(["--cache-bytes", "8388608", "--tree-cache-bytes", "0"])
-        .args(["--checkpoint-interval-secs", "1"])
+        .args(["--checkpoint-interval-secs", "1", "--insecure-plaintext"])
         .args(["--disk-reserve-bytes", &RESERVE.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -26,6 +26,7 @@ fn serve_with(
     .arg("--data-dir")
     .arg(dir.path().join("data"))
     .args(["--shards", "2", "--executors", "2", "--no-pin-cores"])
+    .arg("--insecure-plaintext")
     .args(extra)
     .stdin(Stdio::null())
     .stdout(Stdio::null())

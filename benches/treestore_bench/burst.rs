@@ -4,10 +4,10 @@
 //! gRPC deadline (grpc-timeout); without it they carry none.
 
 use super::{BoxErr, Tree};
+use crate::conn::Channel;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 use treestore::pb;
 use treestore::pb::tree_store_client::TreeStoreClient;
 

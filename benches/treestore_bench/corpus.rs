@@ -2,11 +2,11 @@
 //! `benches/vs_postgres/corpus.py`): each request picks a random target of its workload from
 //! the file, the same target sets the Python client and pgbench use.
 
+use crate::conn::Channel;
 use crate::Rng;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
-use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use treestore::pb;
 use treestore::pb::tree_store_client::TreeStoreClient;

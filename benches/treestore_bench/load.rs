@@ -12,6 +12,7 @@
 //! tree with text), so that the server starts the measurements with the corpus in its caches,
 //! like PostgreSQL after pg_prewarm.
 
+use crate::conn::Channel;
 use crate::BoxErr;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -20,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, Mutex};
-use tonic::transport::Channel;
 use treestore::pb;
 use treestore::pb::tree_store_client::TreeStoreClient;
 

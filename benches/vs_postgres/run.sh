@@ -177,7 +177,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 start_ts() {  # start_ts [prefix command...]: serve on the corpus data directory
-  "$@" "$TS" serve --listen "127.0.0.1:$TS_PORT" --metrics-listen "127.0.0.1:$METRICS_PORT" \
+  "$@" "$TS" serve --insecure-plaintext --listen "127.0.0.1:$TS_PORT" --metrics-listen "127.0.0.1:$METRICS_PORT" \
     --data-dir "$WORK/ts" --cache-bytes "$TS_CACHE_BYTES" \
     --tree-cache-bytes "$TS_TREE_CACHE_BYTES" "${TS_EXTRA[@]}" >>"$LOGS/treestore.log" 2>&1 &
   TS_PID=$!

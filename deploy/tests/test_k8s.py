@@ -124,14 +124,23 @@ def test_base_statefulset():
     assert c["args"] == ["--config", "/etc/treestore/treestore.toml"]
     assert c["image"] == "treestore:0.1.0"  # from base/kustomization.yaml images
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert c[probe]["grpc"]["port"] == 50051, probe
+        assert c[probe]["exec"]["command"] == ["/usr/local/bin/treestore", "health"], probe
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["TREESTORE_SHARDS"] == "2" and "TREESTORE_IO_URING" not in env
+    assert env["TREESTORE_HEALTH_TLS_CA"] == "/var/run/secrets/treestore/tls/ca.crt"
     assert c["resources"]["limits"]["memory"] and c["resources"]["requests"]["cpu"]
     ann = sts["spec"]["template"]["metadata"]["annotations"]
     assert ann["prometheus.io/scrape"] == "true" and ann["prometheus.io/port"] == "9090"
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     assert mounts["/data"] == "data" and mounts["/etc/treestore"] == "config"
+    # TLS and tokens from Secrets, at the paths the config names.
+    config = tomllib.loads(objs[("ConfigMap", "treestore-config")]["data"]["treestore.toml"])
+    secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert secrets == {"tls": "treestore-tls", "auth": "treestore-auth"}
+    for key, volume in (("tls_cert", "tls"), ("tls_key", "tls"), ("auth_file", "auth")):
+        mount = next(p for p, n in mounts.items() if n == volume)
+        assert config[key].startswith(mount + "/"), key
+    assert "insecure_plaintext" not in config and "no_auth" not in config
 
 
 def test_io_uring_overlay():

@@ -26,8 +26,16 @@ pub fn recovered(h: &pb::HealthResponse) -> bool {
             .all(|s| s.state != pb::ShardState::Recovering as i32)
 }
 
+/// How the tests' own clients reach a server: TLS (None: plaintext) and a bearer token.
+#[derive(Clone, Default)]
+pub struct ClientSecurity {
+    pub tls: Option<tonic::transport::ClientTlsConfig>,
+    pub token: Option<String>,
+}
+
 pub struct Server {
     pub child: Option<Child>,
+    pub security: ClientSecurity,
     pub addr: String,
     pub metrics_addr: String,
     pub data_dir: PathBuf,
@@ -76,6 +84,26 @@ impl Server {
         pre_exec: Option<fn() -> std::io::Result<()>>,
         ready: fn(&pb::HealthResponse) -> bool,
     ) -> Server {
+        Server::start_secure(
+            data,
+            log_dir,
+            extra,
+            pre_exec,
+            ready,
+            ClientSecurity::default(),
+        )
+        .await
+    }
+
+    /// Like `start_until`, with the tests' clients using `security` (TLS, token).
+    pub async fn start_secure(
+        data: &Path,
+        log_dir: &Path,
+        extra: &[&str],
+        pre_exec: Option<fn() -> std::io::Result<()>>,
+        ready: fn(&pb::HealthResponse) -> bool,
+        security: ClientSecurity,
+    ) -> Server {
         use std::os::unix::process::CommandExt;
         let addr = format!("127.0.0.1:{}", free_port());
         let metrics_addr = format!("127.0.0.1:{}", free_port());
@@ -94,6 +122,12 @@ impl Server {
         .args(["--shards", "2", "--executors", "1", "--no-pin-cores"])
         .args(["--cache-bytes", "8388608"])
         .args(extra)
+        // Plaintext unless the test configures TLS (tests/security.rs).
+        .args(
+            (!extra.contains(&"--tls-cert"))
+                .then_some("--insecure-plaintext")
+                .as_slice(),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file);
@@ -106,6 +140,7 @@ impl Server {
         let child = cmd.spawn().expect("start treestore");
         let mut s = Server {
             child: Some(child),
+            security,
             addr,
             metrics_addr,
             data_dir: data.into(),
@@ -117,7 +152,26 @@ impl Server {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.security.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// A channel to the server with the tests' client security (TLS if configured).
+    pub async fn channel(&self) -> Result<Channel, tonic::transport::Error> {
+        let mut endpoint = tonic::transport::Endpoint::from_shared(self.url())?;
+        if let Some(tls) = &self.security.tls {
+            endpoint = endpoint.tls_config(tls.clone())?;
+        }
+        endpoint.connect().await
+    }
+
+    /// A request carrying the tests' token, if any.
+    pub fn request<T>(&self, msg: T) -> tonic::Request<T> {
+        with_token(msg, self.security.token.as_deref())
     }
 
     pub fn log_text(&self) -> String {
@@ -134,6 +188,7 @@ impl Server {
     ) -> Server {
         Server {
             child: Some(child),
+            security: ClientSecurity::default(),
             addr,
             metrics_addr,
             data_dir,
@@ -154,8 +209,9 @@ impl Server {
                     );
                 }
             }
-            if let Ok(mut c) = TreeStoreClient::connect(self.url()).await {
-                if let Ok(h) = c.health(pb::HealthRequest {}).await {
+            if let Ok(ch) = self.channel().await {
+                let mut c = TreeStoreClient::new(ch);
+                if let Ok(h) = c.health(self.request(pb::HealthRequest {})).await {
                     if ready(h.get_ref()) {
                         return;
                     }
@@ -171,9 +227,7 @@ impl Server {
     }
 
     pub async fn client(&self) -> Client {
-        TreeStoreClient::connect(self.url())
-            .await
-            .expect("connect")
+        TreeStoreClient::new(self.channel().await.expect("connect"))
             .max_decoding_message_size(256 << 20)
     }
 
@@ -386,4 +440,16 @@ pub async fn http_get(addr: &str, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out
+}
+
+/// A request with `authorization: Bearer <token>` when a token is given.
+pub fn with_token<T>(msg: T, token: Option<&str>) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    if let Some(t) = token {
+        req.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {t}").parse().expect("an ASCII token"),
+        );
+    }
+    req
 }

@@ -178,7 +178,7 @@ def offline(ns: argparse.Namespace) -> None:
 def start_server(binary: str, port: int, metrics_port: int, data_dir: str) -> subprocess.Popen:
     proc = subprocess.Popen(
         [binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir,
-         "--metrics-listen", f"127.0.0.1:{metrics_port}"],
+         "--metrics-listen", f"127.0.0.1:{metrics_port}", "--insecure-plaintext"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     return proc
 

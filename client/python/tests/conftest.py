@@ -3,7 +3,7 @@
 The ``server`` fixture starts the real TreeStore binary once per session:
 
     $TREESTORE_BIN serve --listen 127.0.0.1:<port> --data-dir <tmp> \
-        --metrics-listen 127.0.0.1:<port>
+        --metrics-listen 127.0.0.1:<port> --insecure-plaintext
 
 (TREESTORE_BIN defaults to /var/cache/treestore/target/debug/treestore) and waits until
 Health answers (60 s). A missing binary FAILS the tests (it does not skip them); deselect
@@ -64,6 +64,10 @@ class ServerProcess:
     #: extra ``serve`` flags
     args: tuple[str, ...] = ()
     proc: Optional[subprocess.Popen] = None
+    #: Extra ``serve`` flags; without ``--tls-cert`` the server runs ``--insecure-plaintext``.
+    extra_args: list = field(default_factory=list)
+    #: Security arguments of the readiness client (``ca_cert=``, ``token=``, ...).
+    client_kwargs: dict = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -75,11 +79,14 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", "--listen", self.address, "--data-dir",
              str(self.data_dir), "--metrics-listen", f"127.0.0.1:{self.metrics_port}",
-             *self.args],
+             *([] if "--tls-cert" in [*self.extra_args, *self.args]
+               else ["--insecure-plaintext"]),
+             *self.extra_args, *self.args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout
-        with TreeStoreClient(self.address, timeout=2.0, retry=RetryPolicy(max_attempts=1)) as c:
+        with TreeStoreClient(self.address, timeout=2.0, retry=RetryPolicy(max_attempts=1),
+                             **self.client_kwargs) as c:
             while True:
                 if self.proc.poll() is not None:
                     pytest.fail(f"treestore serve exited with {self.proc.returncode} during "

@@ -19,8 +19,10 @@ from .errors import (
     Internal,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
     TreeStoreError,
+    Unauthenticated,
     Unavailable,
 )
 from .types import (
@@ -61,6 +63,7 @@ __all__ = [
     "RetryPolicy", "NO_RETRY", "DEFAULT_ADDRESS", "DEFAULT_TIMEOUT",
     "TreeStoreError", "NotFound", "AlreadyExists", "InvalidArgument", "FailedPrecondition",
     "Conflict", "ResourceExhausted", "Unavailable", "DeadlineExceeded", "DataLoss", "Internal",
+    "Unauthenticated", "PermissionDenied",
     "Document", "Node", "NodeList", "NodeInput", "Version", "WriteResult", "CrossReference",
     "DocRef", "ToolResult", "StoredToolResult", "SearchHit", "Diff", "NodeChange", "NodeMove",
     "Health", "ShardHealth", "LogCorruption", "Stats", "ShardStats", "Page", "TransactionInfo",

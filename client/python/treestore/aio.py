@@ -21,7 +21,8 @@ import grpc
 import grpc.aio
 
 from . import _calls
-from ._base import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, RetryPolicy, channel_options
+from ._base import (DEFAULT_ADDRESS, DEFAULT_TIMEOUT, PemSource, RetryPolicy,
+                    security_settings)
 from ._cache_feed import TaskFeed
 from ._calls import Call, _method_signature
 from ._proto import treestore_pb2_grpc as pb_grpc
@@ -62,14 +63,22 @@ class AsyncTreeStoreClient:
                  channel: Optional[grpc.aio.Channel] = None,
                  options: Optional[Sequence[tuple[str, Any]]] = None,
                  metadata: Optional[Sequence[tuple[str, str]]] = None,
+                 token: Optional[str] = None,
+                 tls: Optional[bool] = None,
+                 ca_cert: Optional[PemSource] = None,
+                 client_cert: Optional[PemSource] = None,
+                 client_key: Optional[PemSource] = None,
+                 server_name: Optional[str] = None,
                  cache: Optional[CacheConfig] = None) -> None:
         self.address = address
         self.timeout = timeout
         self.retry = retry
-        self._metadata = tuple(metadata) if metadata else None
+        credentials, self._metadata, opts = security_settings(
+            credentials=credentials, tls=tls, ca_cert=ca_cert, client_cert=client_cert,
+            client_key=client_key, server_name=server_name, token=token, metadata=metadata,
+            options=options)
         self._owns_channel = channel is None
         if channel is None:
-            opts = channel_options(options)
             channel = (grpc.aio.secure_channel(address, credentials, options=opts) if credentials
                        else grpc.aio.insecure_channel(address, options=opts))
         self._channel = channel

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ._base import DEFAULT_ADDRESS, DEFAULT_TIMEOUT
+from ._base import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, token_from_env
 from .client import TreeStoreClient
 from .errors import AlreadyExists, TreeStoreError
 from .pageindex import export_document, ingest, load_pageindex
@@ -154,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="TreeStore command-line client (PageIndex trees).")
     p.add_argument("--addr", default=DEFAULT_ADDRESS,
                    help=f"server host:port (default {DEFAULT_ADDRESS})")
+    p.add_argument("--token", default=None,
+                   help="bearer token (default: $TREESTORE_TOKEN, or the file "
+                        "$TREESTORE_TOKEN_FILE)")
+    p.add_argument("--tls", action="store_true",
+                   help="connect with TLS (implied by --ca-cert/--client-cert)")
+    p.add_argument("--ca-cert", help="PEM file of the CA that signed the server's certificate")
+    p.add_argument("--client-cert", help="PEM client certificate (mutual TLS)")
+    p.add_argument("--client-key", help="PEM key of --client-cert")
+    p.add_argument("--server-name", help="name to verify the server's certificate against")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"per-call deadline in seconds (default {DEFAULT_TIMEOUT})")
     sub = p.add_subparsers(dest="command", required=True)
@@ -206,7 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ns = build_parser().parse_args(argv)
     try:
-        with TreeStoreClient(ns.addr, timeout=ns.timeout) as client:
+        token = ns.token if ns.token is not None else token_from_env()
+        with TreeStoreClient(ns.addr, timeout=ns.timeout, token=token,
+                             tls=True if ns.tls else None, ca_cert=ns.ca_cert,
+                             client_cert=ns.client_cert, client_key=ns.client_key,
+                             server_name=ns.server_name) as client:
             return int(ns.func(client, ns))
     except TreeStoreError as exc:
         print(f"treestore-cli: {exc}", file=sys.stderr)

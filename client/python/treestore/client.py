@@ -11,7 +11,8 @@ from typing import (Any, Callable, Concatenate, Iterable, Iterator, Mapping, Opt
 import grpc
 
 from . import _calls
-from ._base import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, RetryPolicy, channel_options
+from ._base import (DEFAULT_ADDRESS, DEFAULT_TIMEOUT, PemSource, RetryPolicy,
+                    security_settings)
 from ._cache_feed import ThreadFeed
 from ._calls import Call, _method_signature
 from ._proto import treestore_pb2_grpc as pb_grpc
@@ -89,6 +90,13 @@ class TreeStoreClient:
             :mod:`treestore.cache`): reads at a version are kept, latest reads are answered
             from memory while a background watch (a daemon thread) keeps them current.
             None (default): every read goes to the server.
+        token: a bearer token (``treestore token``), sent as ``authorization: Bearer ...``
+            with every call.
+        tls: True for TLS with the system's root CAs (implied by ``ca_cert``/``client_cert``).
+        ca_cert: the CA that signed the server's certificate (a PEM path or bytes).
+        client_cert, client_key: a client certificate and its key for mutual TLS.
+        server_name: the name to check the server's certificate against, when it differs
+            from the address's host (e.g. connecting by IP).
 
     Every RPC method raises a :class:`~treestore.errors.TreeStoreError` subclass on failure.
     """
@@ -99,14 +107,22 @@ class TreeStoreClient:
                  channel: Optional[grpc.Channel] = None,
                  options: Optional[Sequence[tuple[str, Any]]] = None,
                  metadata: Optional[Sequence[tuple[str, str]]] = None,
+                 token: Optional[str] = None,
+                 tls: Optional[bool] = None,
+                 ca_cert: Optional[PemSource] = None,
+                 client_cert: Optional[PemSource] = None,
+                 client_key: Optional[PemSource] = None,
+                 server_name: Optional[str] = None,
                  cache: Optional[CacheConfig] = None) -> None:
         self.address = address
         self.timeout = timeout
         self.retry = retry
-        self._metadata = tuple(metadata) if metadata else None
+        credentials, self._metadata, opts = security_settings(
+            credentials=credentials, tls=tls, ca_cert=ca_cert, client_cert=client_cert,
+            client_key=client_key, server_name=server_name, token=token, metadata=metadata,
+            options=options)
         self._owns_channel = channel is None
         if channel is None:
-            opts = channel_options(options)
             channel = (grpc.secure_channel(address, credentials, options=opts) if credentials
                        else grpc.insecure_channel(address, options=opts))
         self._channel = channel

@@ -14,11 +14,13 @@ RESOURCE_EXHAUSTED     :class:`ResourceExhausted`   backpressure or a size limit
 UNAVAILABLE            :class:`Unavailable`         shard recovering/poisoned, server down
 DEADLINE_EXCEEDED      :class:`DeadlineExceeded`    the call's timeout expired
 DATA_LOSS              :class:`DataLoss`            stored data failed an integrity check
+UNAUTHENTICATED        :class:`Unauthenticated`     missing, wrong or removed token/certificate
+PERMISSION_DENIED      :class:`PermissionDenied`    the principal lacks the scope the call needs
 INTERNAL, UNKNOWN,     :class:`Internal`            server bug / unexpected server failure
 UNIMPLEMENTED
 =====================  ===========================  ===========================================
 
-Other codes (CANCELLED, PERMISSION_DENIED, ...) raise the base class :class:`TreeStoreError`.
+Other codes (CANCELLED, ...) raise the base class :class:`TreeStoreError`.
 """
 
 from __future__ import annotations
@@ -125,6 +127,19 @@ class DataLoss(TreeStoreError):
     grpc_code = grpc.StatusCode.DATA_LOSS
 
 
+class Unauthenticated(TreeStoreError):
+    """UNAUTHENTICATED: no credential, or one the server does not accept (a wrong, removed or
+    malformed token; a client certificate naming no principal)."""
+
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(TreeStoreError):
+    """PERMISSION_DENIED: the principal lacks the scope (read, write, admin) the call needs."""
+
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+
+
 class Internal(TreeStoreError):
     """INTERNAL / UNKNOWN / UNIMPLEMENTED: a server-side bug or an unexpected failure."""
 
@@ -143,6 +158,8 @@ _BY_CODE: dict[grpc.StatusCode, type[TreeStoreError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
     grpc.StatusCode.DATA_LOSS: DataLoss,
     grpc.StatusCode.INTERNAL: Internal,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.UNKNOWN: Internal,
     grpc.StatusCode.UNIMPLEMENTED: Internal,
 }
