@@ -198,6 +198,7 @@ async fn call(
             c.rollback_transaction(with_token(Default::default(), t))
                 .await,
         ),
+        Rpc::Watch => code(c.watch(with_token(Default::default(), t)).await),
         Rpc::Health => code(c.health(with_token(Default::default(), t)).await),
         Rpc::Stats => code(c.stats(with_token(Default::default(), t)).await),
     }

@@ -6,11 +6,11 @@
 //! writes without watchers, for the feed's cost on writes.
 
 use super::{BoxErr, Tree};
+use crate::conn::Channel;
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 use treestore::pb;
 use treestore::pb::tree_store_client::TreeStoreClient;
 use treestore::pb::watch_event::Event;
