@@ -193,7 +193,7 @@ class Servers:
         log = (a.work_dir / "treestore.log").open("ab")
         self.ts = subprocess.Popen(
             [str(a.bin), "serve", "--listen", f"127.0.0.1:{a.ts_port}", "--metrics-listen",
-             f"127.0.0.1:{a.metrics_port}", "--data-dir", str(data)],
+             f"127.0.0.1:{a.metrics_port}", "--data-dir", str(data), "--insecure-plaintext"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         address = f"127.0.0.1:{a.ts_port}"
         with TreeStoreClient(address) as c:
