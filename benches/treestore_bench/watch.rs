@@ -7,6 +7,7 @@
 
 use super::{BoxErr, Tree};
 use hdrhistogram::Histogram;
+use shards::engine::now_micros;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,13 +15,6 @@ use tonic::transport::Channel;
 use treestore::pb;
 use treestore::pb::tree_store_client::TreeStoreClient;
 use treestore::pb::watch_event::Event;
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
 
 /// One watcher: waits until caught up (then signals `ready`), records each version event's
 /// delivery latency until `stop`.
