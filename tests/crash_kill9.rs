@@ -38,16 +38,6 @@ impl Rng {
     }
 }
 
-fn sigkill(server: &mut Server) {
-    if let Some(mut child) = server.child.take() {
-        // SAFETY: kill(2) on the pid of our own child process.
-        unsafe {
-            libc::kill(child.id() as i32, libc::SIGKILL);
-        }
-        let _ = child.wait();
-    }
-}
-
 async fn writer(mut c: Client, w: usize, round: usize, ledger: Arc<Mutex<Ledger>>, mut rng: Rng) {
     let doc = format!("crash-{w}");
     for i in 0.. {
@@ -174,7 +164,7 @@ async fn acknowledged_writes_survive_kill_9() {
             )));
         }
         tokio::time::sleep(Duration::from_millis(50 + rng.below(400))).await;
-        sigkill(&mut server);
+        server.kill9();
         kills += 1;
         for t in tasks {
             t.await.expect("writer task");

@@ -177,16 +177,6 @@ async fn a_watch_resumes_after_a_disconnect_without_loss_or_repeats() {
     assert_eq!(version_of(&next_change(&mut resumed).await).1, 10);
 }
 
-fn sigkill(server: &mut Server) {
-    if let Some(mut child) = server.child.take() {
-        // SAFETY: kill(2) on the pid of our own child process.
-        unsafe {
-            libc::kill(child.id() as i32, libc::SIGKILL);
-        }
-        let _ = child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_resumes_after_kill_9_with_every_acknowledged_version_once() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -235,7 +225,7 @@ async fn a_watch_resumes_after_kill_9_with_every_acknowledged_version_once() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    sigkill(&mut server);
+    server.kill9();
     for w in writers {
         let (d, last) = w.await.expect("writer");
         if last > 0 {

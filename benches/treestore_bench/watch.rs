@@ -8,19 +8,13 @@
 use super::{BoxErr, Tree};
 use crate::conn::Channel;
 use hdrhistogram::Histogram;
+use shards::engine::now_micros;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use treestore::pb;
 use treestore::pb::tree_store_client::TreeStoreClient;
 use treestore::pb::watch_event::Event;
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
 
 /// One watcher: waits until caught up (then signals `ready`), records each version event's
 /// delivery latency until `stop`.

@@ -231,6 +231,17 @@ impl Server {
             .max_decoding_message_size(256 << 20)
     }
 
+    /// SIGKILL (a crash: nothing flushed, no shutdown), and reap the process.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: kill(2) on the pid of our own child process.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGKILL);
+            }
+            let _ = child.wait();
+        }
+    }
+
     /// SIGTERM, then the exit status (waits up to 60 s).
     pub fn stop(&mut self) -> i32 {
         let Some(mut child) = self.child.take() else {
