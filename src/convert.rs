@@ -57,9 +57,24 @@ pub fn nodes(ns: Vec<m::NodeView>) -> Vec<pb::Node> {
     ns.into_iter().map(node).collect()
 }
 
+/// The id a response shows for a qualified one: its public part (see `shards::namespace`).
+pub fn public_id(qualified: String) -> String {
+    match shards::namespace::split(&qualified) {
+        (None, _) => qualified,
+        (Some(_), id) => id.to_string(),
+    }
+}
+
+/// The namespace a response shows for a qualified id.
+pub fn namespace_of(qualified: &str) -> String {
+    shards::namespace::Namespace::of(qualified)
+        .name()
+        .to_string()
+}
+
 pub fn document(d: m::Document) -> pb::Document {
     pb::Document {
-        doc_id: d.doc_id,
+        doc_id: public_id(d.doc_id),
         name: d.name,
         description: d.description,
         metadata: d.metadata.into_iter().collect(),
@@ -125,9 +140,11 @@ pub fn direction(d: i32) -> Result<m::Direction, Status> {
 
 pub fn xref(x: m::CrossReference) -> pb::CrossReference {
     pb::CrossReference {
-        from_doc_id: x.key.from_doc,
+        from_namespace: namespace_of(&x.key.from_doc),
+        to_namespace: namespace_of(&x.key.to_doc),
+        from_doc_id: public_id(x.key.from_doc),
         from_node_id: x.key.from_node,
-        to_doc_id: x.key.to_doc,
+        to_doc_id: public_id(x.key.to_doc),
         to_node_id: x.key.to_node,
         kind: x.key.kind,
         label: x.label,
@@ -137,7 +154,7 @@ pub fn xref(x: m::CrossReference) -> pb::CrossReference {
 
 pub fn doc_ref(d: m::DocRef) -> pb::DocRef {
     pb::DocRef {
-        doc_id: d.doc_id,
+        doc_id: public_id(d.doc_id),
         version: d.version,
     }
 }

@@ -32,25 +32,41 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), LoggingError> {
 /// A request that succeeds in less time than this is logged at debug level only.
 pub const SLOW_REQUEST: Duration = Duration::from_millis(100);
 
-/// One line per request: method, document, shard, status code, latency. At info level for a
-/// failed or slow request (warn for INTERNAL), at debug level for the rest (a line for every
-/// request costs about 6 µs of server CPU, measured: `--log info,treestore::request=debug`
-/// turns it on).
-pub fn request(
-    method: &str,
-    doc: &str,
-    shard: Option<usize>,
-    code: tonic::Code,
-    latency: Duration,
-) {
+/// The one line logged per request.
+pub struct RequestLine<'a> {
+    pub method: &'a str,
+    /// Who called (never a credential).
+    pub principal: &'a str,
+    pub namespace: &'a str,
+    /// The document's public id, or "".
+    pub doc: &'a str,
+    pub shard: Option<usize>,
+    pub code: tonic::Code,
+    pub latency: Duration,
+}
+
+/// One line per request: method, principal, namespace, document, shard, status code, latency.
+/// At info level for a failed or slow request (warn for INTERNAL), at debug level for the rest
+/// (a line for every request costs about 6 µs of server CPU, measured:
+/// `--log info,treestore::request=debug` turns it on).
+pub fn request(line: &RequestLine<'_>) {
+    let RequestLine {
+        method,
+        principal,
+        namespace,
+        doc,
+        shard,
+        code,
+        latency,
+    } = *line;
     let status = crate::metrics::code_name(code);
     let latency_us = latency.as_micros() as u64;
     let shard = shard.map(|s| s as i64).unwrap_or(-1);
     if code == tonic::Code::Internal {
-        tracing::warn!(target: "treestore::request", method, doc, shard, status, latency_us, "request");
+        tracing::warn!(target: "treestore::request", method, principal, namespace, doc, shard, status, latency_us, "request");
     } else if code != tonic::Code::Ok || latency >= SLOW_REQUEST {
-        tracing::info!(target: "treestore::request", method, doc, shard, status, latency_us, "request");
+        tracing::info!(target: "treestore::request", method, principal, namespace, doc, shard, status, latency_us, "request");
     } else {
-        tracing::debug!(target: "treestore::request", method, doc, shard, status, latency_us, "request");
+        tracing::debug!(target: "treestore::request", method, principal, namespace, doc, shard, status, latency_us, "request");
     }
 }

@@ -9,7 +9,9 @@ pub fn to_status(e: Error) -> Status {
     if code == Code::Internal {
         tracing::error!(error = %e, "internal error");
     }
-    Status::new(code, e.to_string())
+    // Ids inside the engine are qualified by namespace; the message shows them as the caller
+    // named them.
+    Status::new(code, shards::namespace::publish_text(&e.to_string()))
 }
 
 pub fn code_of(e: &Error) -> Code {

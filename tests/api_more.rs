@@ -260,6 +260,7 @@ async fn search_history_links_tools_transactions_ops() {
         to_doc_id: "e".into(),
         to_node_id: "b".into(),
         kind: kind.into(),
+        to_namespace: String::new(),
     };
     c.remove_cross_reference(rm("")).await.unwrap();
     assert_eq!(code(c.remove_cross_reference(rm("")).await), Code::NotFound);

@@ -316,20 +316,36 @@ async fn credentials_and_scopes() {
         .filter(|r| r.scope() == Scope::Write)
         .collect();
     assert_eq!(writes.len(), 12);
+    // Only Stats (counts over every tenant) needs admin.
+    let admin_only: Vec<Rpc> = Rpc::ALL
+        .iter()
+        .copied()
+        .filter(|r| r.scope() == Scope::Admin)
+        .collect();
+    assert_eq!(admin_only, [Rpc::Stats]);
     for &rpc in Rpc::ALL {
         let as_reader = call(&mut c, rpc, Some(&reader.token)).await;
         let as_writer = call(&mut c, rpc, Some(&writer.token)).await;
-        if rpc.scope() == Scope::Write {
-            assert_eq!(as_reader, Code::PermissionDenied, "reader calling {rpc:?}");
-        } else {
+        let as_admin = call(&mut c, rpc, Some(&admin.token)).await;
+        if rpc.scope() == Scope::Read {
             assert!(
                 !matches!(as_reader, Code::PermissionDenied | Code::Unauthenticated),
                 "reader calling {rpc:?}: {as_reader:?}"
             );
+        } else {
+            assert_eq!(as_reader, Code::PermissionDenied, "reader calling {rpc:?}");
+        }
+        if rpc.scope() == Scope::Admin {
+            assert_eq!(as_writer, Code::PermissionDenied, "writer calling {rpc:?}");
+        } else {
+            assert!(
+                !matches!(as_writer, Code::PermissionDenied | Code::Unauthenticated),
+                "writer calling {rpc:?}: {as_writer:?}"
+            );
         }
         assert!(
-            !matches!(as_writer, Code::PermissionDenied | Code::Unauthenticated),
-            "writer calling {rpc:?}: {as_writer:?}"
+            !matches!(as_admin, Code::PermissionDenied | Code::Unauthenticated),
+            "admin calling {rpc:?}: {as_admin:?}"
         );
         // A principal with no scope at all may call nothing.
         assert_eq!(
@@ -364,12 +380,21 @@ async fn credentials_and_scopes() {
 
     // grpc.health.v1 is open; reflection needs a principal.
     let channel = f.server.channel().await.expect("channel");
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    let h = health
-        .check(tonic_health::pb::HealthCheckRequest::default())
-        .await
-        .expect("standard health without a token");
-    assert_eq!(h.get_ref().status, 1, "SERVING");
+    let health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    // It answers without a token; SERVING once the health reporter has seen every shard serve
+    // (it polls: right after start it may still say NOT_SERVING).
+    let serving = eventually(|| {
+        let mut health = health.clone();
+        async move {
+            let h = health
+                .check(tonic_health::pb::HealthCheckRequest::default())
+                .await
+                .expect("standard health without a token");
+            h.get_ref().status == 1
+        }
+    })
+    .await;
+    assert!(serving, "grpc.health.v1 never said SERVING");
     let mut reflection =
         tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(channel);
     let list = || tonic_reflection::pb::v1::ServerReflectionRequest {

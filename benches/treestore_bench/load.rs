@@ -178,7 +178,7 @@ async fn add_xref(c: &mut TreeStoreClient<Channel>, line: &str) -> Result<usize,
             to_node_id: to_node.into(),
             kind: kind.into(),
             label: label.into(),
-            created_at: 0,
+            ..Default::default()
         }),
     };
     with_backoff(|| {

@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod model;
 pub mod mutation;
+pub mod namespace;
 pub mod pageindex;
 pub mod placement;
 pub mod postings;

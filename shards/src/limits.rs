@@ -89,6 +89,16 @@ impl Limits {
         Ok(())
     }
 
+    /// A qualified name (a document id or a tool name in its namespace, see `namespace`): a
+    /// well-formed namespace and an id `check_id` accepts. Messages name the public id only.
+    pub fn check_qualified_id(&self, field: &str, qualified: &str) -> Result<()> {
+        let (ns, id) = crate::namespace::split(qualified);
+        if let Some(ns) = ns {
+            crate::namespace::check_name("namespace", ns)?;
+        }
+        self.check_id(field, id)
+    }
+
     /// A size limit: exceeding it is `ResourceExhausted` naming the field.
     pub fn check_len(&self, field: &str, value: &str, limit: usize) -> Result<()> {
         if value.len() > limit {

@@ -5,6 +5,7 @@ use crate::codec::decode;
 use crate::keys;
 use crate::model::*;
 use crate::mutation::{XrefSide, XrefValue};
+use crate::namespace::{self, Namespace};
 use crate::request::ShardStats;
 use crate::store::KvRead;
 use crate::view::{live_head, read_head, read_version_info, resolve, DocView};
@@ -19,14 +20,22 @@ pub fn list_documents(
     after: Option<&str>,
     limit: usize,
 ) -> Result<Vec<Document>> {
+    // `id_prefix` is qualified (see `namespace`): its namespace's documents only. Those of the
+    // default namespace all sort at or above DEFAULT_FLOOR, every other namespace's below it,
+    // so an empty default prefix starts there.
+    let ns = Namespace::of(id_prefix);
     let scope = keys::head_prefix(id_prefix);
+    let floor = match ns.is_default() {
+        true => scope.clone().max(keys::head(namespace::DEFAULT_FLOOR)),
+        false => scope.clone(),
+    };
     let start = match after {
-        Some(a) if keys::head(a) >= scope => {
+        Some(a) if keys::head(a) >= floor => {
             let mut k = keys::head(a);
             k.push(0);
             k
         }
-        _ => scope.clone(),
+        _ => floor,
     };
     let mut out = vec![];
     let mut err = None;
@@ -36,6 +45,9 @@ pub fn list_documents(
             return Ok(true);
         }
         let doc = String::from_utf8_lossy(keys::doc_from_head(k)?).into_owned();
+        if !ns.contains(&doc) {
+            return Ok(true);
+        }
         let view = DocView {
             store,
             doc: &doc,
@@ -219,14 +231,25 @@ fn changed_fields(a: &NodeContent, b: &NodeContent) -> Vec<String> {
 
 /// Nodes holding every word. At the latest version the word index answers (its posting lists
 /// intersected, `postings`); at an older version the document's nodes at that version are read.
+/// Where a search looks: one document, or every document of a namespace.
+#[derive(Clone, Copy, Debug)]
+pub enum SearchScope<'a> {
+    Doc(&'a str),
+    Namespace(&'a Namespace),
+}
+
 pub fn search(
     store: &dyn KvRead,
     words: &[String],
-    doc: Option<&str>,
+    scope: SearchScope<'_>,
     at: ReadAt,
     after: Option<(&str, &str)>,
     limit: usize,
 ) -> Result<Vec<SearchHit>> {
+    let (doc, namespace) = match scope {
+        SearchScope::Doc(d) => (Some(d), None),
+        SearchScope::Namespace(ns) => (None, Some(ns)),
+    };
     if words.is_empty() {
         return Err(Error::invalid("query", "has no words"));
     }
@@ -247,6 +270,10 @@ pub fn search(
         let Some((doc_id, node_id)) = crate::postings::split_position(position) else {
             return Ok(true);
         };
+        // Another namespace's document: not this search's (its postings interleave by id).
+        if namespace.is_some_and(|ns| !ns.contains(&doc_id)) {
+            return Ok(true);
+        }
         let title = title_of(store, &doc_id, &node_id)?;
         hits.push(SearchHit {
             doc_id,

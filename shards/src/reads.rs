@@ -20,7 +20,7 @@ fn view<'a>(
     doc: &'a str,
     at: ReadAt,
 ) -> Result<(DocHead, DocView<'a>)> {
-    lim.check_id("doc_id", doc)?;
+    lim.check_qualified_id("doc_id", doc)?;
     let (head, version) = resolve(st, doc, at)?;
     Ok((
         head,
@@ -127,12 +127,17 @@ pub fn read(st: &dyn KvRead, lim: &Limits, req: &Request, now: Micros) -> Option
         Request::Search {
             words,
             doc_id,
+            namespace,
             at,
             after,
             limit,
         } => {
             let after = after.as_ref().map(|(d, n)| (d.as_str(), n.as_str()));
-            search(st, lim, words, doc_id.as_deref(), *at, after, *limit)
+            let scope = match doc_id {
+                Some(d) => queries::SearchScope::Doc(d),
+                None => queries::SearchScope::Namespace(namespace),
+            };
+            search(st, lim, words, scope, *at, after, *limit)
         }
         Request::ListXrefs { starts, side, kind } => starts
             .iter()
@@ -157,7 +162,7 @@ pub fn read(st: &dyn KvRead, lim: &Limits, req: &Request, now: Micros) -> Option
             .collect::<Result<Vec<_>>>()
             .map(Response::DocVersions),
         Request::GetToolResult { tool, args } => lim
-            .check_id("tool_name", tool)
+            .check_qualified_id("tool_name", tool)
             .and_then(|()| queries::get_tool_result(st, tool, args, now))
             .map(Response::StoredToolResult),
         Request::Stats => queries::stats(st).map(Response::Stats),
@@ -232,7 +237,7 @@ pub fn subtree_from_loaded_tree(
 ) -> Option<Result<(Response, DocTree)>> {
     let r = SubtreeRead::of(req)?;
     let (head, version) = match lim
-        .check_id("doc_id", r.doc_id)
+        .check_qualified_id("doc_id", r.doc_id)
         .and_then(|()| resolve(st, r.doc_id, r.at))
     {
         Ok(found) => found,
@@ -251,7 +256,7 @@ fn search(
     st: &dyn KvRead,
     lim: &Limits,
     words: &[String],
-    doc_id: Option<&str>,
+    scope: queries::SearchScope<'_>,
     at: ReadAt,
     after: Option<(&str, &str)>,
     limit: usize,
@@ -262,7 +267,7 @@ fn search(
             format!("more than {} words", lim.max_query_words),
         ));
     }
-    queries::search(st, words, doc_id, at, after, lim.page_size(limit, 20)).map(Response::Hits)
+    queries::search(st, words, scope, at, after, lim.page_size(limit, 20)).map(Response::Hits)
 }
 
 #[cfg(test)]

@@ -135,9 +135,11 @@ pub enum Request {
         write: WriteOpts,
     },
     /// Nodes containing every word; `after` resumes after a (doc, node) of an earlier page.
+    /// Without `doc_id`, only the documents of `namespace`.
     Search {
         words: Vec<String>,
         doc_id: Option<String>,
+        namespace: crate::namespace::Namespace,
         at: ReadAt,
         after: Option<(String, String)>,
         limit: usize,
@@ -202,13 +204,16 @@ pub enum Request {
         doc_id: String,
         timeout_ms: Option<u64>,
     },
+    /// A transaction of another namespace's document is NotFound, as an unknown one.
     Commit {
         txn: String,
+        namespace: crate::namespace::Namespace,
         effective_time: Option<Micros>,
         message: String,
     },
     Rollback {
         txn: String,
+        namespace: crate::namespace::Namespace,
     },
 
     Stats,

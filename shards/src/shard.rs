@@ -144,7 +144,7 @@ impl<S: KvStore> Shard<S> {
                         now,
                     );
                 };
-                lim.check_id("doc_id", &doc.doc_id)?;
+                lim.check_qualified_id("doc_id", &doc.doc_id)?;
                 let id = doc.doc_id.clone();
                 if !overwrite && self.doc_exists_in(&id, txn, now)? {
                     return Err(Error::already_exists("document", id));
@@ -162,7 +162,7 @@ impl<S: KvStore> Shard<S> {
                 doc_id,
                 expected_version,
             } => {
-                lim.check_id("doc_id", &doc_id)?;
+                lim.check_qualified_id("doc_id", &doc_id)?;
                 let head = live_head(st, &doc_id)?;
                 if let Some(v) = expected_version.filter(|v| *v != head.version) {
                     return Err(Error::FailedPrecondition(format!(
@@ -362,7 +362,7 @@ impl<S: KvStore> Shard<S> {
                 ttl_seconds,
                 depends_on,
             } => {
-                lim.check_id("tool_name", &tool)?;
+                lim.check_qualified_id("tool_name", &tool)?;
                 lim.check_len("args_json", &args, lim.max_field_bytes)?;
                 lim.check_len("result_json", &result_json, lim.max_text_bytes)?;
                 let ttl = (ttl_seconds.min(100 * 365 * 86_400) as i64) * 1_000_000;
@@ -389,10 +389,11 @@ impl<S: KvStore> Shard<S> {
             Request::Begin { doc_id, timeout_ms } => self.begin(doc_id, timeout_ms, now),
             Request::Commit {
                 txn,
+                namespace,
                 effective_time,
                 message,
             } => {
-                let t = self.take_txn(&txn, now)?;
+                let t = self.take_txn(&txn, &namespace, now)?;
                 let began = t.began;
                 let committed = self.commit_txn(
                     t,
@@ -411,8 +412,8 @@ impl<S: KvStore> Shard<S> {
                 self.ended_txns.push((outcome, (now - began).max(0)));
                 committed
             }
-            Request::Rollback { txn } => {
-                let t = self.take_txn(&txn, now)?;
+            Request::Rollback { txn, namespace } => {
+                let t = self.take_txn(&txn, &namespace, now)?;
                 self.ended(&t, TxnOutcome::RolledBack, now);
                 Outcome::read(Response::Done)
             }
@@ -429,7 +430,7 @@ impl<S: KvStore> Shard<S> {
         op: impl FnOnce(&mut Draft) -> Result<u64>,
     ) -> Result<Outcome> {
         let (doc, now) = (w.doc, w.now);
-        self.config.limits.check_id("doc_id", doc)?;
+        self.config.limits.check_qualified_id("doc_id", doc)?;
         self.config.limits.check_short("message", &w.opts.message)?;
         if let Some(id) = &w.opts.txn {
             let t = self.live_txn(id, doc, now)?;
@@ -476,7 +477,7 @@ pub fn plan_put_document(
     now: Micros,
 ) -> Result<Outcome> {
     let lim = &config.limits;
-    lim.check_id("doc_id", &doc.doc_id)?;
+    lim.check_qualified_id("doc_id", &doc.doc_id)?;
     lim.check_short("message", &write.message)?;
     let id = doc.doc_id.as_str();
     if !overwrite && read_head(st, id)?.is_some_and(|h| !h.deleted) {
@@ -676,9 +677,9 @@ fn finish(
 }
 
 fn check_xref(lim: &Limits, k: &XrefKey) -> Result<()> {
-    lim.check_id("from_doc_id", &k.from_doc)?;
+    lim.check_qualified_id("from_doc_id", &k.from_doc)?;
     lim.check_id("from_node_id", &k.from_node)?;
-    lim.check_id("to_doc_id", &k.to_doc)?;
+    lim.check_qualified_id("to_doc_id", &k.to_doc)?;
     lim.check_id("to_node_id", &k.to_node)?;
     // The kind may be empty; otherwise it is id-like (no control characters, bounded).
     if k.kind.is_empty() {

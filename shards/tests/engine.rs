@@ -8,6 +8,8 @@ use shards::*;
 
 #[path = "engine/links.rs"]
 mod links;
+#[path = "engine/namespaces.rs"]
+mod namespaces;
 #[path = "engine/regressions.rs"]
 mod regressions;
 #[path = "engine/tool_results.rs"]
@@ -311,8 +313,15 @@ on_both_stores!(list_and_delete_documents, 3, |e| {
     let mut all = vec![];
     let mut token = None;
     loop {
-        let Page { items, next } =
-            run(e.list_documents("doc-", Default::default(), token, 7, 1000)).unwrap();
+        let Page { items, next } = run(e.list_documents(
+            &Default::default(),
+            "doc-",
+            Default::default(),
+            token,
+            7,
+            1000,
+        ))
+        .unwrap();
         all.extend(items.into_iter().map(|d| d.doc_id));
         match next {
             Some(t) => token = Some(t),
@@ -322,6 +331,7 @@ on_both_stores!(list_and_delete_documents, 3, |e| {
     assert_eq!(all.len(), 25);
     assert!(all.windows(2).all(|p| p[0] < p[1]));
     let odd = run(e.list_documents(
+        &Default::default(),
         "",
         [("parity".to_string(), "odd".to_string())].into(),
         None,
@@ -340,6 +350,7 @@ on_both_stores!(list_and_delete_documents, 3, |e| {
         Err(Error::NotFound { .. })
     ));
     let odd = run(e.list_documents(
+        &Default::default(),
         "",
         [("parity".to_string(), "odd".to_string())].into(),
         None,
@@ -378,6 +389,7 @@ on_both_stores!(search_within_and_across_documents, 3, |e| {
     let fed = run(e.search(
         "Monetary Policy",
         Some("fed_2019_annual_report_structure".into()),
+        &Default::default(),
         ReadAt::Latest,
         None,
         100,
@@ -388,14 +400,30 @@ on_both_stores!(search_within_and_across_documents, 3, |e| {
         .items
         .iter()
         .all(|h| h.title.to_lowercase().contains("monetary")));
-    let all = run(e.search("monetary policy", None, ReadAt::Latest, None, 1000)).unwrap();
+    let all = run(e.search(
+        "monetary policy",
+        None,
+        &Default::default(),
+        ReadAt::Latest,
+        None,
+        1000,
+    ))
+    .unwrap();
     let docs: std::collections::BTreeSet<_> = all.items.iter().map(|h| h.doc_id.clone()).collect();
     assert!(docs.len() >= 2, "{docs:?}");
     // Paging returns the same hits in the same order.
     let mut paged = vec![];
     let mut token = None;
     loop {
-        let p = run(e.search("monetary policy", None, ReadAt::Latest, token, 3)).unwrap();
+        let p = run(e.search(
+            "monetary policy",
+            None,
+            &Default::default(),
+            ReadAt::Latest,
+            token,
+            3,
+        ))
+        .unwrap();
         paged.extend(p.items);
         match p.next {
             Some(t) => token = Some(t),
@@ -419,16 +447,24 @@ on_both_stores!(search_within_and_across_documents, 3, |e| {
     ))
     .unwrap();
     assert_eq!(
-        run(e.search("zyzzyva", None, ReadAt::Latest, None, 10))
-            .unwrap()
-            .items
-            .len(),
+        run(e.search(
+            "zyzzyva",
+            None,
+            &Default::default(),
+            ReadAt::Latest,
+            None,
+            10
+        ))
+        .unwrap()
+        .items
+        .len(),
         1
     );
     assert_eq!(
         run(e.search(
             "zyzzyva",
             Some("fed_2019_annual_report_structure".into()),
+            &Default::default(),
             ReadAt::Version(1),
             None,
             10
@@ -439,7 +475,7 @@ on_both_stores!(search_within_and_across_documents, 3, |e| {
         0
     );
     assert!(matches!(
-        run(e.search("  ", None, ReadAt::Latest, None, 10)),
+        run(e.search("  ", None, &Default::default(), ReadAt::Latest, None, 10)),
         Err(Error::InvalidArgument { .. })
     ));
 });
@@ -466,7 +502,7 @@ on_both_stores!(transactions, 2, |e| {
     assert!(run(e.get_node("d", "b1", ReadAt::Latest, false, None)).is_err());
     // A failed operation inside leaves the transaction as it was.
     assert!(run(e.move_node("d", "a", Some("a1".into()), None, tw.clone())).is_err());
-    let r = run(e.commit(&t1, None, "batch".into())).unwrap();
+    let r = run(e.commit(&t1, &Default::default(), None, "batch".into())).unwrap();
     assert_eq!(r.version.unwrap().version, 2);
     assert!(run(e.get_node("d", "b1", ReadAt::Latest, false, None)).is_ok());
     assert!(run(e.get_node("d", "a2", ReadAt::Latest, false, None)).is_err());
@@ -510,9 +546,9 @@ on_both_stores!(transactions, 2, |e| {
         },
     ))
     .unwrap();
-    run(e.commit(&ta, None, String::new())).unwrap();
+    run(e.commit(&ta, &Default::default(), None, String::new())).unwrap();
     assert!(matches!(
-        run(e.commit(&tb, None, String::new())),
+        run(e.commit(&tb, &Default::default(), None, String::new())),
         Err(Error::Conflict(_))
     ));
     // Disjoint writes both commit (snapshot isolation, node-level conflicts).
@@ -529,7 +565,7 @@ on_both_stores!(transactions, 2, |e| {
     ))
     .unwrap();
     run(e.update_node("d", "a1", title("D"), mask.clone(), w())).unwrap();
-    run(e.commit(&tc, None, String::new())).unwrap();
+    run(e.commit(&tc, &Default::default(), None, String::new())).unwrap();
     assert_eq!(
         run(e.get_node("d", "b", ReadAt::Latest, false, None))
             .unwrap()
@@ -555,14 +591,14 @@ on_both_stores!(transactions, 2, |e| {
         },
     ))
     .unwrap();
-    run(e.rollback(&tr)).unwrap();
+    run(e.rollback(&tr, &Default::default())).unwrap();
     assert!(run(e.get_node("d", "a", ReadAt::Latest, false, None)).is_ok());
     assert!(matches!(
-        run(e.commit(&tr, None, String::new())),
+        run(e.commit(&tr, &Default::default(), None, String::new())),
         Err(Error::NotFound { .. })
     ));
     assert!(matches!(
-        run(e.commit("t0-x-1", None, String::new())),
+        run(e.commit("t0-x-1", &Default::default(), None, String::new())),
         Err(Error::NotFound { .. })
     ));
     // Idle transactions expire.
@@ -570,7 +606,7 @@ on_both_stores!(transactions, 2, |e| {
     e.router()
         .set_clock(Some(shards::engine::now_micros() + 10_000_000));
     assert!(matches!(
-        run(e.commit(&te, None, String::new())),
+        run(e.commit(&te, &Default::default(), None, String::new())),
         Err(Error::NotFound { .. })
     ));
     e.router().set_clock(None);

@@ -30,6 +30,13 @@ fn xref() -> XrefKey {
 #[test]
 fn keys_are_pinned() {
     check("head", &keys::head("d"), "68 64");
+    // A namespaced document: 1f ns 1f id (see docs/design.md, "Namespaces").
+    let acme = shards::namespace::Namespace::parse("namespace", "acme").unwrap();
+    check(
+        "namespaced head",
+        &keys::head(&acme.qualify("d")),
+        "68 1f 61636d65 1f 64",
+    );
     // Versions inverted (u64::MAX - v), big-endian: version 1 is ff..fe.
     check("header", &keys::header("d", 1), "64 64 00 fffffffffffffffe");
     check(

@@ -362,6 +362,7 @@ fn reads() -> Vec<Request> {
             out.push(Request::Search {
                 words: vec!["alpha".into()],
                 doc_id: Some(d()),
+                namespace: Default::default(),
                 at,
                 after: None,
                 limit: 10,
@@ -393,6 +394,7 @@ fn reads() -> Vec<Request> {
         Request::Search {
             words: vec!["alpha".into(), "leaf".into()],
             doc_id: None,
+            namespace: Default::default(),
             at: ReadAt::Latest,
             after: None,
             limit: 10,
@@ -537,6 +539,7 @@ fn a_malformed_posting_count_is_data_loss() {
     let search = Request::Search {
         words: vec!["alpha".into()],
         doc_id: Some("d".into()),
+        namespace: Default::default(),
         at: ReadAt::Latest,
         after: None,
         limit: 10,

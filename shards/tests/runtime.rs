@@ -203,7 +203,7 @@ fn a_data_directory_of_another_format_is_refused() {
 fn through_a_transaction(e: &Engine<Runtime>, doc: &str) -> (VersionNo, Vec<NodeView>) {
     let (txn, version) = run(e.begin(doc, None)).unwrap();
     let nodes = run(e.get_subtree(doc, None, 0, true, ReadAt::Latest, Some(txn.clone()))).unwrap();
-    run(e.rollback(&txn)).unwrap();
+    run(e.rollback(&txn, &Default::default())).unwrap();
     (version, nodes)
 }
 
@@ -287,7 +287,7 @@ fn reads_from_the_tree_cache_equal_reads_from_the_store_after_every_kind_of_writ
         ..Default::default()
     };
     run(e.insert_node(&id, Some("n1".into()), None, new_node("n2"), in_txn)).unwrap();
-    run(e.commit(&txn, None, "txn".into())).unwrap();
+    run(e.commit(&txn, &Default::default(), None, "txn".into())).unwrap();
     check("transaction");
     assert_eq!(steps, 6);
     rt.shutdown().unwrap();

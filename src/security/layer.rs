@@ -1,15 +1,18 @@
 //! The tower layer in front of every gRPC service (TreeStore, grpc.health.v1, reflection): it
 //! authenticates the request (UNAUTHENTICATED), checks the scope its method needs
 //! (PERMISSION_DENIED, logged with the principal, the method and the scope), and admits it under
-//! the principal's limits (RESOURCE_EXHAUSTED), all before the request body is read. An admitted
-//! request goes on with its `Arc<Principal>` in its extensions and without its `authorization`
-//! header, so nothing after this layer can log the token.
+//! the principal's limits (RESOURCE_EXHAUSTED), all before the request body is read. It also
+//! resolves the request's namespace (the `treestore-namespace` header; absent = `default`):
+//! malformed is INVALID_ARGUMENT, one the principal may not use is PERMISSION_DENIED (logged).
+//! An admitted request goes on with its `Arc<Principal>` and its `Namespace` in its extensions
+//! and without its `authorization` header, so nothing after this layer can log the token.
 
 use super::incoming::PeerIdentity;
 use super::limits::Exceeded;
 use super::scope::Target;
 use super::{Auth, UNAUTHENTICATED_MESSAGE};
 use crate::metrics::Metrics;
+use shards::namespace::Namespace;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -128,6 +131,26 @@ where
                 ),
             );
         }
+        let namespace = match namespace_of(req.headers()) {
+            Ok(ns) => ns,
+            Err(reason) => return refuse(tonic::Code::InvalidArgument, reason),
+        };
+        if !principal.namespaces.allows(&namespace) {
+            tracing::warn!(
+                principal = %principal.name,
+                method = target.method(),
+                namespace = %namespace,
+                "permission denied: namespace"
+            );
+            return refuse(
+                tonic::Code::PermissionDenied,
+                format!(
+                    "principal {:?} may not use namespace {:?}",
+                    principal.name,
+                    namespace.name()
+                ),
+            );
+        }
         let admitted = match self.auth.limiters.admit(&principal) {
             Ok(a) => a,
             Err(why) => {
@@ -146,6 +169,7 @@ where
             }
         };
         req.extensions_mut().insert(principal);
+        req.extensions_mut().insert(namespace);
         let fut = self.inner.call(req);
         Box::pin(async move {
             let out = fut.await;
@@ -154,4 +178,23 @@ where
             out
         })
     }
+}
+
+/// The metadata key naming a request's namespace.
+pub const NAMESPACE_HEADER: &str = "treestore-namespace";
+
+/// The namespace a request names: its `treestore-namespace` header, `default` when absent.
+/// Two headers, a value that is not text, or a malformed name are refused.
+pub fn namespace_of(headers: &http::HeaderMap) -> Result<Namespace, String> {
+    let mut values = headers.get_all(NAMESPACE_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(Namespace::default());
+    };
+    if values.next().is_some() {
+        return Err(format!("{NAMESPACE_HEADER}: given twice"));
+    }
+    let name = value
+        .to_str()
+        .map_err(|_| format!("{NAMESPACE_HEADER}: not ASCII text"))?;
+    Namespace::parse(NAMESPACE_HEADER, name).map_err(|e| e.to_string())
 }

@@ -94,6 +94,7 @@ mod tests {
             name: name.into(),
             scopes: Scopes::ALL,
             limits,
+            namespaces: crate::security::principals::Namespaces::All,
         }
     }
 

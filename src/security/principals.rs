@@ -10,18 +10,20 @@
 //! requests_per_second = 500           # optional: rate limit (burst = one second's worth)
 //! burst = 1000                        # optional
 //! max_concurrent = 64                 # optional: requests in flight at once
+//! namespaces = ["acme", "default"]    # optional: the namespaces (tenants) it may use;
+//!                                     # "*" = all; absent = ["default"]
 //! ```
 //!
-//! Invariants checked at load: names are unique and non-empty, every hash is 64 hex digits, and
-//! no token hash or certificate name belongs to two principals (so a credential maps to at most
-//! one principal). A principal is designed to grow a namespace grant (issue 15's tenants) as
-//! one more field; nothing reads namespaces yet.
+//! Invariants checked at load: names are unique and non-empty, every hash is 64 hex digits, no
+//! token hash or certificate name belongs to two principals (so a credential maps to at most
+//! one principal), and every namespace is a valid name (or "*").
 
 use super::scope::{Scope, Scopes};
 use super::token::TokenHash;
 use super::SecurityError;
 use serde::Deserialize;
-use std::collections::HashSet;
+use shards::namespace::Namespace;
+use std::collections::{BTreeSet, HashSet};
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
@@ -34,21 +36,62 @@ pub struct PrincipalLimits {
     pub max_concurrent: Option<usize>,
 }
 
+/// The namespaces (tenants) a principal may use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Namespaces {
+    All,
+    Only(BTreeSet<Namespace>),
+}
+
+impl Namespaces {
+    pub fn allows(&self, ns: &Namespace) -> bool {
+        match self {
+            Namespaces::All => true,
+            Namespaces::Only(set) => set.contains(ns),
+        }
+    }
+
+    /// The grant of a file entry: "*" is all; absent is the default namespace only.
+    fn parse(principal: &str, names: Option<&[String]>) -> Result<Namespaces, String> {
+        let Some(names) = names else {
+            return Ok(Namespaces::Only([Namespace::default()].into()));
+        };
+        if names.iter().any(|n| n == "*") {
+            return Ok(Namespaces::All);
+        }
+        let mut set = BTreeSet::new();
+        for n in names {
+            if n.is_empty() {
+                return Err(format!(
+                    "principal {principal:?}: an empty namespace (write \"default\")"
+                ));
+            }
+            let ns = Namespace::parse("namespaces", n)
+                .map_err(|e| format!("principal {principal:?}: namespace {n:?}: {e}"))?;
+            set.insert(ns);
+        }
+        Ok(Namespaces::Only(set))
+    }
+}
+
 /// An authenticated caller.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Principal {
     pub name: String,
     pub scopes: Scopes,
     pub limits: PrincipalLimits,
+    pub namespaces: Namespaces,
 }
 
 impl Principal {
-    /// The caller of a server without authentication (`--insecure-plaintext` or `--no-auth`).
+    /// The caller of a server without authentication (`--insecure-plaintext` or `--no-auth`):
+    /// every scope, every namespace.
     pub fn anonymous() -> Principal {
         Principal {
             name: "anonymous".into(),
             scopes: Scopes::ALL,
             limits: PrincipalLimits::default(),
+            namespaces: Namespaces::All,
         }
     }
 }
@@ -73,6 +116,7 @@ struct PrincipalEntry {
     requests_per_second: Option<u32>,
     burst: Option<u32>,
     max_concurrent: Option<usize>,
+    namespaces: Option<Vec<String>>,
 }
 
 /// The principals of one version of the file, with their credentials.
@@ -150,10 +194,12 @@ impl Principals {
                 burst: nonzero("burst", e.burst)?,
                 max_concurrent: e.max_concurrent,
             };
+            let namespaces = Namespaces::parse(&e.name, e.namespaces.as_deref())?;
             out.principals.push(Arc::new(Principal {
                 name: e.name,
                 scopes: Scopes::of(&e.scopes),
                 limits,
+                namespaces,
             }));
         }
         Ok(out)
@@ -214,6 +260,22 @@ mod tests {
     }
 
     #[test]
+    fn namespace_grants() {
+        let ns = |n: &str| Namespace::parse("ns", n).unwrap();
+        let text = "[[principal]]\nname = \"a\"\n\
+                    [[principal]]\nname = \"b\"\nnamespaces = [\"acme\", \"default\"]\n\
+                    [[principal]]\nname = \"c\"\nnamespaces = [\"*\"]\n\
+                    [[principal]]\nname = \"d\"\nnamespaces = []\n";
+        let p = Principals::parse(text).unwrap();
+        let [a, b, c, d] = [0, 1, 2, 3].map(|i| &p.all()[i].namespaces);
+        assert!(a.allows(&Namespace::default()) && !a.allows(&ns("acme")));
+        assert!(b.allows(&ns("acme")) && b.allows(&Namespace::default()));
+        assert!(!b.allows(&ns("beta")));
+        assert!(c.allows(&ns("beta")));
+        assert!(!d.allows(&Namespace::default()));
+    }
+
+    #[test]
     fn rejects_ambiguous_or_malformed_files() {
         let t = TokenHash::of("x").to_hex();
         for bad in [
@@ -230,6 +292,8 @@ mod tests {
             "[[principal]]\nname = \"a\"\nscopes = [\"root\"]".to_string(),
             "[[principal]]\nname = \"a\"\ntoken = \"plain\"".to_string(),
             "[[principal]]\nname = \"a\"\nrequests_per_second = 0".to_string(),
+            "[[principal]]\nname = \"a\"\nnamespaces = [\"Acme\"]".to_string(),
+            "[[principal]]\nname = \"a\"\nnamespaces = [\"\"]".to_string(),
         ] {
             assert!(Principals::parse(&bad).is_err(), "accepted: {bad}");
         }

@@ -117,7 +117,8 @@ rpcs! {
 impl Rpc {
     /// The scope a caller needs. Writes of any kind (documents, nodes, links, the tool-result
     /// cache, transactions, which exist only to write) need `Write`; everything that only reads
-    /// needs `Read`. No TreeStore RPC needs `Admin` today: admin guards profiling.
+    /// needs `Read`. `Stats` needs `Admin`: its counts span every namespace (tenant), so only
+    /// an operator may see them; admin guards profiling too.
     pub fn scope(self) -> Scope {
         match self {
             Rpc::PutDocument
@@ -145,8 +146,8 @@ impl Rpc {
             | Rpc::DiffVersions
             | Rpc::GetCrossReferences
             | Rpc::GetToolResult
-            | Rpc::Health
-            | Rpc::Stats => Scope::Read,
+            | Rpc::Health => Scope::Read,
+            Rpc::Stats => Scope::Admin,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Document RPCs: PutDocument, GetDocument, ListDocuments, DeleteDocument, ListVersions.
 
-use super::Service;
+use super::{Caller, Service};
 use crate::status::{invalid, to_status};
 use crate::wire::{self, Reply};
 use crate::{convert, encode, paging, pb};
@@ -33,7 +33,7 @@ impl<R: ShardRouter> Service<R> {
         };
         // Inside a transaction nothing is committed: describe the document as written.
         let pending = in_txn.is_some().then(|| pb::Document {
-            doc_id: input.doc_id.clone(),
+            doc_id: convert::public_id(input.doc_id.clone()),
             name: input.name.clone(),
             description: input.description.clone(),
             metadata: input.metadata.clone().into_iter().collect(),
@@ -108,6 +108,7 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_list_documents(
         &self,
         r: pb::ListDocumentsRequest,
+        caller: &Caller,
     ) -> Result<pb::ListDocumentsResponse, Status> {
         let after = paging::decode('L', &r.page_token)?;
         let max = self.limits.max_page_size;
@@ -115,6 +116,7 @@ impl<R: ShardRouter> Service<R> {
         let page = self
             .engine
             .list_documents(
+                &caller.namespace,
                 &r.id_prefix,
                 r.metadata_filter.into_iter().collect(),
                 after,

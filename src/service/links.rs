@@ -1,6 +1,6 @@
 //! Cross-reference RPCs: AddCrossReference, RemoveCrossReference, GetCrossReferences.
 
-use super::{required, Service};
+use super::{required, Caller, Service};
 use crate::status::{invalid, to_status};
 use crate::{convert, paging, pb};
 use shards::engine::ShardRouter;
@@ -81,6 +81,7 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_get_xrefs(
         &self,
         r: pb::GetCrossReferencesRequest,
+        caller: &Caller,
     ) -> Result<pb::GetCrossReferencesResponse, Status> {
         if r.max_hops > self.limits.max_hops {
             return Err(invalid(
@@ -114,7 +115,9 @@ impl<R: ShardRouter> Service<R> {
         };
         let found = self
             .engine
-            .get_xrefs_from(start, direction, r.max_hops, r.kind.clone())
+            .get_xrefs_from(start, direction, r.max_hops, r.kind.clone(), &|d| {
+                caller.may_see(d)
+            })
             .await
             .map_err(to_status)?;
         let mut all = found;

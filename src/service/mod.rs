@@ -8,7 +8,11 @@ mod nodes;
 mod ops;
 mod resolve;
 mod search;
+mod tenancy;
 mod watch;
+
+pub use tenancy::Caller;
+use tenancy::Qualify;
 
 use crate::convert;
 use crate::grpc_errors::Arrival;
@@ -67,10 +71,11 @@ impl<R: ShardRouter> Service<R> {
     }
 
     /// Runs one request: honours the client deadline (DEADLINE_EXCEEDED), records metrics and
-    /// logs the request line.
+    /// logs the request line. `doc` is the (qualified) document the request names, or "".
     async fn run<T>(
         &self,
         method: &'static str,
+        caller: &Caller,
         doc: &str,
         deadline: Option<(Duration, Instant)>,
         fut: impl Future<Output = Result<T, Status>>,
@@ -96,12 +101,21 @@ impl<R: ShardRouter> Service<R> {
             Err(s) => s.code(),
         };
         let shard = (!doc.is_empty()).then(|| self.engine.shard_for(doc));
+        let doc = shards::namespace::public(doc);
         let mut end = doc.len().min(LOG_ID_BYTES);
         while !doc.is_char_boundary(end) {
             end -= 1;
         }
         self.metrics.observe(method, code, elapsed);
-        logging::request(method, &doc[..end], shard, code, elapsed);
+        logging::request(&logging::RequestLine {
+            method,
+            principal: &caller.principal.name,
+            namespace: caller.namespace.name(),
+            doc: &doc[..end],
+            shard,
+            code,
+            latency: elapsed,
+        });
         out.map(Response::new)
     }
 
@@ -120,7 +134,7 @@ impl<R: ShardRouter> Service<R> {
     /// document's top level).
     fn check_read_ids(&self, doc_id: &str, node_id: Option<&str>) -> Result<(), Status> {
         self.limits
-            .check_id("doc_id", doc_id)
+            .check_qualified_id("doc_id", doc_id)
             .map_err(crate::status::to_status)?;
         match node_id {
             Some(n) => self
@@ -182,13 +196,33 @@ pub fn parse_timeout(v: &str) -> Option<Duration> {
     })
 }
 
-/// One RPC: deadline, the document for the log line, the handler.
+/// One RPC: deadline, caller, the request's names put into the caller's namespace, the
+/// document for the log line, the handler (given the caller too when the call ends in
+/// `, caller`).
 macro_rules! rpc {
     ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident) => {{
         let deadline = deadline_of(&$req);
-        let $r = $req.into_inner();
+        let caller = Caller::of(&$req);
+        let mut $r = $req.into_inner();
+        let qualified = Qualify::qualify(&mut $r, &caller);
         let doc: String = $doc;
-        $self.run($name, &doc, deadline, $self.$handler($r)).await
+        let handled = async {
+            qualified?;
+            $self.$handler($r).await
+        };
+        $self.run($name, &caller, &doc, deadline, handled).await
+    }};
+    ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident, caller) => {{
+        let deadline = deadline_of(&$req);
+        let caller = Caller::of(&$req);
+        let mut $r = $req.into_inner();
+        let qualified = Qualify::qualify(&mut $r, &caller);
+        let doc: String = $doc;
+        let handled = async {
+            qualified?;
+            $self.$handler($r, &caller).await
+        };
+        $self.run($name, &caller, &doc, deadline, handled).await
     }};
 }
 
@@ -229,7 +263,8 @@ impl<R: ShardRouter> TreeStore for Service<R> {
             "ListDocuments",
             q,
             |r| String::new(),
-            do_list_documents
+            do_list_documents,
+            caller
         )
     }
     async fn delete_document(
@@ -310,7 +345,8 @@ impl<R: ShardRouter> TreeStore for Service<R> {
             "SearchNodes",
             q,
             |r| r.doc_id.clone(),
-            do_search_nodes
+            do_search_nodes,
+            caller
         )
     }
     async fn get_version_as_of(
@@ -374,7 +410,8 @@ impl<R: ShardRouter> TreeStore for Service<R> {
             "GetCrossReferences",
             q,
             |r| r.doc_id.clone(),
-            do_get_xrefs
+            do_get_xrefs,
+            caller
         )
     }
     async fn store_tool_result(
@@ -411,7 +448,14 @@ impl<R: ShardRouter> TreeStore for Service<R> {
         &self,
         q: Request<pb::CommitTransactionRequest>,
     ) -> Res<pb::CommitTransactionResponse> {
-        rpc!(self, "CommitTransaction", q, |r| String::new(), do_commit)
+        rpc!(
+            self,
+            "CommitTransaction",
+            q,
+            |r| String::new(),
+            do_commit,
+            caller
+        )
     }
     async fn rollback_transaction(
         &self,
@@ -422,7 +466,8 @@ impl<R: ShardRouter> TreeStore for Service<R> {
             "RollbackTransaction",
             q,
             |r| String::new(),
-            do_rollback
+            do_rollback,
+            caller
         )
     }
     async fn health(&self, q: Request<pb::HealthRequest>) -> Res<pb::HealthResponse> {
@@ -437,9 +482,17 @@ impl<R: ShardRouter> TreeStore for Service<R> {
     /// The stream's setup (checks, start positions) is the logged request; its life is not
     /// bounded by the call's deadline (a watch runs until the client cancels).
     async fn watch(&self, q: Request<pb::WatchRequest>) -> Res<Self::WatchStream> {
-        let r = q.into_inner();
-        let doc = r.doc_ids.first().cloned().unwrap_or_default();
-        self.run("Watch", &doc, None, self.do_watch(r)).await
+        let caller = Caller::of(&q);
+        let mut r = q.into_inner();
+        let qualified = Qualify::qualify(&mut r, &caller);
+        let doc = (r.doc_ids.first())
+            .map(|d| caller.namespace.qualify(d))
+            .unwrap_or_default();
+        let handled = async {
+            qualified?;
+            self.do_watch(r, &caller).await
+        };
+        self.run("Watch", &caller, &doc, None, handled).await
     }
 }
 

@@ -1,6 +1,6 @@
 //! Tool-result cache, transactions, Health and Stats.
 
-use super::Service;
+use super::{Caller, Service};
 use crate::status::{invalid, to_status};
 use crate::{convert, pb};
 use shards::engine::{canonical_json, now_micros, ShardRouter};
@@ -12,7 +12,9 @@ const MAX_ARGS_BYTES: usize = 64 << 10;
 const MAX_RESULT_BYTES: usize = 4 << 20;
 const MAX_TTL_SECONDS: u64 = 2_592_000;
 
-fn check_tool_name(name: &str) -> Result<(), Status> {
+/// The public part of a (qualified) tool name is checked: the namespace adds no bytes to it.
+fn check_tool_name(qualified: &str) -> Result<(), Status> {
+    let name = shards::namespace::public(qualified);
     if name.is_empty() {
         return Err(invalid("tool_name", "must not be empty"));
     }
@@ -142,11 +144,17 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_commit(
         &self,
         r: pb::CommitTransactionRequest,
+        caller: &Caller,
     ) -> Result<pb::CommitTransactionResponse, Status> {
         check_txn_id(&r.transaction_id)?;
         let res = self
             .engine
-            .commit(&r.transaction_id, r.effective_time, r.message)
+            .commit(
+                &r.transaction_id,
+                &caller.namespace,
+                r.effective_time,
+                r.message,
+            )
             .await
             .map_err(to_status)?;
         Ok(pb::CommitTransactionResponse {
@@ -157,10 +165,11 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_rollback(
         &self,
         r: pb::RollbackTransactionRequest,
+        caller: &Caller,
     ) -> Result<pb::RollbackTransactionResponse, Status> {
         check_txn_id(&r.transaction_id)?;
         self.engine
-            .rollback(&r.transaction_id)
+            .rollback(&r.transaction_id, &caller.namespace)
             .await
             .map_err(to_status)?;
         Ok(pb::RollbackTransactionResponse {})

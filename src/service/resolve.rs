@@ -10,7 +10,9 @@ use tonic::Status;
 impl<R: ShardRouter> Service<R> {
     /// The latest version of `doc`; NOT_FOUND when it does not exist.
     pub(super) async fn latest_version(&self, doc: &str) -> Result<VersionNo, Status> {
-        self.limits.check_id("doc_id", doc).map_err(to_status)?;
+        self.limits
+            .check_qualified_id("doc_id", doc)
+            .map_err(to_status)?;
         let shard = self.engine.shard_for(doc);
         let req = Request::DocVersions {
             doc_ids: vec![doc.to_string()],

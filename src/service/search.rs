@@ -1,6 +1,6 @@
 //! SearchNodes, GetVersionAsOf, DiffVersions.
 
-use super::{required, Service};
+use super::{required, Caller, Service};
 use crate::status::{invalid, to_status};
 use crate::{convert, paging, pb};
 use futures_util::future::join_all;
@@ -18,6 +18,7 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_search_nodes(
         &self,
         r: pb::SearchNodesRequest,
+        caller: &Caller,
     ) -> Result<pb::SearchNodesResponse, Status> {
         if r.query.len() > MAX_QUERY_BYTES {
             return Err(invalid(
@@ -43,6 +44,7 @@ impl<R: ShardRouter> Service<R> {
             .search(
                 &r.query,
                 convert::opt_str(r.doc_id),
+                &caller.namespace,
                 ReadAt::Latest,
                 token,
                 size,
@@ -65,7 +67,7 @@ impl<R: ShardRouter> Service<R> {
             .into_iter()
             .zip(snippets)
             .map(|(h, snippet)| pb::SearchHit {
-                doc_id: h.doc_id,
+                doc_id: convert::public_id(h.doc_id),
                 node_id: h.node_id,
                 title: h.title,
                 score: f64::from(h.score),

@@ -4,7 +4,7 @@
 //! back), never a shard. The task ends when the client goes away, when a shard stops serving
 //! (UNAVAILABLE, the last item) or when the server shuts down.
 
-use super::Service;
+use super::{Caller, Service};
 use crate::status::to_status;
 use crate::{convert, pb};
 use shards::engine::{Contents, ShardRouter, WatchItem, WatchSpec, WatchStart};
@@ -20,7 +20,11 @@ const WATCH_BUFFER: usize = 16;
 pub type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchEvent, Status>> + Send>>;
 
 impl<R: ShardRouter> Service<R> {
-    pub(super) async fn do_watch(&self, r: pb::WatchRequest) -> Result<WatchStream, Status> {
+    pub(super) async fn do_watch(
+        &self,
+        r: pb::WatchRequest,
+        caller: &Caller,
+    ) -> Result<WatchStream, Status> {
         let start = match r.start {
             None => WatchStart::Now,
             Some(pb::watch_request::Start::ResumeToken(t)) => WatchStart::Token(t),
@@ -29,6 +33,7 @@ impl<R: ShardRouter> Service<R> {
             }
         };
         let spec = WatchSpec {
+            namespace: caller.namespace.clone(),
             doc_ids: r.doc_ids,
             prefix: r.prefix,
             start,
@@ -88,7 +93,7 @@ fn event(item: WatchItem) -> pb::WatchEvent {
                         None => (vec![], false),
                     };
                     Event::Version(pb::VersionEvent {
-                        doc_id: v.doc_id.clone(),
+                        doc_id: convert::public_id(v.doc_id.clone()),
                         version: Some(pb::Version {
                             version: v.version,
                             commit_time: v.commit_time,
@@ -107,7 +112,7 @@ fn event(item: WatchItem) -> pb::WatchEvent {
                     })
                 }
                 FeedEvent::Deleted(d) => Event::Deleted(pb::DeleteEvent {
-                    doc_id: d.doc_id.clone(),
+                    doc_id: convert::public_id(d.doc_id.clone()),
                     last_version: d.last_version,
                     deleted_at: d.deleted_at,
                 }),

@@ -16,6 +16,7 @@ from .conftest import ServerProcess, server_binary
 from treestore import (
     AsyncTreeStoreClient,
     NodeInput,
+    NotFound,
     PermissionDenied,
     RetryPolicy,
     TreeStoreClient,
@@ -204,3 +205,57 @@ def test_security_settings_validate_and_build_metadata(tmp_path, monkeypatch):
     assert token_from_env() == "tst_from_file"
     monkeypatch.setenv("TREESTORE_TOKEN", "tst_env")
     assert token_from_env() == "tst_env"
+
+
+@pytest.fixture(scope="module")
+def tenant_server(tmp_path_factory):
+    """Plaintext with tokens: two tenants, and a principal of both."""
+    base = tmp_path_factory.mktemp("tenant-server")
+    toks = {"acme": new_token(), "beta": new_token(), "both": new_token()}
+    grants = {"acme": '["acme"]', "beta": '["beta"]', "both": '["acme", "beta"]'}
+    auth = base / "principals.toml"
+    auth.write_text("".join(entry(n, ["read", "write"], t) + f"namespaces = {grants[n]}\n\n"
+                            for n, t in toks.items()))
+    srv = ServerProcess(server_binary(), base / "data", base / "server.log",
+                        extra_args=["--auth-file", str(auth)],
+                        client_kwargs={"token": toks["both"], "namespace": "acme"}).start()
+    yield srv, toks
+    srv.stop()
+
+
+def test_namespaces_keep_tenants_apart(tenant_server, uid):
+    srv, toks = tenant_server
+    doc = f"{uid}-report"
+    with TreeStoreClient(srv.address, token=toks["acme"], namespace="acme", retry=ONCE) as a, \
+            TreeStoreClient(srv.address, token=toks["beta"], namespace="beta", retry=ONCE) as b:
+        assert a.namespace == "acme" and b.namespace == "beta"
+        a.put_document(doc, [NodeInput(node_id="n", title="acme's")])
+        b.put_document(doc, [NodeInput(node_id="n", title="beta's")])
+        assert a.get_node(doc, "n").title == "acme's"
+        assert b.get_node(doc, "n").title == "beta's"
+        a.put_document(f"{uid}-acme-only", [NodeInput(node_id="n", title="x")])
+        with pytest.raises(NotFound):
+            b.get_document(f"{uid}-acme-only")
+        assert f"{uid}-acme-only" not in [d.doc_id for d in b.iter_documents(id_prefix=uid)]
+    # Naming a namespace the token's principal may not use is refused.
+    with TreeStoreClient(srv.address, token=toks["acme"], namespace="beta", retry=ONCE) as c:
+        with pytest.raises(PermissionDenied):
+            c.get_document(doc)
+    # A principal of both links across them; the reference says where each end lives.
+    with TreeStoreClient(srv.address, token=toks["both"], namespace="acme", retry=ONCE) as both:
+        ref = both.add_cross_reference(doc, "n", doc, "n", kind="cites", to_namespace="beta")
+        assert (ref.from_namespace, ref.to_namespace) == ("acme", "beta")
+    with TreeStoreClient(srv.address, token=toks["acme"], namespace="acme", retry=ONCE) as a:
+        with pytest.raises(PermissionDenied):
+            a.add_cross_reference(doc, "n", doc, "n", kind="other", to_namespace="beta")
+
+
+def test_namespace_option_is_checked_and_sent(monkeypatch):
+    base = dict(credentials=None, tls=None, ca_cert=None, client_cert=None, client_key=None,
+                server_name=None, token=None, metadata=None, options=None)
+    _, md, _ = security_settings(**base, namespace="acme")
+    assert md == (("treestore-namespace", "acme"),)
+    for bad in (dict(namespace=""), dict(namespace="a\nb"),
+                dict(namespace="acme", metadata=[("treestore-namespace", "beta")])):
+        with pytest.raises(ValueError):
+            security_settings(**{**base, **bad})

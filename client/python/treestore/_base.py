@@ -59,17 +59,23 @@ def _pem(source: Optional[PemSource]) -> Optional[bytes]:
         return f.read()
 
 
+# The metadata key naming the namespace a call works in (the server's default when absent).
+NAMESPACE_HEADER = "treestore-namespace"
+
+
 def security_settings(*, credentials: Optional[grpc.ChannelCredentials], tls: Optional[bool],
                       ca_cert: Optional[PemSource], client_cert: Optional[PemSource],
                       client_key: Optional[PemSource], server_name: Optional[str],
                       token: Optional[str], metadata: Optional[Sequence[tuple[str, str]]],
                       options: Optional[Sequence[tuple[str, Any]]],
+                      namespace: Optional[str] = None,
                       ) -> tuple[Optional[grpc.ChannelCredentials], Optional[tuple[tuple[str, str], ...]],
                                  list[tuple[str, Any]]]:
     """The channel credentials, per-call metadata and channel options of a client's security
     arguments: TLS when ``tls`` is true or any of ``ca_cert``/``client_cert`` is given (the
     system's roots when ``ca_cert`` is None), a client certificate for mutual TLS, and a bearer
-    token sent as ``authorization: Bearer <token>`` with every call."""
+    token sent as ``authorization: Bearer <token>`` with every call, and the namespace (tenant)
+    every call works in, sent as ``treestore-namespace`` (None: the server's ``default``)."""
     if (client_cert is None) != (client_key is None):
         raise ValueError("client_cert and client_key go together")
     wants_tls = bool(tls) or ca_cert is not None or client_cert is not None
@@ -86,6 +92,12 @@ def security_settings(*, credentials: Optional[grpc.ChannelCredentials], tls: Op
         if not token or any(c in token for c in "\r\n"):
             raise ValueError("token must be a non-empty single line")
         md.append(("authorization", f"Bearer {token}"))
+    if namespace is not None:
+        if not namespace or any(c in namespace for c in "\r\n"):
+            raise ValueError("namespace must be a non-empty single line")
+        if any(k == NAMESPACE_HEADER for k, _ in md):
+            raise ValueError("give the namespace either as namespace= or in metadata, not both")
+        md.append((NAMESPACE_HEADER, namespace))
     opts = channel_options(options)
     if server_name:
         opts.append(("grpc.ssl_target_name_override", server_name))

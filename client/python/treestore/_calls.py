@@ -529,25 +529,30 @@ def diff_versions(doc_id: str, from_version: int, to_version: int = 0, *,
 
 
 def add_cross_reference(from_doc_id: str, from_node_id: str, to_doc_id: str, to_node_id: str,
-                        *, kind: str = "", label: str = "",
+                        *, kind: str = "", label: str = "", to_namespace: str = "",
                         timeout: Optional[float] = None) -> Call[CrossReference]:
-    """Add a directed reference between two nodes. Raises NotFound (an endpoint),
-    AlreadyExists (same from, to and kind)."""
+    """Add a directed reference between two nodes. ``to_namespace``: the target document's
+    namespace ("" = the client's; another one needs a principal allowed both, else
+    PermissionDenied). Raises NotFound (an endpoint), AlreadyExists (same from, to and
+    kind)."""
     for name, value in (("from_doc_id", from_doc_id), ("from_node_id", from_node_id),
                         ("to_doc_id", to_doc_id), ("to_node_id", to_node_id)):
         _nonempty(name, value)
-    ref = CrossReference(from_doc_id, from_node_id, to_doc_id, to_node_id, kind, label)
+    ref = CrossReference(from_doc_id, from_node_id, to_doc_id, to_node_id, kind, label,
+                         to_namespace=to_namespace)
     req = pb.AddCrossReferenceRequest(reference=ref.to_proto())
     return Call("AddCrossReference", req, lambda r: CrossReference.from_proto(r.reference),
                 idempotent=False, timeout=timeout)
 
 
 def remove_cross_reference(from_doc_id: str, from_node_id: str, to_doc_id: str,
-                           to_node_id: str, *, kind: str = "",
+                           to_node_id: str, *, kind: str = "", to_namespace: str = "",
                            timeout: Optional[float] = None) -> Call[None]:
-    """Remove the reference identified by from, to and kind. Raises NotFound."""
+    """Remove the reference identified by from, to (in ``to_namespace``, "" = the client's)
+    and kind. Raises NotFound."""
     req = pb.RemoveCrossReferenceRequest(from_doc_id=from_doc_id, from_node_id=from_node_id,
-                                         to_doc_id=to_doc_id, to_node_id=to_node_id, kind=kind)
+                                         to_doc_id=to_doc_id, to_node_id=to_node_id, kind=kind,
+                                         to_namespace=to_namespace)
     return Call("RemoveCrossReference", req, lambda r: None, idempotent=False, timeout=timeout)
 
 

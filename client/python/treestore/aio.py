@@ -22,7 +22,7 @@ import grpc.aio
 
 from . import _calls
 from ._base import (DEFAULT_ADDRESS, DEFAULT_TIMEOUT, PemSource, RetryPolicy,
-                    security_settings)
+                    NAMESPACE_HEADER, security_settings)
 from ._cache_feed import TaskFeed
 from ._calls import Call, _method_signature
 from ._proto import treestore_pb2_grpc as pb_grpc
@@ -69,6 +69,7 @@ class AsyncTreeStoreClient:
                  client_cert: Optional[PemSource] = None,
                  client_key: Optional[PemSource] = None,
                  server_name: Optional[str] = None,
+                 namespace: Optional[str] = None,
                  cache: Optional[CacheConfig] = None) -> None:
         self.address = address
         self.timeout = timeout
@@ -76,7 +77,9 @@ class AsyncTreeStoreClient:
         credentials, self._metadata, opts = security_settings(
             credentials=credentials, tls=tls, ca_cert=ca_cert, client_cert=client_cert,
             client_key=client_key, server_name=server_name, token=token, metadata=metadata,
-            options=options)
+            options=options, namespace=namespace)
+        #: The namespace every call works in (the server's ``default`` when none is named).
+        self.namespace = dict(self._metadata or ()).get(NAMESPACE_HEADER, "default")
         self._owns_channel = channel is None
         if channel is None:
             channel = (grpc.aio.secure_channel(address, credentials, options=opts) if credentials

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -157,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default=None,
                    help="bearer token (default: $TREESTORE_TOKEN, or the file "
                         "$TREESTORE_TOKEN_FILE)")
+    p.add_argument("--namespace", default=os.environ.get("TREESTORE_NAMESPACE") or None,
+                   help="namespace (tenant) to work in (default: $TREESTORE_NAMESPACE, else "
+                        "the server's 'default')")
     p.add_argument("--tls", action="store_true",
                    help="connect with TLS (implied by --ca-cert/--client-cert)")
     p.add_argument("--ca-cert", help="PEM file of the CA that signed the server's certificate")
@@ -219,7 +223,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with TreeStoreClient(ns.addr, timeout=ns.timeout, token=token,
                              tls=True if ns.tls else None, ca_cert=ns.ca_cert,
                              client_cert=ns.client_cert, client_key=ns.client_key,
-                             server_name=ns.server_name) as client:
+                             server_name=ns.server_name, namespace=ns.namespace) as client:
             return int(ns.func(client, ns))
     except TreeStoreError as exc:
         print(f"treestore-cli: {exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ import grpc
 
 from . import _calls
 from ._base import (DEFAULT_ADDRESS, DEFAULT_TIMEOUT, PemSource, RetryPolicy,
-                    security_settings)
+                    NAMESPACE_HEADER, security_settings)
 from ._cache_feed import ThreadFeed
 from ._calls import Call, _method_signature
 from ._proto import treestore_pb2_grpc as pb_grpc
@@ -97,6 +97,9 @@ class TreeStoreClient:
         client_cert, client_key: a client certificate and its key for mutual TLS.
         server_name: the name to check the server's certificate against, when it differs
             from the address's host (e.g. connecting by IP).
+        namespace: the namespace (tenant) every call of this client works in; None = the
+            server's ``default`` namespace. Document ids are unique per namespace; a call never
+            sees another namespace's documents (see the README's Security section).
 
     Every RPC method raises a :class:`~treestore.errors.TreeStoreError` subclass on failure.
     """
@@ -113,6 +116,7 @@ class TreeStoreClient:
                  client_cert: Optional[PemSource] = None,
                  client_key: Optional[PemSource] = None,
                  server_name: Optional[str] = None,
+                 namespace: Optional[str] = None,
                  cache: Optional[CacheConfig] = None) -> None:
         self.address = address
         self.timeout = timeout
@@ -120,7 +124,9 @@ class TreeStoreClient:
         credentials, self._metadata, opts = security_settings(
             credentials=credentials, tls=tls, ca_cert=ca_cert, client_cert=client_cert,
             client_key=client_key, server_name=server_name, token=token, metadata=metadata,
-            options=options)
+            options=options, namespace=namespace)
+        #: The namespace every call works in (the server's ``default`` when none is named).
+        self.namespace = dict(self._metadata or ()).get(NAMESPACE_HEADER, "default")
         self._owns_channel = channel is None
         if channel is None:
             channel = (grpc.secure_channel(address, credentials, options=opts) if credentials

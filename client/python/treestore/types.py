@@ -277,17 +277,24 @@ class CrossReference:
     label: str = ""
     created_at: int = 0
     hops: int = 0
+    #: The namespaces of the two documents (as the server answers; "" in a request = the
+    #: client's namespace).
+    from_namespace: str = ""
+    to_namespace: str = ""
 
     def to_proto(self) -> pb.CrossReference:
         return pb.CrossReference(from_doc_id=self.from_doc_id, from_node_id=self.from_node_id,
                                  to_doc_id=self.to_doc_id, to_node_id=self.to_node_id,
-                                 kind=self.kind, label=self.label)
+                                 kind=self.kind, label=self.label,
+                                 from_namespace=self.from_namespace,
+                                 to_namespace=self.to_namespace)
 
     @classmethod
     def from_proto(cls, m: pb.CrossReference, hops: int = 0) -> "CrossReference":
         return cls(from_doc_id=m.from_doc_id, from_node_id=m.from_node_id, to_doc_id=m.to_doc_id,
                    to_node_id=m.to_node_id, kind=m.kind, label=m.label,
-                   created_at=m.created_at, hops=hops)
+                   created_at=m.created_at, hops=hops, from_namespace=m.from_namespace,
+                   to_namespace=m.to_namespace)
 
 
 @dataclass

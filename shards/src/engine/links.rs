@@ -201,7 +201,8 @@ impl<R: ShardRouter> Engine<R> {
         }
     }
 
-    /// Links from, to, or both of a node, following them up to `max_hops` away.
+    /// Links from, to, or both of a node, following them up to `max_hops` away, through the
+    /// documents `visible` admits only.
     pub async fn get_xrefs(
         &self,
         doc: &str,
@@ -209,21 +210,25 @@ impl<R: ShardRouter> Engine<R> {
         direction: Direction,
         max_hops: u32,
         kind: Option<String>,
+        visible: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<Vec<CrossReference>> {
         let start = (doc.to_string(), Some(node.to_string()));
-        self.get_xrefs_from(start, direction, max_hops, kind).await
+        self.get_xrefs_from(start, direction, max_hops, kind, visible)
+            .await
     }
 
     /// Links of `start` (a node, or with node None every node of a document), in `direction`,
     /// followed breadth first up to `max_hops` away: each link once, at the fewest hops it is
     /// reached in (on either side, for `Both`). Each hop asks all the nodes of its frontier at
-    /// once.
+    /// once. A link whose far end is a document `visible` refuses (another tenant's) is neither
+    /// returned nor followed, so nothing behind it shows either.
     pub async fn get_xrefs_from(
         &self,
         start: (String, Option<String>),
         direction: Direction,
         max_hops: u32,
         kind: Option<String>,
+        visible: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<Vec<CrossReference>> {
         let max_hops = max_hops.max(1);
         let sides: &[XrefSide] = match direction {
@@ -249,6 +254,9 @@ impl<R: ShardRouter> Engine<R> {
                         XrefSide::Out => (l.key.to_doc.clone(), l.key.to_node.clone()),
                         XrefSide::In => (l.key.from_doc.clone(), l.key.from_node.clone()),
                     };
+                    if !visible(&far.0) {
+                        continue;
+                    }
                     if whole_doc.as_ref() != Some(&far.0) && visited.insert(far.clone()) {
                         next.push((far.0, Some(far.1)));
                     }

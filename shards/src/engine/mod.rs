@@ -12,6 +12,7 @@
 
 use crate::model::*;
 use crate::mutation::{XrefSide, XrefValue};
+use crate::namespace::Namespace;
 use crate::placement::{shard_of, shard_of_tool};
 use crate::request::{AfterImage, RemovedLink, Request, Response, ShardStats, WriteOpts};
 use crate::shard::txn_shard;
@@ -311,19 +312,19 @@ impl<R: ShardRouter> Engine<R> {
         format!("{t:016x}{salt:016x}")
     }
 
-    /// Creates a document, or replaces it when `overwrite`; returns its id (32 hex characters,
-    /// generated, when `doc.doc_id` is empty).
+    /// Creates a document, or replaces it when `overwrite`; returns its (qualified) id: 32 hex
+    /// characters, generated in the id's namespace, when its public part is empty.
     pub async fn put_document(
         &self,
         mut doc: DocumentInput,
         overwrite: bool,
         write: WriteOpts,
     ) -> Result<(String, WriteResult)> {
-        if doc.doc_id.is_empty() {
+        if crate::namespace::public(&doc.doc_id).is_empty() {
             if write.txn.is_some() {
                 return Err(Error::invalid("doc_id", "is required inside a transaction"));
             }
-            doc.doc_id = self.new_doc_id();
+            doc.doc_id = Namespace::of(&doc.doc_id).qualify(&self.new_doc_id());
         }
         let id = doc.doc_id.clone();
         let r = self
@@ -351,8 +352,11 @@ impl<R: ShardRouter> Engine<R> {
         expect!(self.on_doc(doc_id, Request::GetDocument { doc_id: doc_id.into(), at, txn }).await?, Response::Document(d) => d)
     }
 
+    /// The documents of `namespace` whose public id starts with `id_prefix`, after the
+    /// (qualified) `page_token`.
     pub async fn list_documents(
         &self,
+        namespace: &Namespace,
         id_prefix: &str,
         metadata: BTreeMap<String, String>,
         page_token: Option<String>,
@@ -362,7 +366,7 @@ impl<R: ShardRouter> Engine<R> {
         let limit = if page_size == 0 { 100 } else { page_size }.min(max_page);
         let resps = self
             .on_all(|| Request::ListDocuments {
-                id_prefix: id_prefix.into(),
+                id_prefix: namespace.qualify(id_prefix),
                 metadata: metadata.clone(),
                 after: page_token.clone(),
                 limit,
@@ -660,10 +664,12 @@ impl<R: ShardRouter> Engine<R> {
     }
 
     /// Nodes holding every word of `query`, ordered by (document, node); `page_token` resumes.
+    /// Without `doc_id`, in the documents of `namespace`.
     pub async fn search(
         &self,
         query: &str,
         doc_id: Option<String>,
+        namespace: &Namespace,
         at: ReadAt,
         page_token: Option<String>,
         limit: usize,
@@ -689,6 +695,7 @@ impl<R: ShardRouter> Engine<R> {
         let make = || Request::Search {
             words: words.clone(),
             doc_id: doc_id.clone(),
+            namespace: namespace.clone(),
             at,
             after: after.clone(),
             limit,
@@ -726,9 +733,11 @@ impl<R: ShardRouter> Engine<R> {
             .ok_or_else(|| Error::not_found("transaction", txn))
     }
 
+    /// Commits `txn`; NotFound when unknown, or when its document is not in `namespace`.
     pub async fn commit(
         &self,
         txn: &str,
+        namespace: &Namespace,
         effective_time: Option<Micros>,
         message: String,
     ) -> Result<WriteResult> {
@@ -739,6 +748,7 @@ impl<R: ShardRouter> Engine<R> {
                 shard,
                 Request::Commit {
                     txn: txn.into(),
+                    namespace: namespace.clone(),
                     effective_time,
                     message,
                 },
@@ -747,9 +757,14 @@ impl<R: ShardRouter> Engine<R> {
         self.written(resp).await
     }
 
-    pub async fn rollback(&self, txn: &str) -> Result<()> {
+    /// Rolls `txn` back; NotFound when unknown, or when its document is not in `namespace`.
+    pub async fn rollback(&self, txn: &str, namespace: &Namespace) -> Result<()> {
         let shard = self.txn_route(txn)?;
-        expect!(self.router.call(shard, Request::Rollback { txn: txn.into() }).await?, Response::Done => ())
+        let req = Request::Rollback {
+            txn: txn.into(),
+            namespace: namespace.clone(),
+        };
+        expect!(self.router.call(shard, req).await?, Response::Done => ())
     }
 
     pub async fn stats(&self) -> Result<Stats> {

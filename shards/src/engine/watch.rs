@@ -15,6 +15,7 @@ use super::watch_token::ResumeToken;
 use super::{Engine, ShardRouter, ShardState};
 use crate::feed::{read_after, start_after_version, FeedEvent, FeedLive, FeedRead, Start};
 use crate::model::{NodeView, ReadAt, VersionNo};
+use crate::namespace::Namespace;
 use crate::view::{resolve, DocView};
 use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -32,6 +33,10 @@ const STATE_CHECK: Duration = Duration::from_millis(500);
 /// What a client asks to watch.
 #[derive(Clone, Debug, Default)]
 pub struct WatchSpec {
+    /// The namespace of the documents: `doc_ids`, `prefix` and the keys of
+    /// `WatchStart::Versions` are public ids in it (the plan qualifies them), and a prefix
+    /// selects this namespace's documents only.
+    pub namespace: Namespace,
     /// These documents; empty = every document whose id starts with `prefix`.
     pub doc_ids: Vec<String>,
     pub prefix: String,
@@ -79,16 +84,20 @@ pub enum WatchItem {
     },
 }
 
+/// Which documents a watch delivers (qualified ids, see `namespace`).
 enum Selection {
     Docs(HashSet<String>),
-    Prefix(String),
+    /// The documents of the namespace whose public id starts with the prefix.
+    Prefix(Namespace, String),
 }
 
 impl Selection {
     fn selects(&self, doc: &str) -> bool {
         match self {
             Selection::Docs(ids) => ids.contains(doc),
-            Selection::Prefix(p) => doc.starts_with(p.as_str()),
+            Selection::Prefix(ns, p) => {
+                ns.contains(doc) && crate::namespace::public(doc).starts_with(p.as_str())
+            }
         }
     }
 }
@@ -133,7 +142,7 @@ impl<R: ShardRouter> Engine<R> {
                     "must not contain control characters",
                 ));
             }
-            Selection::Prefix(spec.prefix)
+            Selection::Prefix(spec.namespace.clone(), spec.prefix)
         } else {
             if !spec.prefix.is_empty() {
                 return Err(Error::invalid(
@@ -153,7 +162,8 @@ impl<R: ShardRouter> Engine<R> {
             for id in &spec.doc_ids {
                 lim.check_id("doc_ids", id)?;
             }
-            Selection::Docs(spec.doc_ids.into_iter().collect())
+            let ns = &spec.namespace;
+            Selection::Docs(spec.doc_ids.iter().map(|d| ns.qualify(d)).collect())
         };
         let shards: Vec<usize> = match &selection {
             Selection::Docs(ids) => {
@@ -162,7 +172,7 @@ impl<R: ShardRouter> Engine<R> {
                 s.dedup();
                 s
             }
-            Selection::Prefix(_) => (0..n).collect(),
+            Selection::Prefix(..) => (0..n).collect(),
         };
         let published: Vec<u64> = feeds.iter().map(|f| f.published()).collect();
         let data_id = self.router.data_id();
@@ -199,12 +209,13 @@ impl<R: ShardRouter> Engine<R> {
             }
             WatchStart::Versions(versions) => {
                 plan.now = published;
-                for (doc, v) in versions {
-                    lim.check_id("from_versions", &doc)?;
+                for (public_doc, v) in versions {
+                    lim.check_id("from_versions", &public_doc)?;
+                    let doc = spec.namespace.qualify(&public_doc);
                     if !plan.selection.selects(&doc) {
                         return Err(Error::invalid(
                             "from_versions",
-                            format!("document {doc:?} is not selected by doc_ids or prefix"),
+                            format!("document {public_doc:?} is not selected by doc_ids or prefix"),
                         ));
                     }
                     let s = self.shard_for(&doc);

@@ -68,7 +68,7 @@ impl<S: KvStore> Shard<S> {
         txn: &str,
         now: Micros,
     ) -> Result<(DocHead, DocView<'a>)> {
-        self.config.limits.check_id("doc_id", doc)?;
+        self.config.limits.check_qualified_id("doc_id", doc)?;
         if at != ReadAt::Latest {
             return Err(Error::invalid(
                 "read_at",
@@ -121,6 +121,10 @@ impl<S: KvStore> Shard<S> {
             return Err(Error::not_found("transaction", format!("{id} (expired)")));
         }
         if t.doc != doc {
+            // Another namespace's transaction is not this caller's to know of.
+            if crate::namespace::Namespace::of(&t.doc) != crate::namespace::Namespace::of(doc) {
+                return Err(Error::not_found("transaction", id));
+            }
             return Err(Error::invalid(
                 "doc_id",
                 format!("transaction {id} is on document {}", t.doc),
@@ -145,7 +149,7 @@ impl<S: KvStore> Shard<S> {
         timeout_ms: Option<u64>,
         now: Micros,
     ) -> Result<Outcome> {
-        self.config.limits.check_id("doc_id", &doc_id)?;
+        self.config.limits.check_qualified_id("doc_id", &doc_id)?;
         if self.txns.len() >= self.config.max_transactions {
             return Err(Error::ResourceExhausted(format!(
                 "shard {} has {} open transactions (the limit)",
@@ -189,7 +193,18 @@ impl<S: KvStore> Shard<S> {
         })
     }
 
-    pub(super) fn take_txn(&mut self, id: &str, now: Micros) -> Result<Txn> {
+    /// Ends transaction `id` for a caller in `namespace`: one on another namespace's document
+    /// is NotFound, and stays.
+    pub(super) fn take_txn(
+        &mut self,
+        id: &str,
+        namespace: &crate::namespace::Namespace,
+        now: Micros,
+    ) -> Result<Txn> {
+        match self.txns.get(id) {
+            Some(t) if namespace.contains(&t.doc) => {}
+            _ => return Err(Error::not_found("transaction", id)),
+        }
         let t = self
             .txns
             .remove(id)

@@ -31,7 +31,7 @@ on_both_stores!(cross_references_across_shards, 4, |e| {
         run(e.add_xref(link("x", "a", "y", "b"), "other".into())),
         Err(Error::AlreadyExists { .. })
     ));
-    let inc = run(e.get_xrefs("y", "b", Direction::Incoming, 1, None)).unwrap();
+    let inc = run(e.get_xrefs("y", "b", Direction::Incoming, 1, None, &|_| true)).unwrap();
     assert_eq!(
         inc.iter()
             .filter(|l| l.key.from_doc == "x")
@@ -39,24 +39,24 @@ on_both_stores!(cross_references_across_shards, 4, |e| {
             .collect::<Vec<_>>(),
         ["see"]
     );
-    let out = run(e.get_xrefs("x", "a", Direction::Outgoing, 1, None)).unwrap();
+    let out = run(e.get_xrefs("x", "a", Direction::Outgoing, 1, None, &|_| true)).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].label, "see");
-    let two = run(e.get_xrefs("x", "a", Direction::Outgoing, 2, None)).unwrap();
+    let two = run(e.get_xrefs("x", "a", Direction::Outgoing, 2, None, &|_| true)).unwrap();
     assert_eq!(
         two.iter()
             .map(|l| (l.key.to_doc.as_str(), l.hops))
             .collect::<Vec<_>>(),
         [("y", 1), ("z", 2)]
     );
-    let inc = run(e.get_xrefs("y", "b", Direction::Incoming, 1, None)).unwrap();
+    let inc = run(e.get_xrefs("y", "b", Direction::Incoming, 1, None, &|_| true)).unwrap();
     assert_eq!(inc.len(), 2);
-    let both = run(e.get_xrefs("y", "b", Direction::Both, 1, None)).unwrap();
+    let both = run(e.get_xrefs("y", "b", Direction::Both, 1, None, &|_| true)).unwrap();
     assert_eq!(both.len(), 3);
 
     // Deleting either side keeps incoming lookups right.
     run(e.delete_document("x", None)).unwrap();
-    let inc = run(e.get_xrefs("y", "b", Direction::Incoming, 1, None)).unwrap();
+    let inc = run(e.get_xrefs("y", "b", Direction::Incoming, 1, None, &|_| true)).unwrap();
     assert_eq!(
         inc.iter()
             .map(|l| l.key.from_doc.as_str())
@@ -64,14 +64,18 @@ on_both_stores!(cross_references_across_shards, 4, |e| {
         ["w"]
     );
     run(e.delete_node("z", "a", w())).unwrap();
-    assert!(run(e.get_xrefs("y", "b", Direction::Outgoing, 1, None))
-        .unwrap()
-        .is_empty());
-    assert!(run(e.get_xrefs("z", "a1", Direction::Incoming, 1, None)).is_ok());
+    assert!(
+        run(e.get_xrefs("y", "b", Direction::Outgoing, 1, None, &|_| true))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(run(e.get_xrefs("z", "a1", Direction::Incoming, 1, None, &|_| true)).is_ok());
     run(e.remove_xref(link("w", "b", "y", "b"))).unwrap();
-    assert!(run(e.get_xrefs("y", "b", Direction::Incoming, 1, None))
-        .unwrap()
-        .is_empty());
+    assert!(
+        run(e.get_xrefs("y", "b", Direction::Incoming, 1, None, &|_| true))
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
         run(e.remove_xref(link("w", "b", "y", "b"))),
         Err(Error::NotFound {
@@ -110,13 +114,13 @@ on_both_stores!(cross_references_of_a_whole_document, 3, |e| {
         for hops in 1..=3 {
             let mut want: std::collections::BTreeMap<XrefKey, u32> = Default::default();
             for n in ["a", "a1", "a2", "b"] {
-                for l in run(e.get_xrefs("x", n, direction, hops, None)).unwrap() {
+                for l in run(e.get_xrefs("x", n, direction, hops, None, &|_| true)).unwrap() {
                     let h = want.entry(l.key).or_insert(l.hops);
                     *h = (*h).min(l.hops);
                 }
             }
             let got: std::collections::BTreeMap<XrefKey, u32> =
-                run(e.get_xrefs_from(("x".into(), None), direction, hops, None))
+                run(e.get_xrefs_from(("x".into(), None), direction, hops, None, &|_| true))
                     .unwrap()
                     .into_iter()
                     .map(|l| (l.key, l.hops))
@@ -156,7 +160,7 @@ on_both_stores!(cross_reference_races_keep_links_indexed, 4, |e| {
         Response::Xrefs(x) => x,
         other => panic!("{other:?}"),
     };
-    let incoming = || run(e.get_xrefs(&y, "b", Direction::Incoming, 1, None)).unwrap();
+    let incoming = || run(e.get_xrefs(&y, "b", Direction::Incoming, 1, None, &|_| true)).unwrap();
 
     // A removal whose second step (the index entry) runs after the link was added again.
     let first = run(e.add_xref(key.clone(), "first".into())).unwrap();
@@ -208,7 +212,7 @@ on_both_stores!(cross_reference_races_keep_links_indexed, 4, |e| {
         call(&x, remove(XrefSide::Out, Some(first))),
         Response::XrefRemoved(None)
     );
-    let out = run(e.get_xrefs(&x, "a", Direction::Outgoing, 1, None)).unwrap();
+    let out = run(e.get_xrefs(&x, "a", Direction::Outgoing, 1, None, &|_| true)).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].created_at, third);
     // Deleting the source node removes both entries.

@@ -41,7 +41,7 @@ on_both_stores!(
         // The transaction is still usable on its own document.
         run(e.insert_node(&a, None, None, leaf("n", "N"), tx(&t))).unwrap();
         assert_eq!(
-            run(e.commit(&t, None, String::new()))
+            run(e.commit(&t, &Default::default(), None, String::new()))
                 .unwrap()
                 .version
                 .unwrap()
@@ -55,7 +55,15 @@ on_both_stores!(
 on_both_stores!(repeated_query_words_count_once, 2, |e| {
     run(e.put_document(small_doc("d"), true, w())).unwrap();
     let score = |q: &str| {
-        let hits = run(e.search(q, Some("d".into()), ReadAt::Latest, None, 10)).unwrap();
+        let hits = run(e.search(
+            q,
+            Some("d".into()),
+            &Default::default(),
+            ReadAt::Latest,
+            None,
+            10,
+        ))
+        .unwrap();
         hits.items
             .iter()
             .map(|h| (h.node_id.clone(), h.score))
@@ -76,17 +84,19 @@ on_both_stores!(second_put_in_a_transaction_replaces_the_first, 2, |e| {
         ..Default::default()
     };
     run(e.put_document(only_b, true, tx(&t))).unwrap();
-    run(e.commit(&t, None, String::new())).unwrap();
+    run(e.commit(&t, &Default::default(), None, String::new())).unwrap();
     assert!(matches!(
         run(e.get_node("new", "a1", ReadAt::Latest, false, None)),
         Err(Error::NotFound { .. })
     ));
     let doc = run(e.get_document("new", ReadAt::Latest, None)).unwrap();
     assert_eq!(doc.node_count, 1);
-    assert!(run(e.search("alpha", None, ReadAt::Latest, None, 10))
-        .unwrap()
-        .items
-        .is_empty());
+    assert!(
+        run(e.search("alpha", None, &Default::default(), ReadAt::Latest, None, 10))
+            .unwrap()
+            .items
+            .is_empty()
+    );
 });
 
 // GetDocument through a transaction reported the snapshot's node count, not its own writes.

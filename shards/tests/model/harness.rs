@@ -478,6 +478,7 @@ impl<'a, Router: ShardRouter> Harness<'a, Router> {
                 };
                 let after = after.map(|i| self.doc(i));
                 let got = run(e.list_documents(
+                    &Default::default(),
                     prefix,
                     filter.clone(),
                     after.clone(),
@@ -521,6 +522,7 @@ impl<'a, Router: ShardRouter> Harness<'a, Router> {
                 let got = run(e.search(
                     &query.join(" "),
                     i.map(|i| self.doc(i)),
+                    &Default::default(),
                     at,
                     token,
                     limit as usize,
@@ -549,11 +551,12 @@ impl<'a, Router: ShardRouter> Harness<'a, Router> {
             Op::GetXrefs(i, x, dir, hops, kind) => {
                 let (d, x) = (self.doc(i), node(x));
                 let kind = kind.map(|k| ["cites", "see"][k as usize].to_string());
-                let got = run(e.get_xrefs(&d, &x, dir, hops as u32, kind.clone())).map(|v| {
-                    v.into_iter()
-                        .map(|c| (c.key, c.label, c.hops))
-                        .collect::<Vec<_>>()
-                });
+                let got =
+                    run(e.get_xrefs(&d, &x, dir, hops as u32, kind.clone(), &|_| true)).map(|v| {
+                        v.into_iter()
+                            .map(|c| (c.key, c.label, c.hops))
+                            .collect::<Vec<_>>()
+                    });
                 check!(
                     got,
                     Ok(self.m.get_xrefs(&d, &x, dir, hops as u32, kind.as_deref())),
@@ -604,7 +607,12 @@ impl<'a, Router: ShardRouter> Harness<'a, Router> {
                     txn.expect("some")
                 };
                 let slot = if tx.is_none() { None } else { slot };
-                let got = run(e.commit(&txn, eff.map(|t| t as i64), String::new()));
+                let got = run(e.commit(
+                    &txn,
+                    &Default::default(),
+                    eff.map(|t| t as i64),
+                    String::new(),
+                ));
                 check!(got, self.m.commit_txn(slot, eff.map(|t| t as i64), ""), op);
             }
             Op::Rollback(tx) => {
@@ -615,7 +623,11 @@ impl<'a, Router: ShardRouter> Harness<'a, Router> {
                     txn.expect("some")
                 };
                 let slot = if tx.is_none() { None } else { slot };
-                check!(run(e.rollback(&txn)), self.m.rollback(slot), op);
+                check!(
+                    run(e.rollback(&txn, &Default::default())),
+                    self.m.rollback(slot),
+                    op
+                );
             }
             Op::Stats if self.shared => {}
             Op::Stats => {

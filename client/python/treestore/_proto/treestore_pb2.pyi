@@ -593,7 +593,7 @@ class DiffVersionsResponse(_message.Message):
     def __init__(self, from_version: _Optional[int] = ..., to_version: _Optional[int] = ..., added: _Optional[_Iterable[str]] = ..., removed: _Optional[_Iterable[str]] = ..., changed: _Optional[_Iterable[_Union[NodeChange, _Mapping]]] = ..., moved: _Optional[_Iterable[_Union[NodeMove, _Mapping]]] = ...) -> None: ...
 
 class CrossReference(_message.Message):
-    __slots__ = ("from_doc_id", "from_node_id", "to_doc_id", "to_node_id", "kind", "label", "created_at")
+    __slots__ = ("from_doc_id", "from_node_id", "to_doc_id", "to_node_id", "kind", "label", "created_at", "from_namespace", "to_namespace")
     FROM_DOC_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     TO_DOC_ID_FIELD_NUMBER: _ClassVar[int]
@@ -601,6 +601,8 @@ class CrossReference(_message.Message):
     KIND_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FROM_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    TO_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     from_doc_id: str
     from_node_id: str
     to_doc_id: str
@@ -608,7 +610,9 @@ class CrossReference(_message.Message):
     kind: str
     label: str
     created_at: int
-    def __init__(self, from_doc_id: _Optional[str] = ..., from_node_id: _Optional[str] = ..., to_doc_id: _Optional[str] = ..., to_node_id: _Optional[str] = ..., kind: _Optional[str] = ..., label: _Optional[str] = ..., created_at: _Optional[int] = ...) -> None: ...
+    from_namespace: str
+    to_namespace: str
+    def __init__(self, from_doc_id: _Optional[str] = ..., from_node_id: _Optional[str] = ..., to_doc_id: _Optional[str] = ..., to_node_id: _Optional[str] = ..., kind: _Optional[str] = ..., label: _Optional[str] = ..., created_at: _Optional[int] = ..., from_namespace: _Optional[str] = ..., to_namespace: _Optional[str] = ...) -> None: ...
 
 class AddCrossReferenceRequest(_message.Message):
     __slots__ = ("reference",)
@@ -623,18 +627,20 @@ class AddCrossReferenceResponse(_message.Message):
     def __init__(self, reference: _Optional[_Union[CrossReference, _Mapping]] = ...) -> None: ...
 
 class RemoveCrossReferenceRequest(_message.Message):
-    __slots__ = ("from_doc_id", "from_node_id", "to_doc_id", "to_node_id", "kind")
+    __slots__ = ("from_doc_id", "from_node_id", "to_doc_id", "to_node_id", "kind", "to_namespace")
     FROM_DOC_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     TO_DOC_ID_FIELD_NUMBER: _ClassVar[int]
     TO_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    TO_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     from_doc_id: str
     from_node_id: str
     to_doc_id: str
     to_node_id: str
     kind: str
-    def __init__(self, from_doc_id: _Optional[str] = ..., from_node_id: _Optional[str] = ..., to_doc_id: _Optional[str] = ..., to_node_id: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+    to_namespace: str
+    def __init__(self, from_doc_id: _Optional[str] = ..., from_node_id: _Optional[str] = ..., to_doc_id: _Optional[str] = ..., to_node_id: _Optional[str] = ..., kind: _Optional[str] = ..., to_namespace: _Optional[str] = ...) -> None: ...
 
 class RemoveCrossReferenceResponse(_message.Message):
     __slots__ = ()

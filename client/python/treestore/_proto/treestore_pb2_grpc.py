@@ -359,7 +359,8 @@ class TreeStoreServicer:
 
     def GetCrossReferences(self, request, context):
         """Returns the references reachable from a node (or from every node of a document when
-        node_id is empty) within max_hops hops, breadth first.
+        node_id is empty) within max_hops hops, breadth first. References to or from documents of
+        namespaces the caller may not use are neither returned nor followed.
         Errors: NOT_FOUND (document or node), INVALID_ARGUMENT (max_hops > 8), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -453,8 +454,8 @@ class TreeStoreServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Stats(self, request, context):
-        """Counters and gauges, total and per shard. Errors: UNAVAILABLE while a shard is not
-        serving.
+        """Counters and gauges, total and per shard, over every namespace: needs the admin scope
+        where authentication is on. Errors: UNAVAILABLE while a shard is not serving.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
