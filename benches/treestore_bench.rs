@@ -16,7 +16,8 @@
 //!
 //! `--json FILE` writes the results as JSON; `--server-pid PID` adds the server's CPU time per
 //! request, `--metrics-addr HOST:PORT` its own mean latency per request (from its metrics).
-//! `--tls-ca CA.pem` connects with TLS and `--token T` sends a bearer token (see `conn.rs`).
+//! `--tls-ca CA.pem` connects with TLS, `--token T` sends a bearer token and `--namespace N`
+//! works in a namespace (see `conn.rs`).
 //!
 //!     treestore serve --insecure-plaintext --data-dir /tmp/bench &
 //!     treestore-bench --addr 127.0.0.1:50051 --clients 64 --seconds 10
@@ -62,6 +63,10 @@ struct Args {
     /// A bearer token sent with every request [default: $TREESTORE_TOKEN].
     #[arg(long)]
     token: Option<String>,
+    /// The namespace every request works in (the `treestore-namespace` header) [default: the
+    /// server's default namespace, no header].
+    #[arg(long)]
+    namespace: Option<String>,
     /// Concurrent clients (each runs one request at a time).
     #[arg(long, default_value_t = 64)]
     clients: usize,

@@ -5,8 +5,8 @@
 # it, once:
 #   deploy/secrets/ca.crt, tls.crt, tls.key   TLS (clients trust ca.crt)
 #   deploy/secrets/principals.toml            the auth file (token hashes only)
-#   deploy/secrets/admin.token                scopes read, write, admin
-#   deploy/secrets/reader.token               scope read
+#   deploy/secrets/admin.token                scopes read, write, admin; every namespace
+#   deploy/secrets/reader.token               scope read; the namespace "default"
 # Existing files are kept (delete the directory to start over). For development: a production
 # CA and tokens come from your own PKI and `treestore token`.
 set -euo pipefail
@@ -27,13 +27,13 @@ if [ ! -f "$out/tls.key" ]; then
   echo "made $out/ca.crt, $out/tls.crt, $out/tls.key"
 fi
 if [ ! -f "$out/principals.toml" ]; then
-  entry() {  # entry NAME SCOPES: a new token in $out/NAME.token, its auth-file entry on stdout
+  entry() {  # entry NAME SCOPES NAMESPACES: a new token in $out/NAME.token, its entry on stdout
     local token="tst_$(openssl rand -hex 32)"
     printf '%s\n' "$token" > "$out/$1.token"
-    printf '[[principal]]\nname = "%s"\nscopes = %s\ntoken_sha256 = ["%s"]\n\n' \
-      "$1" "$2" "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
+    printf '[[principal]]\nname = "%s"\nscopes = %s\ntoken_sha256 = ["%s"]\nnamespaces = %s\n\n' \
+      "$1" "$2" "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)" "$3"
   }
-  { entry admin '["admin"]'; entry reader '["read"]'; } > "$out/principals.toml"
+  { entry admin '["admin"]' '["*"]'; entry reader '["read"]' '["default"]'; } > "$out/principals.toml"
   echo "made $out/principals.toml, $out/admin.token, $out/reader.token"
 fi
 # The container runs as uid 10001: let it read what it mounts (compose secrets are bind mounts).

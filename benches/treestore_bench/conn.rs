@@ -1,5 +1,6 @@
-//! The benchmark's connections: plaintext or TLS (`--tls-ca`), and a bearer token
-//! (`--token`) added to every request, so the cost of TLS and authentication can be measured.
+//! The benchmark's connections: plaintext or TLS (`--tls-ca`), and a bearer token (`--token`)
+//! and a namespace (`--namespace`) added to every request, so the cost of TLS, authentication
+//! and namespaces can be measured.
 
 use crate::{Args, BoxErr};
 use tonic::metadata::{Ascii, MetadataValue};
@@ -10,14 +11,21 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 /// A connection as the workloads use it: the channel with the token interceptor.
 pub type Channel = InterceptedService<tonic::transport::Channel, Token>;
 
-/// Adds `authorization: Bearer <token>` to every request (nothing without a token).
+/// Adds `authorization: Bearer <token>` and `treestore-namespace` to every request (each
+/// only when given).
 #[derive(Clone)]
-pub struct Token(Option<MetadataValue<Ascii>>);
+pub struct Token {
+    bearer: Option<MetadataValue<Ascii>>,
+    namespace: Option<MetadataValue<Ascii>>,
+}
 
 impl Interceptor for Token {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(v) = &self.0 {
+        if let Some(v) = &self.bearer {
             req.metadata_mut().insert("authorization", v.clone());
+        }
+        if let Some(v) = &self.namespace {
+            req.metadata_mut().insert("treestore-namespace", v.clone());
         }
         Ok(req)
     }
@@ -30,6 +38,14 @@ pub async fn connect(args: &Args) -> Result<Vec<Channel>, BoxErr> {
             Ok(t) if !t.is_empty() => Some(format!("Bearer {t}").parse()?),
             _ => None,
         },
+    };
+    let namespace = match &args.namespace {
+        Some(n) => Some(n.parse::<MetadataValue<Ascii>>()?),
+        None => None,
+    };
+    let interceptor = Token {
+        bearer: token,
+        namespace,
     };
     let tls = match &args.tls_ca {
         Some(ca) => {
@@ -51,7 +67,7 @@ pub async fn connect(args: &Args) -> Result<Vec<Channel>, BoxErr> {
             endpoint = endpoint.tls_config(tls.clone())?;
         }
         let channel = endpoint.connect().await?;
-        channels.push(InterceptedService::new(channel, Token(token.clone())));
+        channels.push(InterceptedService::new(channel, interceptor.clone()));
     }
     Ok(channels)
 }
