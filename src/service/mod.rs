@@ -16,6 +16,7 @@ use crate::logging;
 use crate::metrics::Metrics;
 use crate::pb;
 use crate::pb::server::tree_store_server::TreeStore;
+use crate::security::principals::Principal;
 use crate::status::{invalid, to_status};
 use crate::wire;
 use prost::Message;
@@ -105,12 +106,20 @@ impl<R: ShardRouter> Service<R> {
         out.map(Response::new)
     }
 
-    fn write_opts(&self, txn: String, effective_time: Option<i64>, message: String) -> WriteOpts {
+    /// The options of a write made by the principal named `committed_by`.
+    fn write_opts(
+        &self,
+        txn: String,
+        effective_time: Option<i64>,
+        message: String,
+        committed_by: String,
+    ) -> WriteOpts {
         WriteOpts {
             txn: convert::opt_str(txn),
             effective_time,
             message,
             commit_time: None,
+            committed_by,
         }
     }
 
@@ -182,13 +191,32 @@ pub fn parse_timeout(v: &str) -> Option<Duration> {
     })
 }
 
-/// One RPC: deadline, the document for the log line, the handler.
+/// The name of the principal making the request, as the auth layer admitted it (`anonymous`
+/// without authentication); "" when no auth layer ran (the service called in-process).
+pub fn principal_name<T>(req: &Request<T>) -> String {
+    req.extensions()
+        .get::<Arc<Principal>>()
+        .map(|p| p.name.clone())
+        .unwrap_or_default()
+}
+
+/// One RPC: deadline, the document for the log line, the handler. A write's handler also gets
+/// the name of the principal making it (`by principal`), which its version records.
 macro_rules! rpc {
     ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident) => {{
         let deadline = deadline_of(&$req);
         let $r = $req.into_inner();
         let doc: String = $doc;
         $self.run($name, &doc, deadline, $self.$handler($r)).await
+    }};
+    ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident, by principal) => {{
+        let deadline = deadline_of(&$req);
+        let principal = principal_name(&$req);
+        let $r = $req.into_inner();
+        let doc: String = $doc;
+        $self
+            .run($name, &doc, deadline, $self.$handler($r, principal))
+            .await
     }};
 }
 
@@ -205,7 +233,8 @@ impl<R: ShardRouter> TreeStore for Service<R> {
             "PutDocument",
             q,
             |r| r.doc_id.clone(),
-            do_put_document
+            do_put_document,
+            by principal
         )
     }
     async fn get_document(
@@ -290,16 +319,44 @@ impl<R: ShardRouter> TreeStore for Service<R> {
         )
     }
     async fn insert_node(&self, q: Request<pb::InsertNodeRequest>) -> Res<pb::InsertNodeResponse> {
-        rpc!(self, "InsertNode", q, |r| r.doc_id.clone(), do_insert_node)
+        rpc!(
+            self,
+            "InsertNode",
+            q,
+            |r| r.doc_id.clone(),
+            do_insert_node,
+            by principal
+        )
     }
     async fn update_node(&self, q: Request<pb::UpdateNodeRequest>) -> Res<pb::UpdateNodeResponse> {
-        rpc!(self, "UpdateNode", q, |r| r.doc_id.clone(), do_update_node)
+        rpc!(
+            self,
+            "UpdateNode",
+            q,
+            |r| r.doc_id.clone(),
+            do_update_node,
+            by principal
+        )
     }
     async fn move_node(&self, q: Request<pb::MoveNodeRequest>) -> Res<pb::MoveNodeResponse> {
-        rpc!(self, "MoveNode", q, |r| r.doc_id.clone(), do_move_node)
+        rpc!(
+            self,
+            "MoveNode",
+            q,
+            |r| r.doc_id.clone(),
+            do_move_node,
+            by principal
+        )
     }
     async fn delete_node(&self, q: Request<pb::DeleteNodeRequest>) -> Res<pb::DeleteNodeResponse> {
-        rpc!(self, "DeleteNode", q, |r| r.doc_id.clone(), do_delete_node)
+        rpc!(
+            self,
+            "DeleteNode",
+            q,
+            |r| r.doc_id.clone(),
+            do_delete_node,
+            by principal
+        )
     }
     async fn search_nodes(
         &self,
@@ -411,7 +468,14 @@ impl<R: ShardRouter> TreeStore for Service<R> {
         &self,
         q: Request<pb::CommitTransactionRequest>,
     ) -> Res<pb::CommitTransactionResponse> {
-        rpc!(self, "CommitTransaction", q, |r| String::new(), do_commit)
+        rpc!(
+            self,
+            "CommitTransaction",
+            q,
+            |r| String::new(),
+            do_commit,
+            by principal
+        )
     }
     async fn rollback_transaction(
         &self,

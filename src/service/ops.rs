@@ -142,11 +142,12 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_commit(
         &self,
         r: pb::CommitTransactionRequest,
+        principal: String,
     ) -> Result<pb::CommitTransactionResponse, Status> {
         check_txn_id(&r.transaction_id)?;
         let res = self
             .engine
-            .commit(&r.transaction_id, r.effective_time, r.message)
+            .commit(&r.transaction_id, r.effective_time, r.message, principal)
             .await
             .map_err(to_status)?;
         Ok(pb::CommitTransactionResponse {

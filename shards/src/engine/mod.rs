@@ -726,11 +726,14 @@ impl<R: ShardRouter> Engine<R> {
             .ok_or_else(|| Error::not_found("transaction", txn))
     }
 
+    /// Commits `txn` as one version, recorded as committed by `committed_by` (the caller of the
+    /// commit, whoever began the transaction; "" = unknown).
     pub async fn commit(
         &self,
         txn: &str,
         effective_time: Option<Micros>,
         message: String,
+        committed_by: String,
     ) -> Result<WriteResult> {
         let shard = self.txn_route(txn)?;
         let resp = self
@@ -741,6 +744,7 @@ impl<R: ShardRouter> Engine<R> {
                     txn: txn.into(),
                     effective_time,
                     message,
+                    committed_by,
                 },
             )
             .await?;
