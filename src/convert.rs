@@ -92,6 +92,7 @@ pub fn version(v: m::Version) -> pb::Version {
         effective_time: v.effective_time,
         message: v.message,
         nodes_changed: v.nodes_changed,
+        committed_by: v.committed_by,
     }
 }
 
@@ -181,6 +182,7 @@ pub fn diff(d: m::Diff) -> pb::DiffVersionsResponse {
                 new_position: mv.new_position,
             })
             .collect(),
+        committed_by: d.committed_by,
     }
 }
 

@@ -23,11 +23,11 @@ fuzz_target!(|data: &[u8]| {
             1 => decode::<DocHeader>(bytes).map(drop),
             2 => decode::<Option<NodeShape>>(bytes).map(drop),
             3 => decode::<NodeContent>(bytes).map(drop),
-            4 => decode::<VersionInfo>(bytes).map(drop),
+            4 => VersionInfo::decode(bytes).map(drop),
             5 => decode::<Vec<String>>(bytes).map(drop),
             6 => decode::<XrefValue>(bytes).map(drop),
             7 => decode::<ToolResultRecord>(bytes).map(drop),
-            8 => decode::<Mutation>(bytes).map(drop),
+            8 => Mutation::decode(bytes).map(drop),
             _ => decode_u64(bytes).map(drop),
         });
     }

@@ -36,7 +36,7 @@ impl Applied {
     pub fn at_lsn(self, lsn: u64) -> Result<(WriteBatch, Option<FeedEvent>)> {
         let Applied { mut batch, event } = self;
         if let Some(e) = &event {
-            batch.put(keys::feed(lsn), encode(e)?);
+            batch.put(keys::feed(lsn), e.encode()?);
             if let FeedEvent::Version(v) = e {
                 batch.put(keys::feed_index(&v.doc_id, v.version), encode_u64(lsn));
             }
@@ -169,8 +169,9 @@ fn apply_commit(store: &dyn KvRead, c: &DocCommit, b: &mut WriteBatch) -> Result
         nodes_changed,
         header_changed: c.header.is_some(),
         node_count: c.node_count,
+        committed_by: c.committed_by.clone(),
     };
-    b.put(keys::version(doc, c.version), encode(&info)?);
+    b.put(keys::version(doc, c.version), info.encode()?);
     let ids: Vec<&String> = c.nodes.iter().map(|(id, _)| id).collect();
     b.put(keys::changes(doc, c.version), encode(&ids)?);
     b.put(

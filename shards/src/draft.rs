@@ -343,6 +343,7 @@ impl<'a> Draft<'a> {
             header,
             nodes,
             node_count,
+            committed_by: stamp.committed_by,
         }))
     }
 
@@ -386,4 +387,6 @@ pub struct CommitStamp {
     pub commit_time: Micros,
     pub effective_time: Option<Micros>,
     pub message: String,
+    /// The principal committing the version ("" = unknown).
+    pub committed_by: String,
 }

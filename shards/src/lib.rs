@@ -11,6 +11,7 @@
 //! - `engine`: many shards behind a `ShardRouter`, with placement and cross-shard operations.
 //! - `runtime`: the glommio executors, inboxes and the shard log (the only glommio code).
 
+pub mod appended;
 pub mod apply;
 pub mod changed;
 pub mod codec;

@@ -77,7 +77,9 @@ pub struct DocHead {
     pub deleted: bool,
 }
 
-/// One committed change of a document.
+/// One committed change of a document. Stored with `VersionInfo::encode` (never
+/// `codec::encode`): the serde fields are the record's base, `committed_by` is appended after
+/// it (`appended.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionInfo {
     pub version: VersionNo,
@@ -89,6 +91,24 @@ pub struct VersionInfo {
     pub nodes_changed: u64,
     pub header_changed: bool,
     pub node_count: u64,
+    /// The principal that committed the version; "" when unknown (written by a build before
+    /// principals were recorded, or by a caller that named none). Not in the base layout.
+    #[serde(skip)]
+    pub committed_by: String,
+}
+
+impl VersionInfo {
+    pub fn encode(&self) -> crate::Result<Vec<u8>> {
+        crate::appended::encode_with_committer(self, &self.committed_by)
+    }
+
+    /// Reads both layouts: without the appended committer (older builds) and with it.
+    pub fn decode(bytes: &[u8]) -> crate::Result<VersionInfo> {
+        let (mut info, committed_by) =
+            crate::appended::decode_with_committer::<VersionInfo>(bytes)?;
+        info.committed_by = committed_by;
+        Ok(info)
+    }
 }
 
 /// Which time axis an as-of read uses.
@@ -233,6 +253,8 @@ pub struct Version {
     pub effective_time: Micros,
     pub message: String,
     pub nodes_changed: u64,
+    /// The principal that committed it ("" when unknown: see `VersionInfo::committed_by`).
+    pub committed_by: String,
 }
 
 impl From<&VersionInfo> for Version {
@@ -243,6 +265,7 @@ impl From<&VersionInfo> for Version {
             effective_time: v.effective_time,
             message: v.message.clone(),
             nodes_changed: v.nodes_changed,
+            committed_by: v.committed_by.clone(),
         }
     }
 }
@@ -257,6 +280,10 @@ pub struct Diff {
     /// Node id and the content fields whose value differs.
     pub changed: Vec<(String, Vec<String>)>,
     pub moved: Vec<MovedNode>,
+    /// The principals that committed the versions after the older side up to the newer one
+    /// (whose changes this diff shows), distinct and sorted; "" stands for versions whose
+    /// committer is unknown.
+    pub committed_by: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

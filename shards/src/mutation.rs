@@ -1,8 +1,10 @@
 //! Typed mutation records: every change to a shard is one `Mutation`, fully resolved (versions,
 //! timestamps and after-images decided) before it is logged. `apply.rs` turns a mutation into one
 //! write batch deterministically, so replaying the log reproduces the state exactly.
-//! The encoding is the WAL payload: changing it needs a data-directory format version bump.
+//! The encoding is the WAL payload: changing it needs a data-directory format version bump, or
+//! a field appended after a variant's base (`appended.rs`), as `DocCommit::committed_by` is.
 
+use crate::appended;
 use crate::codec;
 use crate::model::*;
 use crate::Result;
@@ -23,6 +25,10 @@ pub struct DocCommit {
     /// What this version writes of each node it changes, in node-id order.
     pub nodes: Vec<(String, NodeWrite)>,
     pub node_count: u64,
+    /// The principal that committed the version ("" when unknown). Not in the base layout:
+    /// `Mutation::encode` appends it after the commit, so a replay records it again.
+    #[serde(skip)]
+    pub committed_by: String,
 }
 
 /// What a version writes of one node.
@@ -79,10 +85,24 @@ pub enum Mutation {
 }
 
 impl Mutation {
+    /// The log payload: the mutation's base encoding, and for a commit its committer appended
+    /// (when it has one).
     pub fn encode(&self) -> Result<Vec<u8>> {
-        codec::encode(self)
+        match self {
+            Mutation::Commit(c) => appended::encode_with_committer(self, &c.committed_by),
+            _ => codec::encode(self),
+        }
     }
+
+    /// Reads payloads of both layouts: a commit without an appended committer (older builds)
+    /// has committer "".
     pub fn decode(bytes: &[u8]) -> Result<Mutation> {
-        codec::decode(bytes)
+        let (mut m, rest) = appended::take_base::<Mutation>(bytes)?;
+        // Only a commit has appended fields; bytes after another variant are ignored, as
+        // postcard always did.
+        if let Mutation::Commit(c) = &mut m {
+            c.committed_by = appended::committer_after_base(rest)?;
+        }
+        Ok(m)
     }
 }

@@ -87,8 +87,7 @@ pub fn list_versions(
     let start = keys::version(doc, after.map(|a| a.saturating_add(1)).unwrap_or(0));
     let mut out = vec![];
     store.scan(&start, &keys::prefix_end(&scope), &mut |_, v| {
-        let info: VersionInfo = decode(v)?;
-        out.push(Version::from(&info));
+        out.push(Version::from(&VersionInfo::decode(v)?));
         Ok(out.len() < limit)
     })?;
     Ok(out)
@@ -135,12 +134,14 @@ pub fn diff(store: &dyn KvRead, doc: &str, from: VersionNo, to: VersionNo) -> Re
     let (lo, hi) = (from.min(to), from.max(to));
     let mut touched = BTreeSet::new();
     let mut header_changed = false;
+    let mut committed_by = BTreeSet::new();
     store.scan(
         &keys::version(doc, lo + 1),
         &keys::version(doc, hi.saturating_add(1)),
         &mut |_, v| {
-            let info: VersionInfo = decode(v)?;
+            let info = VersionInfo::decode(v)?;
             header_changed |= info.header_changed;
+            committed_by.insert(info.committed_by);
             Ok(true)
         },
     )?;
@@ -167,6 +168,7 @@ pub fn diff(store: &dyn KvRead, doc: &str, from: VersionNo, to: VersionNo) -> Re
     let mut d = Diff {
         from_version: from,
         to_version: to,
+        committed_by: committed_by.into_iter().collect(),
         ..Default::default()
     };
     // A node's position lives in its parent's children list (or the top-level list): when that

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Options of a write: the explicit transaction it belongs to (None = its own implicit
-/// transaction) and, when it commits, its effective time and message.
+/// transaction) and, when it commits, its effective time, message and committer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteOpts {
     pub txn: Option<String>,
@@ -18,6 +18,10 @@ pub struct WriteOpts {
     /// be later than the document's last commit time and not later than now. Not honoured in
     /// transactions (the service refuses it there).
     pub commit_time: Option<Micros>,
+    /// The principal making the write, recorded in the version it commits ("" = unknown).
+    /// Unused inside a transaction: its version records the principal that commits it
+    /// (`Request::Commit::committed_by`).
+    pub committed_by: String,
 }
 
 /// One side of a link that a write removed with its node or document; the router removes the
@@ -210,6 +214,9 @@ pub enum Request {
         namespace: crate::namespace::Namespace,
         effective_time: Option<Micros>,
         message: String,
+        /// The principal committing the transaction (whoever began it or wrote in it): the
+        /// one its version records.
+        committed_by: String,
     },
     Rollback {
         txn: String,

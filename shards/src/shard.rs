@@ -392,6 +392,7 @@ impl<S: KvStore> Shard<S> {
                 namespace,
                 effective_time,
                 message,
+                committed_by,
             } => {
                 let t = self.take_txn(&txn, &namespace, now)?;
                 let began = t.began;
@@ -402,6 +403,7 @@ impl<S: KvStore> Shard<S> {
                         effective_time,
                         message,
                         commit_time: None,
+                        committed_by,
                     },
                     now,
                 );
@@ -619,6 +621,7 @@ fn stamp(head: Option<&DocHead>, opts: WriteOpts, now: Micros) -> Result<CommitS
         commit_time,
         effective_time: opts.effective_time,
         message: opts.message,
+        committed_by: opts.committed_by,
     })
 }
 
@@ -663,6 +666,7 @@ fn finish(
         effective_time: c.effective_time,
         message: c.message.clone(),
         nodes_changed: crate::changed::nodes_changed(st, &c)?,
+        committed_by: c.committed_by.clone(),
     };
     Ok(Outcome {
         response: Response::Written {

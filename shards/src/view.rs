@@ -60,7 +60,7 @@ pub fn read_version_info(
     v: VersionNo,
 ) -> Result<Option<VersionInfo>> {
     match store.get(&keys::version(doc, v))? {
-        Some(b) => Ok(Some(decode(&b)?)),
+        Some(b) => Ok(Some(VersionInfo::decode(&b)?)),
         None => Ok(None),
     }
 }

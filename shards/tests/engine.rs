@@ -2,7 +2,7 @@
 
 mod common;
 use common::{fixtures, run};
-use shards::engine::Page;
+use shards::engine::{Page, WriteResult};
 use shards::request::WriteOpts;
 use shards::*;
 
@@ -301,6 +301,62 @@ on_both_stores!(imported_commit_times, 1, |e| {
     router.set_clock(None);
 });
 
+on_both_stores!(versions_record_who_committed_them, 2, |e| {
+    let by = |name: &str| WriteOpts {
+        committed_by: name.into(),
+        ..w()
+    };
+    let written = |r: Result<WriteResult>| {
+        let v = r.unwrap().version.unwrap();
+        (v.version, v.committed_by)
+    };
+    assert_eq!(
+        written(run(e.put_document(small_doc("d"), false, by("alice"))).map(|(_, r)| r)),
+        (1, "alice".into())
+    );
+    assert_eq!(
+        written(run(e.insert_node(
+            "d",
+            None,
+            None,
+            leaf("c", "Gamma"),
+            by("bob")
+        ))),
+        (2, "bob".into())
+    );
+    // Unknown committer: "" (as versions of builds before it read).
+    assert_eq!(
+        written(run(e.delete_node("d", "a2", by("")))),
+        (3, String::new())
+    );
+    // A transaction records who commits it, not who began it or wrote in it.
+    let (txn, _) = run(e.begin("d", None)).unwrap();
+    let in_txn = WriteOpts {
+        txn: Some(txn.clone()),
+        ..by("alice")
+    };
+    run(e.delete_node("d", "c", in_txn)).unwrap();
+    assert_eq!(
+        written(run(e.commit(
+            &txn,
+            &Default::default(),
+            None,
+            String::new(),
+            "carol".into()
+        ))),
+        (4, "carol".into())
+    );
+    let versions = run(e.list_versions("d", None, 0)).unwrap();
+    let names: Vec<&str> = versions.iter().map(|v| v.committed_by.as_str()).collect();
+    assert_eq!(names, ["alice", "bob", "", "carol"]);
+    let at = run(e.version_as_of("d", versions[1].commit_time, TimeAxis::Commit)).unwrap();
+    assert_eq!((at.version, at.committed_by.as_str()), (2, "bob"));
+    let diff_by = |from, to| run(e.diff("d", from, to)).unwrap().committed_by;
+    assert_eq!(diff_by(1, 4), ["", "bob", "carol"]);
+    assert_eq!(diff_by(2, 1), ["bob"]);
+    assert!(diff_by(2, 2).is_empty());
+});
+
 on_both_stores!(list_and_delete_documents, 3, |e| {
     for i in 0..25 {
         let mut d = small_doc(&format!("doc-{i:02}"));
@@ -502,7 +558,14 @@ on_both_stores!(transactions, 2, |e| {
     assert!(run(e.get_node("d", "b1", ReadAt::Latest, false, None)).is_err());
     // A failed operation inside leaves the transaction as it was.
     assert!(run(e.move_node("d", "a", Some("a1".into()), None, tw.clone())).is_err());
-    let r = run(e.commit(&t1, &Default::default(), None, "batch".into())).unwrap();
+    let r = run(e.commit(
+        &t1,
+        &Default::default(),
+        None,
+        "batch".into(),
+        String::new(),
+    ))
+    .unwrap();
     assert_eq!(r.version.unwrap().version, 2);
     assert!(run(e.get_node("d", "b1", ReadAt::Latest, false, None)).is_ok());
     assert!(run(e.get_node("d", "a2", ReadAt::Latest, false, None)).is_err());
@@ -546,9 +609,9 @@ on_both_stores!(transactions, 2, |e| {
         },
     ))
     .unwrap();
-    run(e.commit(&ta, &Default::default(), None, String::new())).unwrap();
+    run(e.commit(&ta, &Default::default(), None, String::new(), String::new())).unwrap();
     assert!(matches!(
-        run(e.commit(&tb, &Default::default(), None, String::new())),
+        run(e.commit(&tb, &Default::default(), None, String::new(), String::new())),
         Err(Error::Conflict(_))
     ));
     // Disjoint writes both commit (snapshot isolation, node-level conflicts).
@@ -565,7 +628,7 @@ on_both_stores!(transactions, 2, |e| {
     ))
     .unwrap();
     run(e.update_node("d", "a1", title("D"), mask.clone(), w())).unwrap();
-    run(e.commit(&tc, &Default::default(), None, String::new())).unwrap();
+    run(e.commit(&tc, &Default::default(), None, String::new(), String::new())).unwrap();
     assert_eq!(
         run(e.get_node("d", "b", ReadAt::Latest, false, None))
             .unwrap()
@@ -594,11 +657,17 @@ on_both_stores!(transactions, 2, |e| {
     run(e.rollback(&tr, &Default::default())).unwrap();
     assert!(run(e.get_node("d", "a", ReadAt::Latest, false, None)).is_ok());
     assert!(matches!(
-        run(e.commit(&tr, &Default::default(), None, String::new())),
+        run(e.commit(&tr, &Default::default(), None, String::new(), String::new())),
         Err(Error::NotFound { .. })
     ));
     assert!(matches!(
-        run(e.commit("t0-x-1", &Default::default(), None, String::new())),
+        run(e.commit(
+            "t0-x-1",
+            &Default::default(),
+            None,
+            String::new(),
+            String::new()
+        )),
         Err(Error::NotFound { .. })
     ));
     // Idle transactions expire.
@@ -606,7 +675,7 @@ on_both_stores!(transactions, 2, |e| {
     e.router()
         .set_clock(Some(shards::engine::now_micros() + 10_000_000));
     assert!(matches!(
-        run(e.commit(&te, &Default::default(), None, String::new())),
+        run(e.commit(&te, &Default::default(), None, String::new(), String::new())),
         Err(Error::NotFound { .. })
     ));
     e.router().set_clock(None);

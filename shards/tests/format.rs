@@ -1,7 +1,9 @@
 //! Golden bytes: every stored key and record, and the log payload, encoded from fixed values and
 //! compared with the bytes `docs/design.md` describes. A failure here means the on-disk format
-//! changed: that needs a `manifest::FORMAT_VERSION` bump and an update of docs/design.md, not
-//! just new constants.
+//! changed: that needs a `manifest::FORMAT_VERSION` bump (or a field appended after a record's
+//! base, readable both ways: `shards::appended`) and an update of docs/design.md, not just new
+//! constants. Records with an appended field are pinned in both layouts, and the bytes older
+//! builds wrote are decoded by this one.
 
 use shards::codec::encode;
 use shards::keys;
@@ -151,10 +153,11 @@ fn records_are_pinned() {
         nodes_changed: 1,
         header_changed: true,
         node_count: 3,
+        committed_by: String::new(),
     };
     check(
         "VersionInfo",
-        &encode(&info).unwrap(),
+        &info.encode().unwrap(),
         "02 d804 03 016d 01 01 03",
     );
     check("changes", &encode(&vec!["a", "b"]).unwrap(), "02 0161 0162");
@@ -207,6 +210,7 @@ fn the_log_payload_is_pinned() {
             ),
         ],
         node_count: 2,
+        committed_by: String::new(),
     });
     check(
         "Commit",
@@ -307,10 +311,11 @@ fn the_change_feed_is_pinned() {
         removed: vec![],
         updated: vec![],
         moved: vec![],
+        committed_by: String::new(),
     });
     check(
         "version event",
-        &encode(&version).unwrap(),
+        &version.encode().unwrap(),
         "00 0164 02 d804 01 016d 01 00 00 01 0161 00 00 00",
     );
     let deleted = FeedEvent::Deleted(Deletion {
@@ -320,7 +325,109 @@ fn the_change_feed_is_pinned() {
     });
     check(
         "delete event",
-        &encode(&deleted).unwrap(),
+        &deleted.encode().unwrap(),
         "01 0164 02 d804",
+    );
+}
+
+/// The bytes of a record with an appended committer: the record's base as before, then the
+/// committer as a string ("alice" = `05 616c696365`).
+const ALICE: &str = "05 616c696365";
+
+fn unhex(s: &str) -> Vec<u8> {
+    let s = s.replace(' ', "");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_appended_committer_is_pinned_and_old_records_still_decode() {
+    let base = "02 d804 03 016d 01 01 03";
+    let mut info = VersionInfo {
+        version: 2,
+        commit_time: 300,
+        effective_time: -2,
+        message: "m".into(),
+        nodes_changed: 1,
+        header_changed: true,
+        node_count: 3,
+        committed_by: "alice".into(),
+    };
+    let new = format!("{base} {ALICE}");
+    check("VersionInfo by alice", &info.encode().unwrap(), &new);
+    assert_eq!(VersionInfo::decode(&unhex(&new)).unwrap(), info);
+    // What builds before it read of the new bytes: the base, the committer ignored.
+    let older_build: VersionInfo = shards::codec::decode(&unhex(&new)).unwrap();
+    info.committed_by = String::new();
+    assert_eq!(older_build, info);
+    // What builds before it wrote, read by this one: no committer.
+    assert_eq!(VersionInfo::decode(&unhex(base)).unwrap(), info);
+}
+
+#[test]
+fn the_log_payload_with_a_committer_is_pinned_and_old_payloads_still_replay() {
+    let mut commit = DocCommit {
+        doc_id: "d".into(),
+        version: 1,
+        commit_time: 300,
+        effective_time: 300,
+        message: String::new(),
+        created_at: 300,
+        header: None,
+        nodes: vec![("a".into(), NodeWrite::Removed)],
+        node_count: 0,
+        committed_by: "alice".into(),
+    };
+    let base = "00 0164 01 d804 d804 00 d804 00 01 0161 00 00";
+    let new = format!("{base} {ALICE}");
+    let m = Mutation::Commit(commit.clone());
+    check("Commit by alice", &m.encode().unwrap(), &new);
+    assert_eq!(Mutation::decode(&unhex(&new)).unwrap(), m);
+    let older_build: Mutation = shards::codec::decode(&unhex(&new)).unwrap();
+    commit.committed_by = String::new();
+    assert_eq!(older_build, Mutation::Commit(commit.clone()));
+    assert_eq!(
+        Mutation::decode(&unhex(base)).unwrap(),
+        Mutation::Commit(commit)
+    );
+    // Other mutations have no appended field: their bytes are unchanged.
+    let delete = Mutation::DeleteDocument {
+        doc_id: "d".into(),
+        deleted_at: 1,
+    };
+    check("DeleteDocument", &delete.encode().unwrap(), "01 0164 02");
+}
+
+#[test]
+fn the_feed_event_with_a_committer_is_pinned_and_old_events_still_decode() {
+    use shards::feed::{FeedEvent, VersionChange};
+    let mut change = VersionChange {
+        doc_id: "d".into(),
+        version: 2,
+        commit_time: 300,
+        effective_time: -1,
+        message: "m".into(),
+        nodes_changed: 1,
+        header_changed: false,
+        created: false,
+        added: vec!["a".into()],
+        removed: vec![],
+        updated: vec![],
+        moved: vec![],
+        committed_by: "alice".into(),
+    };
+    let base = "00 0164 02 d804 01 016d 01 00 00 01 0161 00 00 00";
+    let new = format!("{base} {ALICE}");
+    let e = FeedEvent::Version(change.clone());
+    check("version event by alice", &e.encode().unwrap(), &new);
+    assert_eq!(FeedEvent::decode(&unhex(&new)).unwrap(), e);
+    let older_build: FeedEvent = shards::codec::decode(&unhex(&new)).unwrap();
+    change.committed_by = String::new();
+    assert_eq!(older_build, FeedEvent::Version(change.clone()));
+    assert_eq!(
+        FeedEvent::decode(&unhex(base)).unwrap(),
+        FeedEvent::Version(change)
     );
 }

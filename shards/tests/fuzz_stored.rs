@@ -28,11 +28,11 @@ fn decode_kind(kind: u8, bytes: &[u8]) -> Result<(), Error> {
         1 => decode::<DocHeader>(bytes).map(drop),
         2 => decode::<Option<NodeShape>>(bytes).map(drop),
         3 => decode::<NodeContent>(bytes).map(drop),
-        4 => decode::<VersionInfo>(bytes).map(drop),
+        4 => VersionInfo::decode(bytes).map(drop),
         5 => decode::<Vec<String>>(bytes).map(drop),
         6 => decode::<XrefValue>(bytes).map(drop),
         7 => decode::<ToolResultRecord>(bytes).map(drop),
-        8 => decode::<Mutation>(bytes).map(drop),
+        8 => Mutation::decode(bytes).map(drop),
         _ => decode_u64(bytes).map(drop),
     }
 }
@@ -95,6 +95,7 @@ fn valid_values() -> Vec<Vec<u8>> {
             ),
         ],
         node_count: 2,
+        committed_by: "alice".into(),
     });
     let enc = |r: Result<Vec<u8>, Error>| r.expect("encoding a record");
     vec![
@@ -112,7 +113,7 @@ fn valid_values() -> Vec<Vec<u8>> {
             children: vec!["c".into()],
         }))),
         enc(encode(&content("T"))),
-        enc(encode(&VersionInfo {
+        enc(VersionInfo {
             version: 2,
             commit_time: 300,
             effective_time: 3,
@@ -120,7 +121,9 @@ fn valid_values() -> Vec<Vec<u8>> {
             nodes_changed: 1,
             header_changed: true,
             node_count: 3,
-        })),
+            committed_by: "alice".into(),
+        }
+        .encode()),
         enc(encode(&vec!["a".to_string(), "b".to_string()])),
         enc(encode(&XrefValue {
             label: "L".into(),
@@ -135,7 +138,7 @@ fn valid_values() -> Vec<Vec<u8>> {
                 version: 3,
             }],
         })),
-        enc(encode(&commit)),
+        enc(commit.encode()),
         shards::codec::encode_u64(9),
     ]
 }

@@ -79,6 +79,11 @@ fn writes_survive_a_clean_restart_and_the_shard_count_is_kept() {
     rt.shutdown().unwrap();
 }
 
+/// Who commits write `i`: now and then nobody (a version without a committer).
+fn committer(i: usize) -> String {
+    ["", "alice", "bob"][i % 3].to_string()
+}
+
 #[test]
 fn the_log_alone_recovers_writes_never_flushed_to_rocksdb() {
     let dir = tempfile::tempdir().unwrap();
@@ -102,7 +107,11 @@ fn the_log_alone_recovers_writes_never_flushed_to_rocksdb() {
             }],
             ..Default::default()
         };
-        run(e.put_document(doc, false, WriteOpts::default())).unwrap();
+        let write = WriteOpts {
+            committed_by: committer(i),
+            ..WriteOpts::default()
+        };
+        run(e.put_document(doc, false, write)).unwrap();
     }
     let health = rt.health();
     assert!(
@@ -128,6 +137,10 @@ fn the_log_alone_recovers_writes_never_flushed_to_rocksdb() {
     for i in 0..50 {
         let n = run(e2.get_node(&format!("d{i}"), "r", ReadAt::Latest, true, None)).unwrap();
         assert_eq!(n.content.title, format!("root {i}"));
+        // The replay records who committed each version, as the log says.
+        let versions = run(e2.list_versions(&format!("d{i}"), None, 10)).unwrap();
+        assert_eq!(versions.len(), 1);
+        assert_eq!(versions[0].committed_by, committer(i));
     }
     let stats = run(e2.stats()).unwrap();
     assert_eq!(stats.total.documents, 50);
@@ -287,7 +300,7 @@ fn reads_from_the_tree_cache_equal_reads_from_the_store_after_every_kind_of_writ
         ..Default::default()
     };
     run(e.insert_node(&id, Some("n1".into()), None, new_node("n2"), in_txn)).unwrap();
-    run(e.commit(&txn, &Default::default(), None, "txn".into())).unwrap();
+    run(e.commit(&txn, &Default::default(), None, "txn".into(), String::new())).unwrap();
     check("transaction");
     assert_eq!(steps, 6);
     rt.shutdown().unwrap();

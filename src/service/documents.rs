@@ -13,9 +13,10 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_put_document(
         &self,
         r: pb::PutDocumentRequest,
+        principal: String,
     ) -> Result<pb::PutDocumentResponse, Status> {
         let node_count = convert::count_inputs(&r.roots);
-        let mut write = self.write_opts(r.transaction_id, r.effective_time, r.message);
+        let mut write = self.write_opts(r.transaction_id, r.effective_time, r.message, principal);
         if r.commit_time.is_some() && write.txn.is_some() {
             return Err(invalid(
                 "commit_time",

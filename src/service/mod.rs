@@ -119,12 +119,20 @@ impl<R: ShardRouter> Service<R> {
         out.map(Response::new)
     }
 
-    fn write_opts(&self, txn: String, effective_time: Option<i64>, message: String) -> WriteOpts {
+    /// The options of a write made by the principal named `committed_by`.
+    fn write_opts(
+        &self,
+        txn: String,
+        effective_time: Option<i64>,
+        message: String,
+        committed_by: String,
+    ) -> WriteOpts {
         WriteOpts {
             txn: convert::opt_str(txn),
             effective_time,
             message,
             commit_time: None,
+            committed_by,
         }
     }
 
@@ -196,9 +204,11 @@ pub fn parse_timeout(v: &str) -> Option<Duration> {
     })
 }
 
-/// One RPC: deadline, caller, the request's names put into the caller's namespace, the
-/// document for the log line, the handler (given the caller too when the call ends in
-/// `, caller`).
+/// One RPC: deadline, caller, the request's names put into the caller's namespace (every arm
+/// does: a request is never handled unqualified), the document for the log line, the handler.
+/// A call ending in `, caller` gives the handler the caller too; one ending in
+/// `, by principal` gives a write's handler the name of the principal making it, which its
+/// version records.
 macro_rules! rpc {
     ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident) => {{
         let deadline = deadline_of(&$req);
@@ -224,6 +234,18 @@ macro_rules! rpc {
         };
         $self.run($name, &caller, &doc, deadline, handled).await
     }};
+    ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident, by principal) => {{
+        let deadline = deadline_of(&$req);
+        let caller = Caller::of(&$req);
+        let mut $r = $req.into_inner();
+        let qualified = Qualify::qualify(&mut $r, &caller);
+        let doc: String = $doc;
+        let handled = async {
+            qualified?;
+            $self.$handler($r, caller.committer()).await
+        };
+        $self.run($name, &caller, &doc, deadline, handled).await
+    }};
 }
 
 type Res<T> = Result<Response<T>, Status>;
@@ -239,7 +261,8 @@ impl<R: ShardRouter> TreeStore for Service<R> {
             "PutDocument",
             q,
             |r| r.doc_id.clone(),
-            do_put_document
+            do_put_document,
+            by principal
         )
     }
     async fn get_document(
@@ -325,16 +348,44 @@ impl<R: ShardRouter> TreeStore for Service<R> {
         )
     }
     async fn insert_node(&self, q: Request<pb::InsertNodeRequest>) -> Res<pb::InsertNodeResponse> {
-        rpc!(self, "InsertNode", q, |r| r.doc_id.clone(), do_insert_node)
+        rpc!(
+            self,
+            "InsertNode",
+            q,
+            |r| r.doc_id.clone(),
+            do_insert_node,
+            by principal
+        )
     }
     async fn update_node(&self, q: Request<pb::UpdateNodeRequest>) -> Res<pb::UpdateNodeResponse> {
-        rpc!(self, "UpdateNode", q, |r| r.doc_id.clone(), do_update_node)
+        rpc!(
+            self,
+            "UpdateNode",
+            q,
+            |r| r.doc_id.clone(),
+            do_update_node,
+            by principal
+        )
     }
     async fn move_node(&self, q: Request<pb::MoveNodeRequest>) -> Res<pb::MoveNodeResponse> {
-        rpc!(self, "MoveNode", q, |r| r.doc_id.clone(), do_move_node)
+        rpc!(
+            self,
+            "MoveNode",
+            q,
+            |r| r.doc_id.clone(),
+            do_move_node,
+            by principal
+        )
     }
     async fn delete_node(&self, q: Request<pb::DeleteNodeRequest>) -> Res<pb::DeleteNodeResponse> {
-        rpc!(self, "DeleteNode", q, |r| r.doc_id.clone(), do_delete_node)
+        rpc!(
+            self,
+            "DeleteNode",
+            q,
+            |r| r.doc_id.clone(),
+            do_delete_node,
+            by principal
+        )
     }
     async fn search_nodes(
         &self,

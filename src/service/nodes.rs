@@ -207,10 +207,11 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_insert_node(
         &self,
         r: pb::InsertNodeRequest,
+        principal: String,
     ) -> Result<pb::InsertNodeResponse, Status> {
         let node = required(r.node, "node")?;
         let count = convert::count_inputs(std::slice::from_ref(&node));
-        let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
+        let write = self.write_opts(r.transaction_id, r.effective_time, r.message, principal);
         let res = self
             .engine
             .insert_node(
@@ -233,6 +234,7 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_update_node(
         &self,
         r: pb::UpdateNodeRequest,
+        principal: String,
     ) -> Result<pb::UpdateNodeResponse, Status> {
         let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
         if paths.is_empty() {
@@ -256,7 +258,7 @@ impl<R: ShardRouter> Service<R> {
                 "must be empty (use InsertNode to add children)",
             ));
         }
-        let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
+        let write = self.write_opts(r.transaction_id, r.effective_time, r.message, principal);
         let res = self
             .engine
             .update_node(
@@ -278,8 +280,9 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_move_node(
         &self,
         r: pb::MoveNodeRequest,
+        principal: String,
     ) -> Result<pb::MoveNodeResponse, Status> {
-        let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
+        let write = self.write_opts(r.transaction_id, r.effective_time, r.message, principal);
         let res = self
             .engine
             .move_node(
@@ -301,8 +304,9 @@ impl<R: ShardRouter> Service<R> {
     pub(super) async fn do_delete_node(
         &self,
         r: pb::DeleteNodeRequest,
+        principal: String,
     ) -> Result<pb::DeleteNodeResponse, Status> {
-        let write = self.write_opts(r.transaction_id, r.effective_time, r.message);
+        let write = self.write_opts(r.transaction_id, r.effective_time, r.message, principal);
         let res = self
             .engine
             .delete_node(&r.doc_id, &r.node_id, write)

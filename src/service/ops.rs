@@ -154,6 +154,7 @@ impl<R: ShardRouter> Service<R> {
                 &caller.namespace,
                 r.effective_time,
                 r.message,
+                caller.committer(),
             )
             .await
             .map_err(to_status)?;

@@ -25,7 +25,7 @@ pub struct Caller {
 
 impl Caller {
     /// The caller of `req`. Without the security layer's extensions (a service built without
-    /// it) the caller is a principal allowed the default namespace only.
+    /// it, in-process) the caller is a nameless principal allowed the default namespace only.
     pub fn of<T>(req: &tonic::Request<T>) -> Caller {
         let principal = req.extensions().get::<Arc<Principal>>().cloned();
         let namespace = req.extensions().get::<Namespace>().cloned();
@@ -36,7 +36,7 @@ impl Caller {
             },
             _ => Caller {
                 principal: Arc::new(Principal {
-                    name: "unauthenticated".into(),
+                    name: String::new(),
                     scopes: crate::security::scope::Scopes::ALL,
                     limits: Default::default(),
                     namespaces: Namespaces::Only([Namespace::default()].into()),
@@ -44,6 +44,12 @@ impl Caller {
                 namespace: Namespace::default(),
             },
         }
+    }
+
+    /// The name a version this caller commits records (`anonymous` without authentication,
+    /// "" when no auth layer ran).
+    pub fn committer(&self) -> String {
+        self.principal.name.clone()
     }
 
     /// Whether the caller may see a document (qualified id): one of its namespaces'.

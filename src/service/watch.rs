@@ -100,6 +100,7 @@ fn event(item: WatchItem) -> pb::WatchEvent {
                             effective_time: v.effective_time,
                             message: v.message.clone(),
                             nodes_changed: v.nodes_changed,
+                            committed_by: v.committed_by.clone(),
                         }),
                         created: v.created,
                         added: v.added.clone(),

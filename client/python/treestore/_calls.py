@@ -519,7 +519,8 @@ def diff_versions(doc_id: str, from_version: int, to_version: int = 0, *,
                     added=list(r.added), removed=list(r.removed),
                     changed=[NodeChange(c.node_id, list(c.fields)) for c in r.changed],
                     moved=[NodeMove(m.node_id, m.old_parent_id, m.old_position,
-                                    m.new_parent_id, m.new_position) for m in r.moved]),
+                                    m.new_parent_id, m.new_position) for m in r.moved],
+                    committed_by=list(r.committed_by)),
                 idempotent=True, timeout=timeout)
 
 

@@ -222,6 +222,7 @@ def _first_version_note(doc_id: str, date: str, axis: str, versions: list[Any]) 
             "earliest_version": {"version": first.version,
                                  "effective": day(first.effective_time),
                                  "committed": iso(first.commit_time),
+                                 "committed_by": first.committed_by,
                                  "message": first.message}}
 
 
@@ -250,6 +251,7 @@ def temporal_lookup(a: dict[str, Any], ctx: Ctx) -> Steps:
                             "version_in_force": {"version": v.version,
                                                  "effective": day(v.effective_time),
                                                  "committed": iso(v.commit_time),
+                                                 "committed_by": v.committed_by,
                                                  "message": v.message}}
     if not a["node_id"]:
         roots = yield op("get_subtree", doc_id, "", max_depth=1, version=v.version)
@@ -399,10 +401,12 @@ def list_documents(a: dict[str, Any], ctx: Ctx) -> Steps:
 
 def diff_versions(a: dict[str, Any], ctx: Ctx) -> Steps:
     """Why in the set: "what changed between the 2019 and the 2023 edition" is a question
-    of its own; it names the sections added, removed, changed (which fields) and moved."""
+    of its own; it names the sections added, removed, changed (which fields) and moved, and
+    who committed the versions in between."""
     latest = yield from pin(ctx, a["doc_id"])
     d = yield op("diff_versions", a["doc_id"], a["from_version"], a["to_version"] or latest)
     return {"doc_id": a["doc_id"], "from_version": d.from_version, "to_version": d.to_version,
+            "committed_by": d.committed_by,
             "counts": {"added": len(d.added), "removed": len(d.removed),
                        "changed": len(d.changed), "moved": len(d.moved)},
             "added": d.added, "removed": d.removed,

@@ -4,6 +4,7 @@
     treestore-cli get DOC_ID [NODE_ID] [--depth N] [--text] [--json] [--version V | --as-of T]
     treestore-cli export DOC_ID [-o out.json] [--version V | --as-of T [--axis effective]]
     treestore-cli list [--prefix P]
+    treestore-cli versions DOC_ID [--json]
     treestore-cli health | stats
 """
 
@@ -20,6 +21,7 @@ from typing import Any, Optional, Sequence
 from ._base import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, token_from_env
 from .client import TreeStoreClient
 from .errors import AlreadyExists, TreeStoreError
+from ._tool_render import iso
 from .pageindex import export_document, ingest, load_pageindex
 from .types import Node
 
@@ -67,7 +69,8 @@ def _cmd_ingest(client: TreeStoreClient, ns: argparse.Namespace) -> int:
                 msg = (f"{path}: {doc_id} unchanged (version {current} in force, "
                        f"{res.document.node_count} nodes)")
             else:
-                msg = (f"{path}: {doc_id} version {res.version.version} "
+                by = f" by {res.version.committed_by}" if res.version.committed_by else ""
+                msg = (f"{path}: {doc_id} version {res.version.version}{by} "
                        f"({res.document.node_count} nodes)")
             if not ns.quiet:
                 print(msg, file=sys.stderr)
@@ -136,6 +139,18 @@ def _cmd_export(client: TreeStoreClient, ns: argparse.Namespace) -> int:
 def _cmd_list(client: TreeStoreClient, ns: argparse.Namespace) -> int:
     for d in client.iter_documents(id_prefix=ns.prefix):
         print(f"{d.doc_id}\tv{d.version}\t{d.node_count} nodes\t{d.name}")
+    return 0
+
+
+def _cmd_versions(client: TreeStoreClient, ns: argparse.Namespace) -> int:
+    """The document's history, oldest first: who committed what, when."""
+    for v in client.iter_versions(ns.doc_id):
+        if ns.json:
+            print(json.dumps(dataclasses.asdict(v), ensure_ascii=False))
+            continue
+        by = v.committed_by or "-"
+        print(f"v{v.version}\t{iso(v.commit_time)}\t{by}\t{v.nodes_changed} nodes changed"
+              f"\t{v.message}")
     return 0
 
 
@@ -208,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("list", help="list documents")
     s.add_argument("--prefix", default="", help="doc_id prefix")
     s.set_defaults(func=_cmd_list)
+
+    s = sub.add_parser("versions", help="a document's versions: commit time, who committed "
+                       "each (\"-\": not recorded), nodes changed, message")
+    s.add_argument("doc_id")
+    s.add_argument("--json", action="store_true", help="one JSON object per version")
+    s.set_defaults(func=_cmd_versions)
 
     s = sub.add_parser("health", help="server and shard health (exit 2 unless serving)")
     s.set_defaults(func=_cmd_health)

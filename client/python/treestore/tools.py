@@ -311,7 +311,7 @@ TOOLS: dict[str, Tool] = {t.name: t for t in [
          h.search_nodes),
     Tool("diff_versions",
          "Compare two versions of a document: sections added, removed, changed (which "
-         "fields) and moved.",
+         "fields) and moved, and who committed the versions in between.",
          {"doc_id": _doc(),
           "from_version": Param("integer", "Older version number.", required=True, minimum=1),
           "to_version": Param("integer", "Newer version number; 0 = latest.", default=0,

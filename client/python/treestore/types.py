@@ -192,13 +192,18 @@ NodeLike = Union[NodeInput, Node, Mapping[str, Any]]
 
 @dataclass
 class Version:
-    """One committed version (all zero for a write inside a transaction)."""
+    """One committed version (all zero for a write inside a transaction).
+
+    ``committed_by`` names the principal whose request committed it ("anonymous" on a server
+    without authentication, "" for versions written before the server recorded it).
+    """
 
     version: int = 0
     commit_time: int = 0
     effective_time: int = 0
     message: str = ""
     nodes_changed: int = 0
+    committed_by: str = ""
 
     @property
     def commit_dt(self) -> datetime:
@@ -216,7 +221,8 @@ class Version:
     @classmethod
     def from_proto(cls, m: pb.Version) -> "Version":
         return cls(version=m.version, commit_time=m.commit_time, effective_time=m.effective_time,
-                   message=m.message, nodes_changed=m.nodes_changed)
+                   message=m.message, nodes_changed=m.nodes_changed,
+                   committed_by=m.committed_by)
 
 
 @dataclass
@@ -380,7 +386,11 @@ class NodeMove:
 
 @dataclass
 class Diff:
-    """Differences between two versions of a document."""
+    """Differences between two versions of a document.
+
+    ``committed_by``: the principals that committed the versions after the older side up to the
+    newer one (who made these changes), distinct and sorted.
+    """
 
     from_version: int
     to_version: int
@@ -388,6 +398,7 @@ class Diff:
     removed: List[str] = field(default_factory=list)
     changed: List[NodeChange] = field(default_factory=list)
     moved: List[NodeMove] = field(default_factory=list)
+    committed_by: List[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:

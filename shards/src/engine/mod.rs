@@ -733,13 +733,16 @@ impl<R: ShardRouter> Engine<R> {
             .ok_or_else(|| Error::not_found("transaction", txn))
     }
 
-    /// Commits `txn`; NotFound when unknown, or when its document is not in `namespace`.
+    /// Commits `txn` as one version, recorded as committed by `committed_by` (the caller of the
+    /// commit, whoever began the transaction; "" = unknown). NotFound when `txn` is unknown, or
+    /// when its document is not in `namespace`.
     pub async fn commit(
         &self,
         txn: &str,
         namespace: &Namespace,
         effective_time: Option<Micros>,
         message: String,
+        committed_by: String,
     ) -> Result<WriteResult> {
         let shard = self.txn_route(txn)?;
         let resp = self
@@ -751,6 +754,7 @@ impl<R: ShardRouter> Engine<R> {
                     namespace: namespace.clone(),
                     effective_time,
                     message,
+                    committed_by,
                 },
             )
             .await?;

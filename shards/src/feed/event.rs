@@ -1,10 +1,14 @@
 //! A change-feed event: what one mutation did to one document, as a watcher sees it.
-//! Stored (postcard) under `f lsn`; the encoding is pinned by `shards/tests/format.rs` and
-//! documented in `docs/design.md`: change it only with a data-directory format version bump.
+//! Stored (postcard) under `f lsn` with `FeedEvent::encode`; the encoding is pinned by
+//! `shards/tests/format.rs` and documented in `docs/design.md`: change it only with a
+//! data-directory format version bump, or by a field appended after the base (`appended.rs`),
+//! as `VersionChange::committed_by` is.
 
+use crate::appended;
 use crate::changed::Changes;
 use crate::model::{Micros, VersionNo};
 use crate::mutation::DocCommit;
+use crate::Result;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +34,10 @@ pub struct VersionChange {
     pub removed: Vec<String>,
     pub updated: Vec<String>,
     pub moved: Vec<String>,
+    /// The principal that committed the version ("" when unknown). Not in the base layout:
+    /// `FeedEvent::encode` appends it.
+    #[serde(skip)]
+    pub committed_by: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +63,28 @@ impl FeedEvent {
             removed: changes.removed,
             updated: changes.updated,
             moved: changes.moved,
+            committed_by: c.committed_by.clone(),
         })
+    }
+
+    /// The stored event: its base encoding, and for a version its committer appended (when it
+    /// has one).
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        match self {
+            FeedEvent::Version(v) => appended::encode_with_committer(self, &v.committed_by),
+            FeedEvent::Deleted(_) => crate::codec::encode(self),
+        }
+    }
+
+    /// Reads events of both layouts: a version without an appended committer (older builds)
+    /// has committer "".
+    pub fn decode(bytes: &[u8]) -> Result<FeedEvent> {
+        let (mut e, rest) = appended::take_base::<FeedEvent>(bytes)?;
+        // A deletion has no appended fields; bytes after it are ignored, as postcard always did.
+        if let FeedEvent::Version(v) = &mut e {
+            v.committed_by = appended::committer_after_base(rest)?;
+        }
+        Ok(e)
     }
 
     pub fn doc_id(&self) -> &str {

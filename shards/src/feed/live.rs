@@ -49,6 +49,7 @@ fn estimated_bytes(e: &FeedEvent) -> usize {
         FeedEvent::Version(v) => {
             128 + v.doc_id.len()
                 + v.message.len()
+                + v.committed_by.len()
                 + ids(&v.added)
                 + ids(&v.removed)
                 + ids(&v.updated)

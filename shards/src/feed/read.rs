@@ -3,7 +3,6 @@
 //! applied but not yet durable is read).
 
 use super::{FeedEvent, FeedLive};
-use crate::codec::decode;
 use crate::keys;
 use crate::model::VersionNo;
 use crate::store::KvRead;
@@ -62,7 +61,7 @@ pub fn read_after(live: &FeedLive, store: &dyn KvRead, after: u64, max: usize) -
         &mut |k, v| {
             let lsn = keys::feed_lsn(k)
                 .ok_or_else(|| Error::DataLoss(format!("malformed change-feed key {k:?}")))?;
-            events.push((lsn, Arc::new(decode::<FeedEvent>(v)?)));
+            events.push((lsn, Arc::new(FeedEvent::decode(v)?)));
             Ok(events.len() < max)
         },
     )?;

@@ -7,7 +7,6 @@
 //! its batches), and recovery reads `feed_trimmed` from that same state.
 
 use super::{FeedEvent, FeedLive};
-use crate::codec::decode;
 use crate::keys;
 use crate::store::{KvStore, WriteBatch};
 use crate::Result;
@@ -29,7 +28,7 @@ pub fn trim(live: &FeedLive, store: &dyn KvStore, keep_records: u64) -> Result<O
     let mut seen = 0usize;
     store.scan(&keys::feed(from + 1), &keys::feed(cut + 1), &mut |k, v| {
         if let Some(lsn) = keys::feed_lsn(k) {
-            if let Ok(FeedEvent::Version(c)) = decode::<FeedEvent>(v) {
+            if let Ok(FeedEvent::Version(c)) = FeedEvent::decode(v) {
                 batch.delete(keys::feed_index(&c.doc_id, c.version));
             }
             last = lsn;

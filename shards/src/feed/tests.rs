@@ -4,7 +4,6 @@
 //! give every event once, in order, or report the loss.
 
 use super::*;
-use crate::codec::decode;
 use crate::keys;
 use crate::model::{ReadAt, VersionInfo};
 use crate::mutation::Mutation;
@@ -40,7 +39,7 @@ fn each_event_lists_what_diff_finds_between_its_version_and_the_one_before() {
             let event = apply(&shard, &m, lsn);
             let stored = shard.store.get(&keys::feed(lsn)).unwrap();
             assert_eq!(
-                stored.map(|b| decode::<FeedEvent>(&b).unwrap()),
+                stored.map(|b| FeedEvent::decode(&b).unwrap()),
                 event,
                 "seed {seed}: the stored event is the one returned"
             );
@@ -49,7 +48,7 @@ fn each_event_lists_what_diff_finds_between_its_version_and_the_one_before() {
                     assert_eq!(e.version, c.version);
                     let index = shard.store.get(&keys::feed_index("d", c.version)).unwrap();
                     assert_eq!(index, Some(lsn.to_be_bytes().to_vec()));
-                    let info: VersionInfo = decode(
+                    let info = VersionInfo::decode(
                         &shard
                             .store
                             .get(&keys::version("d", c.version))
@@ -58,6 +57,8 @@ fn each_event_lists_what_diff_finds_between_its_version_and_the_one_before() {
                     )
                     .unwrap();
                     assert_eq!(e.nodes_changed, info.nodes_changed, "seed {seed}");
+                    assert_eq!(e.committed_by, c.committed_by, "seed {seed}");
+                    assert_eq!(info.committed_by, c.committed_by, "seed {seed}");
                     match &before {
                         None => {
                             assert!(e.created);

@@ -151,7 +151,11 @@ pub(crate) fn random_write(r: &mut Rng, shard: &Shard<MemStore>, next_id: &mut u
         None => vec![],
     };
     let pick = |r: &mut Rng| ids[r.below(ids.len())].clone();
-    let write = WriteOpts::default();
+    // Now and then no committer (as versions of older builds have).
+    let write = WriteOpts {
+        committed_by: ["", "alice", "bob"][r.below(3)].to_string(),
+        ..WriteOpts::default()
+    };
     match (head.is_some(), ids.is_empty(), r.below(10)) {
         (false, _, _) | (true, _, 0) => Request::PutDocument {
             doc: DocumentInput {

@@ -93,7 +93,13 @@ on_both_stores!(a_transaction_is_unknown_outside_its_namespace, 3, |e| {
             })
         )
     }
-    assert!(not_found(run(e.commit(&txn, &beta, None, String::new()))));
+    assert!(not_found(run(e.commit(
+        &txn,
+        &beta,
+        None,
+        String::new(),
+        String::new()
+    ))));
     assert!(not_found(run(e.rollback(&txn, &beta))));
     let in_txn = WriteOpts {
         txn: Some(txn.clone()),
@@ -109,7 +115,7 @@ on_both_stores!(a_transaction_is_unknown_outside_its_namespace, 3, |e| {
     assert!(not_found(wrote));
     // Still the owner's: it writes and commits.
     run(e.insert_node(&acme.qualify("d"), None, None, leaf("z", "z"), in_txn)).unwrap();
-    let done = run(e.commit(&txn, &acme, None, String::new())).unwrap();
+    let done = run(e.commit(&txn, &acme, None, String::new(), String::new())).unwrap();
     assert_eq!(done.version.map(|v| v.version), Some(2));
 });
 

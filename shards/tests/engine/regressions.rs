@@ -41,7 +41,7 @@ on_both_stores!(
         // The transaction is still usable on its own document.
         run(e.insert_node(&a, None, None, leaf("n", "N"), tx(&t))).unwrap();
         assert_eq!(
-            run(e.commit(&t, &Default::default(), None, String::new()))
+            run(e.commit(&t, &Default::default(), None, String::new(), String::new()))
                 .unwrap()
                 .version
                 .unwrap()
@@ -84,7 +84,7 @@ on_both_stores!(second_put_in_a_transaction_replaces_the_first, 2, |e| {
         ..Default::default()
     };
     run(e.put_document(only_b, true, tx(&t))).unwrap();
-    run(e.commit(&t, &Default::default(), None, String::new())).unwrap();
+    run(e.commit(&t, &Default::default(), None, String::new(), String::new())).unwrap();
     assert!(matches!(
         run(e.get_node("new", "a1", ReadAt::Latest, false, None)),
         Err(Error::NotFound { .. })

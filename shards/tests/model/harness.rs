@@ -29,6 +29,15 @@ pub fn node(i: u8) -> String {
 pub struct W {
     pub tx: Option<u8>,
     pub eff: Option<u32>,
+    /// Who writes: `committer(by)`.
+    pub by: u8,
+}
+
+/// The principals writing: "" stands for no principal (versions of older builds read so).
+const COMMITTERS: [&str; 3] = ["", "alice", "bob"];
+
+pub fn committer(by: u8) -> String {
+    COMMITTERS[by as usize % COMMITTERS.len()].to_string()
 }
 
 #[derive(Clone, Debug)]
@@ -55,7 +64,8 @@ pub enum Op {
     StoreTool(u8, u8, bool, u8, u8, Vec<(u8, u8)>),
     GetTool(u8, u8, bool),
     Begin(u8, Option<u16>),
-    Commit(Option<u8>, Option<u32>),
+    /// Transaction slot, effective time, who commits (`committer`).
+    Commit(Option<u8>, Option<u32>, u8),
     Rollback(Option<u8>),
     Stats,
 }
@@ -125,7 +135,7 @@ fn opt_tx() -> impl Strategy<Value = Option<u8>> {
 }
 
 fn w() -> impl Strategy<Value = W> {
-    (opt_tx(), prop::option::of(0..TIME_SPAN)).prop_map(|(tx, eff)| W { tx, eff })
+    (opt_tx(), prop::option::of(0..TIME_SPAN), 0u8..3).prop_map(|(tx, eff, by)| W { tx, eff, by })
 }
 
 fn pos() -> impl Strategy<Value = Option<u8>> {
@@ -205,7 +215,7 @@ pub fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(t, q, f, bad, ttl, deps)| Op::StoreTool(t, q, f, bad, ttl, deps)),
         1 => (0u8..2, 0u8..3, any::<bool>()).prop_map(|(t, q, f)| Op::GetTool(t, q, f)),
         2 => (d(), prop::option::of(prop_oneof![Just(0u16), Just(1500), Just(4000)])).prop_map(|(i, t)| Op::Begin(i, t)),
-        2 => (prop::option::of(any::<u8>()), prop::option::of(0..TIME_SPAN)).prop_map(|(t, e)| Op::Commit(t, e)),
+        2 => (prop::option::of(any::<u8>()), prop::option::of(0..TIME_SPAN), 0u8..3).prop_map(|(t, e, by)| Op::Commit(t, e, by)),
         1 => prop::option::of(any::<u8>()).prop_map(Op::Rollback),
         1 => Just(Op::Stats),
     ]
@@ -297,6 +307,7 @@ impl<'a, Router: ShardRouter> Harness<'a, Router> {
             effective_time: w.eff.map(|t| t as i64),
             message: String::new(),
             commit_time: None,
+            committed_by: committer(w.by),
         };
         (o, slot)
     }
@@ -311,6 +322,7 @@ impl<'a, Router: ShardRouter> Harness<'a, Router> {
         op: impl FnOnce(&mut super::tree::Tree) -> R<(u64, super::tree::Touch)>,
     ) -> R<shards::engine::WriteResult> {
         let (o, slot) = self.opts(w);
+        self.m.by = o.committed_by;
         match o.txn {
             Some(_) => self.m.txn_write(slot, d, creates, create_only, op),
             None => self
@@ -599,7 +611,7 @@ impl<'a, Router: ShardRouter> Harness<'a, Router> {
                 self.m.txns[slot].id = id.clone();
                 self.txn_ids.push(id);
             }
-            Op::Commit(tx, eff) => {
+            Op::Commit(tx, eff, by) => {
                 let (txn, slot) = self.slot(tx.or(Some(0)));
                 let txn = if tx.is_none() {
                     "zzz".to_string()
@@ -612,7 +624,9 @@ impl<'a, Router: ShardRouter> Harness<'a, Router> {
                     &Default::default(),
                     eff.map(|t| t as i64),
                     String::new(),
+                    committer(by),
                 ));
+                self.m.by = committer(by);
                 check!(got, self.m.commit_txn(slot, eff.map(|t| t as i64), ""), op);
             }
             Op::Rollback(tx) => {

@@ -51,6 +51,8 @@ pub struct Model {
     pub txns: Vec<MTxn>,
     pub links: BTreeMap<XrefKey, String>,
     pub tools: BTreeMap<(String, String), ToolResultRecord>,
+    /// The principal making the write (or the commit) being modelled: its version records it.
+    pub by: String,
 }
 
 fn written(version: Option<Version>, removed_nodes: u64) -> WriteResult {
@@ -140,6 +142,7 @@ impl Model {
             effective_time: eff.unwrap_or(commit_time),
             message: msg.to_string(),
             nodes_changed,
+            committed_by: self.by.clone(),
         };
         d.versions.push(MVer {
             v: v.clone(),
@@ -248,7 +251,17 @@ impl Model {
     pub fn diff(&self, doc: &str, from: VersionNo, to: VersionNo) -> R<Diff> {
         let a = self.resolve(doc, ReadAt::Version(from))?;
         let b = self.resolve(doc, ReadAt::Version(to))?;
-        Ok(diff(&a.tree, &b.tree, from, to))
+        let mut d = diff(&a.tree, &b.tree, from, to);
+        let (lo, hi) = (from.min(to), from.max(to));
+        let by: BTreeSet<String> = self
+            .live_r(doc)?
+            .versions
+            .iter()
+            .filter(|v| v.v.version > lo && v.v.version <= hi)
+            .map(|v| v.v.committed_by.clone())
+            .collect();
+        d.committed_by = by.into_iter().collect();
+        Ok(d)
     }
 
     pub fn search(

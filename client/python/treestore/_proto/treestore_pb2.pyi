@@ -139,18 +139,20 @@ class NodeInput(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., title: _Optional[str] = ..., summary: _Optional[str] = ..., text: _Optional[str] = ..., start_page: _Optional[int] = ..., end_page: _Optional[int] = ..., line_num: _Optional[int] = ..., extra_json: _Optional[str] = ..., children: _Optional[_Iterable[_Union[NodeInput, _Mapping]]] = ...) -> None: ...
 
 class Version(_message.Message):
-    __slots__ = ("version", "commit_time", "effective_time", "message", "nodes_changed")
+    __slots__ = ("version", "commit_time", "effective_time", "message", "nodes_changed", "committed_by")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     COMMIT_TIME_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_TIME_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     NODES_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_BY_FIELD_NUMBER: _ClassVar[int]
     version: int
     commit_time: int
     effective_time: int
     message: str
     nodes_changed: int
-    def __init__(self, version: _Optional[int] = ..., commit_time: _Optional[int] = ..., effective_time: _Optional[int] = ..., message: _Optional[str] = ..., nodes_changed: _Optional[int] = ...) -> None: ...
+    committed_by: str
+    def __init__(self, version: _Optional[int] = ..., commit_time: _Optional[int] = ..., effective_time: _Optional[int] = ..., message: _Optional[str] = ..., nodes_changed: _Optional[int] = ..., committed_by: _Optional[str] = ...) -> None: ...
 
 class AsOf(_message.Message):
     __slots__ = ("time", "axis")
@@ -577,20 +579,22 @@ class NodeMove(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., old_parent_id: _Optional[str] = ..., old_position: _Optional[int] = ..., new_parent_id: _Optional[str] = ..., new_position: _Optional[int] = ...) -> None: ...
 
 class DiffVersionsResponse(_message.Message):
-    __slots__ = ("from_version", "to_version", "added", "removed", "changed", "moved")
+    __slots__ = ("from_version", "to_version", "added", "removed", "changed", "moved", "committed_by")
     FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
     TO_VERSION_FIELD_NUMBER: _ClassVar[int]
     ADDED_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
     CHANGED_FIELD_NUMBER: _ClassVar[int]
     MOVED_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_BY_FIELD_NUMBER: _ClassVar[int]
     from_version: int
     to_version: int
     added: _containers.RepeatedScalarFieldContainer[str]
     removed: _containers.RepeatedScalarFieldContainer[str]
     changed: _containers.RepeatedCompositeFieldContainer[NodeChange]
     moved: _containers.RepeatedCompositeFieldContainer[NodeMove]
-    def __init__(self, from_version: _Optional[int] = ..., to_version: _Optional[int] = ..., added: _Optional[_Iterable[str]] = ..., removed: _Optional[_Iterable[str]] = ..., changed: _Optional[_Iterable[_Union[NodeChange, _Mapping]]] = ..., moved: _Optional[_Iterable[_Union[NodeMove, _Mapping]]] = ...) -> None: ...
+    committed_by: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, from_version: _Optional[int] = ..., to_version: _Optional[int] = ..., added: _Optional[_Iterable[str]] = ..., removed: _Optional[_Iterable[str]] = ..., changed: _Optional[_Iterable[_Union[NodeChange, _Mapping]]] = ..., moved: _Optional[_Iterable[_Union[NodeMove, _Mapping]]] = ..., committed_by: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CrossReference(_message.Message):
     __slots__ = ("from_doc_id", "from_node_id", "to_doc_id", "to_node_id", "kind", "label", "created_at", "from_namespace", "to_namespace")

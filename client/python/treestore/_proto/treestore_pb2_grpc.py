@@ -219,7 +219,8 @@ class TreeStoreServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListVersions(self, request, context):
-        """Lists the versions of a document, ordered by version ascending (oldest first).
+        """Lists the versions of a document, ordered by version ascending (oldest first): with their
+        times, message and the principal that committed each (the document's audit trail).
         Errors: NOT_FOUND (document), INVALID_ARGUMENT (bad page_token), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -329,7 +330,8 @@ class TreeStoreServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DiffVersions(self, request, context):
-        """Compares two versions of a document node by node.
+        """Compares two versions of a document node by node, and names who committed the versions
+        in between.
         Errors: NOT_FOUND (document or version), INVALID_ARGUMENT, UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
