@@ -5,7 +5,10 @@
 #   plaintext   --insecure-plaintext
 #   tls         --tls-cert/--tls-key --no-auth
 #   tls+token   --tls-cert/--tls-key --auth-file (one principal, no limits), every request
-#               with `authorization: Bearer <token>`
+#               with `authorization: Bearer <token>` (the default namespace: no header)
+#   tls+token+namespace  the same, every request also naming the namespace `acme`
+#               (`treestore-namespace: acme`: the header checked against the principal's
+#               grant, every id qualified)
 # Workloads of treestore-bench (long-lived HTTP/2 connections: the handshake is paid once per
 # connection, not per request): health, get_node, write. Prints one summary line per mode and
 # workload; with --server-pid the server's CPU time per request too.
@@ -40,6 +43,7 @@ openssl x509 -req -in "$WORK/tls.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" -
 "$BIN/treestore" token --name bench --scopes read,write > "$WORK/token.out"
 TOKEN=$(head -1 "$WORK/token.out")
 sed -n '/^\[\[principal\]\]/,$p' "$WORK/token.out" > "$WORK/principals.toml"
+printf 'namespaces = ["default", "acme"]\n' >> "$WORK/principals.toml"
 
 tls=(--tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key")
 run() {  # run MODE SERVER_FLAGS... -- BENCH_FLAGS...
@@ -72,3 +76,6 @@ TLS_CA="$WORK/ca.crt" run tls "${tls[@]}" --no-auth -- --tls-ca "$WORK/ca.crt" \
 # The token through the environment (TREESTORE_TOKEN), not the command line.
 TREESTORE_TOKEN="$TOKEN" TLS_CA="$WORK/ca.crt" run tls+token "${tls[@]}" \
   --auth-file "$WORK/principals.toml" -- --tls-ca "$WORK/ca.crt" --tls-server-name localhost
+TREESTORE_TOKEN="$TOKEN" TLS_CA="$WORK/ca.crt" run tls+token+namespace "${tls[@]}" \
+  --auth-file "$WORK/principals.toml" -- --tls-ca "$WORK/ca.crt" --tls-server-name localhost \
+  --namespace acme
