@@ -204,47 +204,32 @@ pub fn parse_timeout(v: &str) -> Option<Duration> {
     })
 }
 
-/// One RPC: deadline, caller, the request's names put into the caller's namespace (every arm
-/// does: a request is never handled unqualified), the document for the log line, the handler.
-/// A call ending in `, caller` gives the handler the caller too; one ending in
+/// One RPC: deadline, caller, the request's names put into the caller's namespace (one body
+/// for every form: a request is never handled unqualified), the document for the log line, the
+/// handler. A call ending in `, caller` gives the handler the caller too; one ending in
 /// `, by principal` gives a write's handler the name of the principal making it, which its
 /// version records.
 macro_rules! rpc {
-    ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident) => {{
+    ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident) => {
+        rpc!(@run $self, $name, $req, |$r, caller| $doc, $self.$handler($r))
+    };
+    ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident, caller) => {
+        rpc!(@run $self, $name, $req, |$r, caller| $doc, $self.$handler($r, &caller))
+    };
+    ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident, by principal) => {
+        rpc!(@run $self, $name, $req, |$r, caller| $doc, $self.$handler($r, caller.committer()))
+    };
+    (@run $self:ident, $name:literal, $req:ident, |$r:ident, $caller:ident| $doc:expr, $call:expr) => {{
         let deadline = deadline_of(&$req);
-        let caller = Caller::of(&$req);
+        let $caller = Caller::of(&$req);
         let mut $r = $req.into_inner();
-        let qualified = Qualify::qualify(&mut $r, &caller);
+        let qualified = Qualify::qualify(&mut $r, &$caller);
         let doc: String = $doc;
         let handled = async {
             qualified?;
-            $self.$handler($r).await
+            $call.await
         };
-        $self.run($name, &caller, &doc, deadline, handled).await
-    }};
-    ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident, caller) => {{
-        let deadline = deadline_of(&$req);
-        let caller = Caller::of(&$req);
-        let mut $r = $req.into_inner();
-        let qualified = Qualify::qualify(&mut $r, &caller);
-        let doc: String = $doc;
-        let handled = async {
-            qualified?;
-            $self.$handler($r, &caller).await
-        };
-        $self.run($name, &caller, &doc, deadline, handled).await
-    }};
-    ($self:ident, $name:literal, $req:ident, |$r:ident| $doc:expr, $handler:ident, by principal) => {{
-        let deadline = deadline_of(&$req);
-        let caller = Caller::of(&$req);
-        let mut $r = $req.into_inner();
-        let qualified = Qualify::qualify(&mut $r, &caller);
-        let doc: String = $doc;
-        let handled = async {
-            qualified?;
-            $self.$handler($r, caller.committer()).await
-        };
-        $self.run($name, &caller, &doc, deadline, handled).await
+        $self.run($name, &$caller, &doc, deadline, handled).await
     }};
 }
 
