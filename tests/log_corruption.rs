@@ -1,6 +1,7 @@
 //! Mid-log corruption of one shard's write-ahead log, found at restart (the real server): that
 //! shard stays out of service (POISONED, its documents UNAVAILABLE), the Health RPC names the
-//! damaged file and offset (so does the UNAVAILABLE status of Stats, which needs every shard),
+//! damaged file and offset (so does Stats, which answers with the other shard's counters,
+//! marked partial),
 //! `treestore_shard_log_corrupt{shard}` is 1; the other shard serves reads and writes.
 
 mod common;
@@ -86,11 +87,18 @@ async fn mid_log_corruption_keeps_that_shard_out_and_health_names_file_and_offse
     assert_eq!(s1.state, pb::ShardState::Serving as i32, "{health:?}");
     assert!(s1.corruption.is_none());
 
-    // Stats needs every shard: it answers UNAVAILABLE, naming the file and offset.
-    let status = c.stats(pb::StatsRequest {}).await.unwrap_err();
-    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
-    assert!(status.message().contains(&corruption.file), "{status:?}");
-    assert!(status.message().contains("offset 4096"), "{status:?}");
+    // Stats answers with what shard 1 counts, marked partial; shard 0's entry names the file
+    // and offset that keep it out.
+    let stats = c.stats(pb::StatsRequest {}).await.unwrap().into_inner();
+    assert!(stats.partial, "{stats:?}");
+    let (t0, t1) = (&stats.shards[0], &stats.shards[1]);
+    assert!(t0.unavailable.contains(&corruption.file), "{stats:?}");
+    assert!(t0.unavailable.contains("offset 4096"), "{stats:?}");
+    assert_eq!(t0.state, pb::ShardState::Poisoned as i32, "{stats:?}");
+    assert_eq!((t0.documents, t0.versions), (0, 0), "{stats:?}");
+    assert!(t1.unavailable.is_empty(), "{stats:?}");
+    assert_eq!((t1.documents, t1.versions), (1, 1), "{stats:?}");
+    assert_eq!((stats.documents, stats.versions), (1, 1), "{stats:?}");
 
     // Shard 0 answers UNAVAILABLE; shard 1 reads what it had and takes writes.
     assert_eq!(

@@ -527,9 +527,22 @@ fn a_failed_apply_poisons_the_shard_and_a_restart_recovers_what_was_acknowledged
     // The other shard reads and writes on.
     assert!(run(e.get_document(&on1[0], ReadAt::Latest, None)).is_ok());
     run(e.put_document(doc(&on1[1]), false, WriteOpts::default())).unwrap();
+    // Stats gives the serving shard's counters, marked partial; the poisoned shard's entry is
+    // its error.
+    let stats = run(e.stats()).unwrap();
+    assert!(stats.partial(), "{stats:?}");
+    assert!(
+        matches!(&stats.per_shard[0], Err(Error::Unavailable { .. })),
+        "{stats:?}"
+    );
+    assert_eq!(stats.per_shard[1].as_ref().map(|x| x.documents), Ok(2));
+    assert_eq!(stats.total.documents, 2, "{stats:?}");
     // Shutdown does not lift the poison.
     rt.shutdown().unwrap();
     assert_eq!(rt.health()[0].state, ShardState::Poisoned);
+    // With no shard serving, Stats has nothing to give: the first shard's error.
+    let none = run(e.stats());
+    assert!(matches!(none, Err(Error::Unavailable { .. })), "{none:?}");
     drop(e);
 
     let rt = Runtime::start(cfg).unwrap();

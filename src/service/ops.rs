@@ -194,8 +194,15 @@ impl<R: ShardRouter> Service<R> {
             .per_shard
             .iter()
             .enumerate()
-            .map(|(i, x)| {
+            .map(|(i, answer)| {
                 let h = health.get(i);
+                let (x, unavailable) = match answer {
+                    Ok(x) => (x.clone(), String::new()),
+                    Err(e) => (
+                        Default::default(),
+                        to_status(e.clone()).message().to_string(),
+                    ),
+                };
                 pb::ShardStats {
                     shard_id: i as u32,
                     documents: x.documents,
@@ -208,6 +215,7 @@ impl<R: ShardRouter> Service<R> {
                     state: h
                         .map(|h| convert::shard_state(h.state))
                         .unwrap_or(pb::ShardState::Unspecified) as i32,
+                    unavailable,
                 }
             })
             .collect();
@@ -226,6 +234,7 @@ impl<R: ShardRouter> Service<R> {
             },
             active_transactions: s.total.active_transactions,
             uptime_seconds: self.started.elapsed().as_secs(),
+            partial: s.partial(),
             shards,
         })
     }

@@ -322,3 +322,20 @@ async def test_async_client(fake):
         fake.sleep["Health"] = 1.0
         with pytest.raises(DeadlineExceeded):
             await c.health(timeout=0.2)
+
+
+def test_stats_keep_a_partial_answer_and_why_a_shard_is_missing():
+    m = pb.StatsResponse(
+        documents=3, versions=4, partial=True,
+        shards=[pb.ShardStats(shard_id=0, state=pb.SHARD_STATE_POISONED,
+                              unavailable="shard 0 is out of service: log corrupt at offset 4096"),
+                pb.ShardStats(shard_id=1, documents=3, versions=4,
+                              state=pb.SHARD_STATE_SERVING)])
+    s = treestore.Stats.from_proto(m)
+    assert s.partial
+    assert (s.documents, s.versions) == (3, 4)
+    assert s.shards[0].state == "poisoned"
+    assert "offset 4096" in s.shards[0].unavailable
+    assert s.shards[1].unavailable == ""
+    whole = treestore.Stats.from_proto(pb.StatsResponse(shards=[pb.ShardStats(shard_id=0)]))
+    assert not whole.partial and whole.shards[0].unavailable == ""

@@ -479,11 +479,14 @@ class ShardStats:
     cache_misses: int
     active_transactions: int
     state: str
+    #: Empty when the shard answered; otherwise why it did not (its counters are then 0).
+    unavailable: str = ""
 
 
 @dataclass
 class Stats:
-    """Server counters, total and per shard."""
+    """Server counters, total and per shard. ``partial`` is True when some shard did not
+    answer (see its ``unavailable``): the totals then count only the shards that did."""
 
     documents: int
     nodes: int
@@ -495,6 +498,7 @@ class Stats:
     active_transactions: int
     uptime_seconds: int
     shards: List[ShardStats] = field(default_factory=list)
+    partial: bool = False
 
     @classmethod
     def from_proto(cls, m: pb.StatsResponse) -> "Stats":
@@ -502,12 +506,13 @@ class Stats:
             documents=m.documents, nodes=m.nodes, versions=m.versions, wal_bytes=m.wal_bytes,
             cache_hits=m.cache_hits, cache_misses=m.cache_misses,
             cache_hit_rate=m.cache_hit_rate, active_transactions=m.active_transactions,
-            uptime_seconds=m.uptime_seconds,
+            uptime_seconds=m.uptime_seconds, partial=m.partial,
             shards=[ShardStats(shard_id=s.shard_id, documents=s.documents, nodes=s.nodes,
                                versions=s.versions, wal_bytes=s.wal_bytes,
                                cache_hits=s.cache_hits, cache_misses=s.cache_misses,
                                active_transactions=s.active_transactions,
-                               state=_enum_name(pb.ShardState, s.state, "SHARD_STATE_"))
+                               state=_enum_name(pb.ShardState, s.state, "SHARD_STATE_"),
+                               unavailable=s.unavailable)
                     for s in m.shards])
 
 

@@ -127,14 +127,25 @@ pub fn now_micros() -> Micros {
         .unwrap_or(0)
 }
 
+/// Stats as the shards that answered give them: a shard out of service (poisoned by a
+/// corrupt log or a failed apply, stopping, overloaded) does not hide the others' counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Sums over the shards that answered.
     pub total: ShardStats,
-    pub per_shard: Vec<ShardStats>,
+    /// Each shard's counters, or the error its call ended with, in shard order.
+    pub per_shard: Vec<Result<ShardStats>>,
     pub cache_hits: u64,
     pub cache_misses: u64,
     /// Tool-result lookups by the shard holding the result, in shard order.
     pub cache_per_shard: Vec<CacheLookups>,
+}
+
+impl Stats {
+    /// True when some shard did not answer: `total` then counts only the others.
+    pub fn partial(&self) -> bool {
+        self.per_shard.iter().any(|s| s.is_err())
+    }
 }
 
 /// Tool-result cache lookups that hit and that missed (absent, expired or stale).
@@ -782,14 +793,30 @@ impl<R: ShardRouter> Engine<R> {
             s.cache_misses += shard.misses;
             s.cache_per_shard.push(shard);
         }
-        for r in self.on_all(|| Request::Stats).await? {
-            let x = expect!(r, Response::Stats(x) => x)?;
-            s.total.documents += x.documents;
-            s.total.nodes += x.nodes;
-            s.total.versions += x.versions;
-            s.total.active_transactions += x.active_transactions;
-            s.total.tool_results += x.tool_results;
-            s.per_shard.push(x);
+        // Every shard is asked at once; each answer is awaited on its own, so one failing
+        // shard leaves the others' counters in the answer.
+        let futs: Vec<ShardFuture> = (0..self.shard_count())
+            .map(|shard| self.router.call(shard, Request::Stats))
+            .collect();
+        for f in futs {
+            let answer = match f.await {
+                Ok(r) => expect!(r, Response::Stats(x) => x),
+                Err(e) => Err(e),
+            };
+            if let Ok(x) = &answer {
+                s.total.documents += x.documents;
+                s.total.nodes += x.nodes;
+                s.total.versions += x.versions;
+                s.total.active_transactions += x.active_transactions;
+                s.total.tool_results += x.tool_results;
+            }
+            s.per_shard.push(answer);
+        }
+        // With no shard answering there are no counters to give: the first shard's error.
+        if !s.per_shard.iter().any(|a| a.is_ok()) {
+            if let Some(Err(e)) = s.per_shard.first() {
+                return Err(e.clone());
+            }
         }
         Ok(s)
     }

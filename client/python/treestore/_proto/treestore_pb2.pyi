@@ -908,7 +908,7 @@ class StatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ShardStats(_message.Message):
-    __slots__ = ("shard_id", "documents", "nodes", "versions", "wal_bytes", "cache_hits", "cache_misses", "active_transactions", "state")
+    __slots__ = ("shard_id", "documents", "nodes", "versions", "wal_bytes", "cache_hits", "cache_misses", "active_transactions", "state", "unavailable")
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
     DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
@@ -918,6 +918,7 @@ class ShardStats(_message.Message):
     CACHE_MISSES_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
     shard_id: int
     documents: int
     nodes: int
@@ -927,10 +928,11 @@ class ShardStats(_message.Message):
     cache_misses: int
     active_transactions: int
     state: ShardState
-    def __init__(self, shard_id: _Optional[int] = ..., documents: _Optional[int] = ..., nodes: _Optional[int] = ..., versions: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., active_transactions: _Optional[int] = ..., state: _Optional[_Union[ShardState, str]] = ...) -> None: ...
+    unavailable: str
+    def __init__(self, shard_id: _Optional[int] = ..., documents: _Optional[int] = ..., nodes: _Optional[int] = ..., versions: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., active_transactions: _Optional[int] = ..., state: _Optional[_Union[ShardState, str]] = ..., unavailable: _Optional[str] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("documents", "nodes", "versions", "wal_bytes", "cache_hits", "cache_misses", "cache_hit_rate", "active_transactions", "uptime_seconds", "shards")
+    __slots__ = ("documents", "nodes", "versions", "wal_bytes", "cache_hits", "cache_misses", "cache_hit_rate", "active_transactions", "uptime_seconds", "shards", "partial")
     DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
@@ -941,6 +943,7 @@ class StatsResponse(_message.Message):
     ACTIVE_TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
     UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SHARDS_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
     documents: int
     nodes: int
     versions: int
@@ -951,4 +954,5 @@ class StatsResponse(_message.Message):
     active_transactions: int
     uptime_seconds: int
     shards: _containers.RepeatedCompositeFieldContainer[ShardStats]
-    def __init__(self, documents: _Optional[int] = ..., nodes: _Optional[int] = ..., versions: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., cache_hit_rate: _Optional[float] = ..., active_transactions: _Optional[int] = ..., uptime_seconds: _Optional[int] = ..., shards: _Optional[_Iterable[_Union[ShardStats, _Mapping]]] = ...) -> None: ...
+    partial: bool
+    def __init__(self, documents: _Optional[int] = ..., nodes: _Optional[int] = ..., versions: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., cache_hit_rate: _Optional[float] = ..., active_transactions: _Optional[int] = ..., uptime_seconds: _Optional[int] = ..., shards: _Optional[_Iterable[_Union[ShardStats, _Mapping]]] = ..., partial: _Optional[bool] = ...) -> None: ...
