@@ -1,6 +1,6 @@
 //! A full disk, for real: the server runs in an unprivileged user and mount namespace
-//! (`unshare -Urm`) on a 24 MiB tmpfs holding its data directory (optionally RocksDB's
-//! directory on a tmpfs of its own); the test fills those file systems through
+//! (`unshare -Urm`) on a 24 MiB tmpfs holding its data directory (and, for the flush test,
+//! RocksDB's directory on a tmpfs of its own); the test fills those file systems through
 //! `/proc/PID/root` and frees them again.
 //!
 //! The reserve: while fewer bytes than `--disk-reserve-bytes` (4 MiB here) are free, writes get
@@ -8,6 +8,12 @@
 //! reads go on; checkpoints (every second here) are postponed rather than flushing RocksDB into
 //! ENOSPC. Once the filler is deleted, writes are taken again, every acknowledged write reads
 //! back, and `treestore wal verify` finds every shard's log clean.
+//!
+//! A flush into a full disk: with the reserve off, RocksDB's file system is filled while the
+//! log's has room, so a checkpoint's flush fails with ENOSPC and RocksDB stops taking writes.
+//! Writes are then refused with RESOURCE_EXHAUSTED before they are logged (not applied into the
+//! stopped RocksDB, which would poison the shard), reads go on, and once space is freed RocksDB
+//! recovers by itself (it checks every 5 s) and writes are taken again, without a restart.
 //!
 //! Needs unprivileged user namespaces (or root) and `unshare` (util-linux): without them the
 //! tests fail, saying so, rather than skipping.
@@ -18,7 +24,7 @@ use common::{code, free_port, put_request, small_tree, Client, Server};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use treestore::pb;
 
 const RESERVE: u64 = 4 << 20;
@@ -50,7 +56,7 @@ struct Jailed {
 
 /// Starts the server (2 shards, a checkpoint every second, plaintext, `extra` flags) in a new
 /// user and mount namespace, its data directory on a 24 MiB tmpfs; with `rocksdb_fs` (a tmpfs
-/// size such as "8m"), RocksDB's directory is on a tmpfs of its own, so it can fill up while the
+/// size such as "80m"), RocksDB's directory is on a tmpfs of its own, so it can fill up while the
 /// log's file system has room. Returns once every shard serves.
 async fn start_jailed(rocksdb_fs: Option<&str>, extra: &[&str]) -> Jailed {
     if let Err(why) = namespaces_available() {
@@ -247,6 +253,149 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_resumes_once_freed() {
     }
     for d in ["during-0", "during-1", "during-2"] {
         assert_eq!(code(c.get_document(get(d)).await), tonic::Code::NotFound);
+    }
+    j.verify_logs();
+    assert_eq!(j.server.stop(), 0, "{}", j.logs());
+}
+
+/// RocksDB's file system (80 MiB) fills up while the log's has room, and the reserve is off: as
+/// if another process took the space between the reserve check and a checkpoint's flush. The
+/// flush fails with ENOSPC, and RocksDB stops taking writes, of every shard (a hard background
+/// error), until it recovers by itself: its SstFileManager retries the flush every 5 s once its
+/// file system has room for a write buffer (64 MiB by default, hence 80 MiB here). Meanwhile
+/// writes are refused with RESOURCE_EXHAUSTED before they are logged (no acknowledged write is
+/// lost, no shard is poisoned), reads go on, and once space is freed writes are taken again
+/// without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_into_a_full_disk_refuses_writes_until_rocksdb_recovers() {
+    let mut j = start_jailed(Some("80m"), &["--disk-reserve-bytes", "0"]).await;
+    let mut c = j.server.client().await;
+    let mut acked: Vec<String> = Vec::new();
+    for i in 0..6 {
+        let d = format!("before-{i}");
+        c.put_document(put(&d)).await.unwrap();
+        acked.push(d);
+    }
+
+    let filler = j.data.join("rocksdb").join("filler");
+    fill(&filler);
+    // Writes still go to the log (its disk has room) and into RocksDB's memtable, until a
+    // checkpoint (every second) flushes a memtable holding one of them into the full disk.
+    // From then on a write is refused before it is logged. Writes until the first refusal.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut refused: Vec<String> = Vec::new();
+    for i in 0.. {
+        let d = format!("during-{i}");
+        match c.put_document(put(&d)).await {
+            Ok(_) => acked.push(d),
+            Err(status) => {
+                assert_eq!(
+                    status.code(),
+                    tonic::Code::ResourceExhausted,
+                    "{status:?}\n{}",
+                    j.logs()
+                );
+                assert!(status.message().contains("disk full"), "{status:?}");
+                refused.push(d);
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no write refused within 60 s of filling RocksDB's disk\n{}",
+            j.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        acked.iter().any(|d| d.starts_with("during-")),
+        "no write was taken after the fill, so no flush held one: {refused:?}\n{}",
+        j.logs()
+    );
+    let log = j.server.log_text();
+    assert!(log.contains("checkpoint flush failed"), "{}", j.logs());
+    assert!(log.contains("No space left on device"), "{}", j.logs());
+    assert!(!log.contains("poisoned"), "{}", j.logs());
+
+    // Every write is refused, naming the full disk; no shard is poisoned.
+    for i in 0..6 {
+        let d = format!("refused-{i}");
+        let status = c.put_document(put(&d)).await.unwrap_err();
+        assert_eq!(
+            status.code(),
+            tonic::Code::ResourceExhausted,
+            "{status:?}\n{}",
+            j.logs()
+        );
+        assert!(status.message().contains("disk full"), "{status:?}");
+        refused.push(d);
+    }
+    // RocksDB is one database for all shards: the refusals came from both.
+    let log = j.server.log_text();
+    for shard in 0..SHARDS {
+        assert!(
+            log.contains(&format!("shard={shard} status=\"RESOURCE_EXHAUSTED\"")),
+            "no write refused on shard {shard}\n{}",
+            j.logs()
+        );
+    }
+    // Reads go on, and see every acknowledged write.
+    for d in &acked {
+        c.get_document(get(d)).await.unwrap();
+    }
+    assert_serving(&mut j, &mut c).await;
+
+    // Space back: RocksDB recovers by itself (it retries the flush every 5 s), then writes are
+    // taken again, without a restart.
+    // Successful checkpoints of each shard so far (the log line of one names its covered LSN).
+    let checkpoints = |j: &Jailed| -> Vec<usize> {
+        let log = j.server.log_text();
+        (0..SHARDS)
+            .map(|shard| log.matches(&format!("shard={shard} covered_lsn=")).count())
+            .collect()
+    };
+    let checkpoints_before = checkpoints(&j);
+    std::fs::remove_file(&filler).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match c.put_document(put("after-0")).await {
+            Ok(_) => break,
+            Err(s) if s.code() == tonic::Code::ResourceExhausted => {}
+            Err(s) => panic!("{s:?}\n{}", j.logs()),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "writes still refused 60 s after space was freed\n{}",
+            j.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    acked.push("after-0".into());
+    for i in 1..6 {
+        let d = format!("after-{i}");
+        c.put_document(put(&d)).await.unwrap();
+        acked.push(d);
+    }
+    for d in &acked {
+        c.get_document(get(d)).await.unwrap();
+    }
+    for d in &refused {
+        assert_eq!(code(c.get_document(get(d)).await), tonic::Code::NotFound);
+    }
+    assert_serving(&mut j, &mut c).await;
+    // Checkpoints succeed again (each shard's next flush after RocksDB's recovery).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while checkpoints(&j)
+        .iter()
+        .zip(&checkpoints_before)
+        .any(|(now, before)| now <= before)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint of every shard within 60 s of writes resuming\n{}",
+            j.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     j.verify_logs();
     assert_eq!(j.server.stop(), 0, "{}", j.logs());
