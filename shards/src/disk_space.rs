@@ -21,12 +21,14 @@
 //! flush succeeds, writes are taken again (no restart). The rust-rocksdb API has no `Resume`:
 //! the shard cannot make RocksDB recover sooner. A write applied while RocksDB is stopped would
 //! fail after its record is logged and poison the shard, so the shard asks the store before it
-//! logs a write (`KvStore::accepts_writes`: RocksDB's background-error count, and while that
-//! moved or one of our writes or flushes failed, an empty write as a probe) and refuses with
-//! `ResourceExhausted`, nothing logged; checkpoints are postponed (the log is kept) until the
-//! probe passes. Not closed: a write whose apply races with the failing flush (the flush fails
-//! between the write's check and its apply, i.e. during its planning and log append) still
-//! poisons its shard; a restart recovers it from the log.
+//! logs a write (`KvStore::accepts_writes`: RocksDB's count of background errors, which counts
+//! every failed flush, ours and its own, and once that moved or one of our writes failed, an
+//! empty write as a probe) and refuses with `ResourceExhausted`, nothing logged; checkpoints
+//! are postponed (the log is kept) until the probe passes. Tested with a checkpoint's flush;
+//! RocksDB's own flush of a full memtable takes the same path but is not tested. Not closed: a
+//! write whose apply races with the failing flush (the flush fails between the write's check
+//! and its apply, i.e. during its planning and log append) still poisons its shard; a restart
+//! recovers it from the log.
 
 use crate::{Error, Result};
 use std::cell::Cell;
