@@ -2,13 +2,33 @@
 //!
 //! Why before: a log append that fails with ENOSPC poisons the shard (fail-stop: after a failed
 //! write or fdatasync the state of the written blocks is unknown, see `wal/DESIGN.md`), and a
-//! RocksDB flush that fails with ENOSPC leaves the store refusing writes until it recovers. So
-//! while the space available to the server is below a reserve, the shard refuses writes with
-//! `ResourceExhausted` (nothing is appended or applied) and postpones checkpoints; it serves
-//! reads, and takes writes again as soon as space is back. The reserve must hold what can still
-//! be written once a write passed the check: the log records and memtable flushes in flight,
-//! and what is written during `TRUST_FOR` after a reading that found enough space (a `statvfs`
-//! took 30-40 µs on the 2-core test VM: not once per write).
+//! RocksDB flush that fails with ENOSPC stops RocksDB (below). So while the space available to
+//! the server is below a reserve, the shard refuses writes with `ResourceExhausted` (nothing is
+//! appended or applied) and postpones checkpoints; it serves reads, and takes writes again as
+//! soon as space is back. The reserve must hold what can still be written once a write passed
+//! the check: the log records and memtable flushes in flight, and what is written during
+//! `TRUST_FOR` after a reading that found enough space (a `statvfs` took 30-40 µs on the 2-core
+//! test VM: not once per write).
+//!
+//! A flush can still meet a full disk: the reserve is 0, RocksDB's file system is not the log's
+//! and filled up, or another process took the space after the check. Observed (RocksDB 10.4,
+//! `tests/disk_full.rs`): the flush fails ("IO error: No space left on device: While appending
+//! to file: .../000008.sst"), RocksDB sets a hard background error and refuses every write to
+//! every column family (every shard) with that error, and still serves reads; it keeps its
+//! memtables. Its SstFileManager then retries the flush every 5 s, but only once RocksDB's file
+//! system has room for a write buffer (64 MiB by default: "free space [8302592 bytes] is less
+//! than required disk buffer [67108864 bytes] / Cannot clear hard error" until then); when that
+//! flush succeeds, writes are taken again (no restart). The rust-rocksdb API has no `Resume`:
+//! the shard cannot make RocksDB recover sooner. A write applied while RocksDB is stopped would
+//! fail after its record is logged and poison the shard, so the shard asks the store before it
+//! logs a write (`KvStore::accepts_writes`: RocksDB's count of background errors, which counts
+//! every failed flush, ours and its own, and once that moved or one of our writes failed, an
+//! empty write as a probe) and refuses with `ResourceExhausted`, nothing logged; checkpoints
+//! are postponed (the log is kept) until the probe passes. Tested with a checkpoint's flush;
+//! RocksDB's own flush of a full memtable takes the same path but is not tested. Not closed: a
+//! write whose apply races with the failing flush (the flush fails between the write's check
+//! and its apply, i.e. during its planning and log append) still poisons its shard; a restart
+//! recovers it from the log.
 
 use crate::{Error, Result};
 use std::cell::Cell;

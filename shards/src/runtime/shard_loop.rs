@@ -502,9 +502,11 @@ async fn checkpoint<F: FileSystem + 'static, S: ShardStore>(s: &Served<F, S>) {
             return;
         }
     };
-    // A flush failing with ENOSPC would leave RocksDB refusing writes: wait for space.
-    if let Err(e) = s.disk.check() {
-        tracing::warn!(shard = s.id, error = %e, "checkpoint postponed: the disk is full");
+    // A flush failing with ENOSPC would leave RocksDB refusing writes: wait for space. While
+    // RocksDB is stopped (a flush failed), a flush would only fail again: RocksDB retries its
+    // failed flush itself, and the log is kept until a checkpoint's flush succeeds.
+    if let Err(e) = s.disk.check().and_then(|()| s.store.accepts_writes()) {
+        tracing::warn!(shard = s.id, error = %e, "checkpoint postponed");
         s.metrics.checkpoints_failed.inc();
         return;
     }

@@ -30,8 +30,10 @@ pub(super) async fn serve<F: FileSystem + 'static, S: ShardStore>(
 ) {
     let Envelope { request, reply } = env;
     // Refused before anything is logged while the disk is short: a log write failing with
-    // ENOSPC would poison the shard (fail-stop), a refusal only asks the client to retry.
-    if let Err(e) = s.disk.check() {
+    // ENOSPC would poison the shard (fail-stop), a refusal only asks the client to retry. And
+    // while RocksDB takes no writes (a flush failed on a full disk): an apply failing after the
+    // append would poison the shard too.
+    if let Err(e) = s.disk.check().and_then(|()| store_takes_writes(s)) {
         let _ = reply.send(Err(e));
         return;
     }
@@ -46,6 +48,21 @@ pub(super) async fn serve<F: FileSystem + 'static, S: ShardStore>(
     let written = commit(s, outcome, None).await;
     drop(order);
     answer_when_durable(s, written, reply);
+}
+
+/// Whether the store takes writes now, asked before a write is planned and again before a plan
+/// made off the executor is logged. The error is the answer: `ResourceExhausted` while RocksDB
+/// cannot write for want of space (nothing is logged; writes resume once it can); any other
+/// refusal poisons the shard as the apply would have, but before anything is logged.
+fn store_takes_writes<F: FileSystem, S: ShardStore>(s: &Served<F, S>) -> Result<()> {
+    match s.store.accepts_writes() {
+        Ok(()) => Ok(()),
+        Err(e @ Error::ResourceExhausted(_)) => Err(e),
+        Err(e) => {
+            s.poison(format!("the store takes no writes: {e}"));
+            Err(s.unavailable())
+        }
+    }
 }
 
 /// Write batches of more operations than this are written on the blocking pool.
@@ -153,6 +170,9 @@ fn put_off_executor<F: FileSystem + 'static, S: ShardStore>(
         let stale = s.core.borrow_mut().planning.remove(&doc_id).unwrap_or(true);
         let written = if s.status.state() == ShardState::Poisoned {
             Written::Answer(Err(s.unavailable()))
+        } else if let Err(e) = store_takes_writes(&s) {
+            // The store stopped while the put was planned: refused before it is logged.
+            Written::Answer(Err(e))
         } else if stale {
             let request = Request::PutDocument {
                 doc: put.doc,

@@ -79,6 +79,15 @@ pub trait KvStore: KvRead + Send + Sync {
         Ok(true)
     }
 
+    /// `Ok` if the store would take a write now; asked before a write is logged, because an
+    /// apply that fails after its record is logged poisons the shard. `ResourceExhausted` while
+    /// it cannot write for want of space and will again once space is freed (RocksDB after a
+    /// flush failed with ENOSPC). Cheap while the store is healthy. A store that cannot stop
+    /// taking writes keeps this default.
+    fn accepts_writes(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// The state as of now, for reads that run off the shard's executor. Cheap to take.
     fn snapshot(&self) -> Snapshot;
 

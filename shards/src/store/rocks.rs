@@ -10,6 +10,7 @@ use rocksdb::{
     FlushOptions, Options, ReadOptions, SnapshotWithThreadMode, WriteOptions, DB,
 };
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub struct RocksDb {
@@ -17,6 +18,24 @@ pub struct RocksDb {
     /// The options the database was opened with: they hold its statistics (tickers).
     opts: Options,
     cache: Cache,
+    /// Whether RocksDB may have stopped taking writes (see `RocksDb::accepts_writes`).
+    stop: StopSigns,
+}
+
+/// What tells whether RocksDB may have stopped taking writes on a background error (a flush
+/// that failed, e.g. with ENOSPC: then every write fails until RocksDB recovers). Invariant:
+/// while neither a background error was counted since `errors_seen` nor one of our own writes
+/// failed since the last probe that found RocksDB taking writes, RocksDB takes writes, so
+/// `accepts_writes` need not probe. (RocksDB counts every failed flush, ours and its own,
+/// except those of its recovery, which run while it is stopped already.)
+#[derive(Default)]
+struct StopSigns {
+    /// RocksDB's count of background errors ("rocksdb.background-errors") when a probe last
+    /// found it taking writes.
+    errors_seen: AtomicU64,
+    /// One of our writes failed since that probe (a failed memtable insert stops RocksDB
+    /// without being counted).
+    suspect: AtomicBool,
 }
 
 /// A column family's sizes, from RocksDB's properties.
@@ -65,7 +84,12 @@ impl RocksDb {
         let cfs =
             (0..shard_count).map(|i| ColumnFamilyDescriptor::new(cf_name(i), cf_options(&cache)));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Arc::new(RocksDb { db, opts, cache }))
+        Ok(Arc::new(RocksDb {
+            db,
+            opts,
+            cache,
+            stop: StopSigns::default(),
+        }))
     }
 
     pub fn block_cache_stats(&self) -> BlockCacheStats {
@@ -75,6 +99,54 @@ impl RocksDb {
             misses: self.opts.get_ticker_count(Ticker::BlockCacheMiss),
             bytes: self.cache.get_usage() as u64,
         }
+    }
+
+    /// RocksDB's count of background errors (failed flushes and compactions).
+    fn background_errors(&self) -> Result<u64> {
+        Ok(self
+            .db
+            .property_int_value(rocksdb::properties::BACKGROUND_ERRORS)?
+            .unwrap_or(0))
+    }
+
+    /// Notes that one of our writes failed: RocksDB may have stopped taking writes.
+    fn failed<T>(&self, r: std::result::Result<T, rocksdb::Error>) -> Result<T> {
+        if r.is_err() {
+            self.stop.suspect.store(true, Ordering::Release);
+        }
+        Ok(r?)
+    }
+
+    /// `Ok` while RocksDB takes writes. Once a background error was counted (or one of our
+    /// writes failed) it probes with an empty write, which RocksDB refuses, as every
+    /// write, while a hard background error stops it; a probe that is taken clears the doubt.
+    /// A count that cannot be read is treated as moved: the probe decides.
+    fn accepts_writes(&self) -> Result<()> {
+        let errors = self.background_errors().ok();
+        if errors == Some(self.stop.errors_seen.load(Ordering::Acquire))
+            && !self.stop.suspect.load(Ordering::Acquire)
+        {
+            return Ok(());
+        }
+        // Cleared before the probe: a failure noted during it is not lost.
+        self.stop.suspect.store(false, Ordering::Release);
+        let probe = self.db.write_opt(
+            rocksdb::WriteBatch::default(),
+            &RocksStore::write_opts(true),
+        );
+        match probe {
+            // `Incomplete`: the write would only have stalled, RocksDB is not stopped.
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Incomplete => {}
+            Err(e) => {
+                self.stop.suspect.store(true, Ordering::Release);
+                return Err(stopped(e));
+            }
+        }
+        if let Some(errors) = errors {
+            self.stop.errors_seen.fetch_max(errors, Ordering::AcqRel);
+        }
+        Ok(())
     }
 
     pub fn store(self: &Arc<Self>, shard: usize) -> Result<RocksStore> {
@@ -137,6 +209,23 @@ impl RocksStore {
         w.disable_wal(true);
         w.set_no_slowdown(no_slowdown);
         w
+    }
+}
+
+/// The error for writes while RocksDB is stopped by `e`. Out of space (ENOSPC, or a space limit)
+/// is `ResourceExhausted`: RocksDB's SstFileManager retries the failed flush every 5 s once its
+/// file system has room for a write buffer (64 MiB by default) and resumes writes when that
+/// flush succeeds. Anything else is a `Storage` error.
+fn stopped(e: rocksdb::Error) -> Error {
+    let msg = e.into_string();
+    if msg.contains("No space left on device") || msg.contains("Space limit reached") {
+        Error::ResourceExhausted(format!(
+            "disk full: RocksDB stopped taking writes ({msg}); writes are refused until it \
+             recovers, which it tries every 5 s once its disk has room for a memtable (reads go \
+             on)"
+        ))
+    } else {
+        Error::Storage(format!("RocksDB stopped taking writes: {msg}"))
     }
 }
 
@@ -220,13 +309,18 @@ impl KvStore for RocksStore {
         match self.db.db.write_opt(b, &Self::write_opts(true)) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == ErrorKind::Incomplete => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) => self.db.failed(Err(e)),
         }
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
         let b = self.to_rocks(&batch)?;
-        Ok(self.db.db.write_opt(b, &Self::write_opts(false))?)
+        self.db
+            .failed(self.db.db.write_opt(b, &Self::write_opts(false)))
+    }
+
+    fn accepts_writes(&self) -> Result<()> {
+        self.db.accepts_writes()
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -239,6 +333,9 @@ impl KvStore for RocksStore {
     fn flush(&self) -> Result<()> {
         let mut fo = FlushOptions::default();
         fo.set_wait(true);
+        // A failed flush runs as a background job: RocksDB counts it in its background errors,
+        // as it does its own flushes (of a full memtable), and `accepts_writes` sees the count
+        // move. So this needs no `failed`, and the disk-full test exercises that path.
         Ok(self.db.db.flush_cf_opt(self.cf()?, &fo)?)
     }
 }
@@ -253,6 +350,22 @@ mod tests {
         // Column families are separate key spaces.
         use super::super::KvRead;
         assert_eq!(db.store(0).unwrap().get(b"c").unwrap(), None);
+    }
+
+    #[test]
+    fn a_healthy_database_takes_writes_and_a_probe_clears_a_doubt() {
+        use super::super::KvStore;
+        use std::sync::atomic::Ordering;
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::RocksDb::open(dir.path(), 1, 8 << 20).unwrap();
+        let s = db.store(0).unwrap();
+        s.accepts_writes().unwrap();
+        // After a failed write of ours the next check probes; RocksDB takes the empty write, so
+        // the doubt is cleared.
+        db.stop.suspect.store(true, Ordering::Release);
+        s.accepts_writes().unwrap();
+        assert!(!db.stop.suspect.load(Ordering::Acquire));
+        assert_eq!(db.background_errors().unwrap(), 0);
     }
 
     #[test]
