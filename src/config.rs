@@ -128,9 +128,10 @@ pub struct ServeArgs {
     pub inbox_capacity: Option<usize>,
     /// Longest a request may be expected to queue on a shard, ms; one that would wait longer
     /// (by the shard's queue and its time per request) is refused at once with
-    /// RESOURCE_EXHAUSTED, and one still queued after it is dropped unserved. A client deadline
-    /// (grpc-timeout) that ends sooner bounds it instead (DEADLINE_EXCEEDED). 0: no server bound
-    /// [default: 5000].
+    /// RESOURCE_EXHAUSTED, and one still queued after it is dropped unserved. The same bound
+    /// holds for the responses not yet sent ahead of a request on its connection. A client
+    /// deadline (grpc-timeout) that ends sooner bounds it instead (DEADLINE_EXCEEDED). 0: no
+    /// server bound [default: 5000].
     #[arg(long, env = "TREESTORE_MAX_QUEUE_WAIT_MS")]
     pub max_queue_wait_ms: Option<u64>,
     /// Most concurrent HTTP/2 streams (requests) per client connection [default: 256].

@@ -66,12 +66,18 @@ pub struct ClientErrors<S> {
 }
 
 /// The method of a gRPC path (`/treestore.v1.TreeStore/GetNode` -> `GetNode`), or the path.
-fn method_of(path: &str) -> String {
+pub(crate) fn method_of(path: &str) -> String {
     path.rsplit('/').next().unwrap_or(path).to_string()
 }
 
 /// A request answered without its handler: counted and logged here.
-fn rejected(metrics: &Metrics, method: &str, code: tonic::Code, arrival: Instant, why: &str) {
+pub(crate) fn rejected(
+    metrics: &Metrics,
+    method: &str,
+    code: tonic::Code,
+    arrival: Instant,
+    why: &str,
+) {
     let elapsed = arrival.elapsed();
     metrics.observe(method, code, elapsed);
     tracing::info!(
@@ -153,7 +159,8 @@ pub fn fix(headers: &mut http::HeaderMap) -> Option<tonic::Code> {
     Some(new)
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes a `grpc-message` header value (percent-encoded, as the gRPC spec says).
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -8,6 +8,7 @@
 //! and `server` (startup and graceful shutdown); `health_check` is the client side of health,
 //! for `treestore health`.
 
+pub mod admission;
 pub mod backend;
 pub mod config;
 pub mod convert;

@@ -2,6 +2,7 @@
 //! the /metrics endpoint on their listeners; on the shutdown signal, report NOT_SERVING, stop
 //! accepting, finish in-flight requests, then stop the backend (which checkpoints every shard).
 
+use crate::admission::ConnectionAdmissionLayer;
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::grpc_errors::ClientErrorsLayer;
@@ -210,6 +211,10 @@ pub async fn serve<B: Backend>(
     // Bounds on what one client connection can hold (see README, "Overload"): its concurrent
     // requests, and its life once it stops answering PINGs (a dead or non-reading client,
     // whose responses would otherwise wait in memory for flow-control window forever).
+    // Innermost: only authenticated requests are admitted and counted (see src/admission.rs).
+    let connection_admission =
+        ConnectionAdmissionLayer::new(config.max_queue_wait(), metrics.clone())
+            .map_err(MetricsError::from)?;
     let router = tonic::transport::Server::builder()
         .max_concurrent_streams(config.http2_max_concurrent_streams)
         .http2_keepalive_interval(config.http2_keepalive_interval())
@@ -225,6 +230,7 @@ pub async fn serve<B: Backend>(
         ))
         .layer(ClientErrorsLayer::new(metrics.clone()))
         .layer(AuthLayer::new(auth.clone(), metrics.clone()))
+        .layer(connection_admission)
         .add_service(treestore)
         .add_service(health_service)
         .add_service(reflection)

@@ -6,6 +6,8 @@
 mod common;
 
 use common::{http_get, leaf, Server};
+use prost::Message;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -462,4 +464,194 @@ async fn a_client_that_stops_reading_holds_bounded_memory_and_others_are_served(
     );
     assert!(growth < 150 << 20, "server RSS grew by {} MB", growth >> 20);
     drop(pending);
+}
+
+/// A TCP stream that reads at most `PER_TICK` bytes every `TICK` (about 1.6 MB/s): a client on
+/// a slow link, or busy elsewhere.
+struct Throttled {
+    inner: tokio::net::TcpStream,
+    /// Until when the next read must wait.
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+const PER_TICK: usize = 16 << 10;
+const TICK: Duration = Duration::from_millis(10);
+
+impl AsyncRead for Throttled {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if let Some(pause) = self.pause.as_mut() {
+            std::task::ready!(pause.as_mut().poll(cx));
+            self.pause = None;
+        }
+        let n = buf.remaining().min(PER_TICK);
+        let mut limited = ReadBuf::new(buf.initialize_unfilled_to(n));
+        std::task::ready!(Pin::new(&mut self.inner).poll_read(cx, &mut limited))?;
+        let read = limited.filled().len();
+        buf.advance(read);
+        if read > 0 {
+            self.pause = Some(Box::pin(tokio::time::sleep(TICK)));
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Throttled {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// What one raw HTTP/2 request got: its grpc-status (0 OK), grpc-message and DATA bytes.
+struct RawAnswer {
+    status: i32,
+    message: String,
+    bytes: usize,
+}
+
+/// Reads one response on a raw h2 connection, giving its window back as data arrives.
+async fn read_answer(resp: h2::client::ResponseFuture) -> RawAnswer {
+    let status_of = |h: &http::HeaderMap| {
+        h.get("grpc-status")
+            .and_then(|v| v.to_str().ok()?.parse::<i32>().ok())
+    };
+    let message_of = |h: &http::HeaderMap| {
+        h.get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .map(treestore::grpc_errors::percent_decode)
+            .unwrap_or_default()
+    };
+    let resp = resp.await.expect("response headers");
+    // A refusal is trailers-only: its status is in the headers.
+    if let Some(status) = status_of(resp.headers()) {
+        return RawAnswer {
+            status,
+            message: message_of(resp.headers()),
+            bytes: 0,
+        };
+    }
+    let mut body = resp.into_body();
+    let mut bytes = 0;
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.expect("chunk");
+        bytes += chunk.len();
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    let trailers = body.trailers().await.expect("trailers").unwrap_or_default();
+    RawAnswer {
+        status: status_of(&trailers).expect("grpc-status in the trailers"),
+        message: message_of(&trailers),
+        bytes,
+    }
+}
+
+// A connection whose client reads its large answers slowly: once the connection has shown its
+// pace (the bytes per second it takes), requests that its backlog of responses not yet taken
+// would hold past the server's bound (`--max-queue-wait-ms`, 1 s here) are refused at once with
+// RESOURCE_EXHAUSTED naming the connection, instead of queueing behind those responses for as
+// long as the client takes. The reads are answered on the router thread from the tree cache, so
+// no shard admission sees them (without the connection's admission every request here was
+// admitted). Another connection is not held back by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reading_connection_is_refused_what_it_cannot_receive_in_time() {
+    let s = Server::start(&["--max-queue-wait-ms", "1000"]).await;
+    let mut c = s.client().await;
+    // About 200 KB a subtree (200 children of 1,000 bytes of text).
+    c.put_document(wide_doc("big", 1000)).await.expect("put");
+    let subtree = pb::GetSubtreeRequest {
+        doc_id: "big".into(),
+        node_id: "r".into(),
+        include_text: true,
+        ..Default::default()
+    };
+    let whole = c.get_subtree(subtree.clone()).await.expect("read");
+    assert_eq!(count_nodes(&whole.get_ref().roots[0]), CHILDREN + 1);
+
+    // The slow client: 16 KiB read from its socket every 10 ms (about 1.6 MB/s: some 8 answers
+    // a second), with HTTP/2's default 64 KiB windows.
+    let tcp = tokio::net::TcpStream::connect(&s.addr)
+        .await
+        .expect("connect");
+    let io = Throttled {
+        inner: tcp,
+        pause: None,
+    };
+    let (send, conn) = h2::client::handshake(io).await.expect("h2 handshake");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let send = send.ready().await.expect("ready");
+    let ask = |n: usize| {
+        (0..n)
+            .map(|_| {
+                // A handle of its own per request (h2 queues one request per handle).
+                let (resp, mut body) = send
+                    .clone()
+                    .send_request(grpc_request("GetSubtree"), false)
+                    .expect("send");
+                body.send_data(grpc_body(&subtree), true).expect("body");
+                tokio::spawn(read_answer(resp))
+            })
+            .collect::<Vec<_>>()
+    };
+    // First 24 requests (about 4.8 MB), all admitted: a new connection is refused nothing until
+    // it has shown its pace. 1.5 s later it has taken about half of them and still owes over
+    // 2 MB: more than a second at its pace.
+    let first = ask(24);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = ask(40);
+
+    // Meanwhile another connection is served at once.
+    for _ in 0..5 {
+        let r = c.get_subtree(subtree.clone()).await.expect("other client");
+        assert_eq!(count_nodes(&r.get_ref().roots[0]), CHILDREN + 1);
+    }
+
+    let mut refused = vec![];
+    let (mut served, full) = (0, whole.get_ref().encoded_len());
+    for t in first.into_iter().chain(second) {
+        let a = t.await.expect("reader task");
+        match a.status {
+            0 => {
+                // The 5-byte gRPC frame header, then the message.
+                assert_eq!(a.bytes, 5 + full);
+                served += 1;
+            }
+            8 => refused.push(a.message),
+            other => panic!("unexpected grpc-status {other}: {}", a.message),
+        }
+    }
+    eprintln!(
+        "slow reader: {served} served, {} refused; first refusal: {:?}",
+        refused.len(),
+        refused.first()
+    );
+    assert!(served >= 24, "the first 24 were admitted: {served} served");
+    assert!(!refused.is_empty(), "nothing refused: {served} served");
+    assert!(
+        refused
+            .iter()
+            .all(|m| m.contains("the connection from") && m.contains("overloaded")),
+        "{refused:?}"
+    );
+    let m = http_get(&s.metrics_addr, "/metrics").await;
+    assert!(
+        sum_of(
+            &m,
+            "treestore_connection_refused_total{reason=\"queue_wait\"}"
+        ) >= refused.len() as f64
+    );
 }

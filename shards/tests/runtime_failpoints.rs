@@ -5,7 +5,8 @@
 //! log, and a checkpoint never purges a write it did not flush; large reads and puts run off the
 //! executor; a full inbox refuses at once.
 //!
-//! Shard failpoints: `shard::request`, `shard::plan_put`, `shard::snapshot_read`, `shard::apply`
+//! Shard failpoints: `shard::request`, `shard::plan_put_taken_up` (a large put taken up by the
+//! blocking pool), `shard::plan_put`, `shard::snapshot_read`, `shard::apply`
 //! (the apply of a logged write, on the executor), `shard::apply_blocking` (a large apply on
 //! the blocking pool), `shard::checkpoint` (before the flush), `shard::checkpoint::flushed`
 //! (between flush and purge).
@@ -207,6 +208,43 @@ fn a_large_subtree_read_runs_on_a_snapshot_off_the_executor() {
     assert!(nodes.iter().all(|n| n.node_id != "new"));
     let now = run(e.get_subtree("big", None, 0, false, ReadAt::Latest, None)).unwrap();
     assert_eq!(now.len(), 201);
+    rt.shutdown().unwrap();
+    scenario.teardown();
+}
+
+// A large put the blocking pool takes up after its client deadline is refused there, before it
+// is planned: DEADLINE_EXCEEDED, nothing logged, the document not written.
+#[test]
+fn a_large_put_taken_up_past_its_deadline_is_refused_unplanned() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::start(config(dir.path())).unwrap();
+    wait_state(&rt, ShardState::Serving);
+    let e = std::sync::Arc::new(Engine::new(rt.clone()));
+    let (taken_up, release) = hold_at("shard::plan_put_taken_up");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let writer = e.clone();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let put = writer.put_document(wide_doc("late", 300), false, WriteOpts::default());
+        tx.send(run(shards::runtime::with_deadline(Some(deadline), put)))
+            .unwrap();
+    });
+    within_a_minute(&taken_up, "the put reaching the blocking pool");
+    std::thread::sleep(Duration::from_millis(400));
+    fail::remove("shard::plan_put_taken_up");
+    release.send(()).unwrap();
+    let refused = within_a_minute(&rx, "the late put");
+    assert!(
+        matches!(refused, Err(Error::DeadlineExceeded(_))),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        run(e.get_document("late", ReadAt::Latest, None)),
+        Err(Error::NotFound { .. })
+    ));
+    // Not poisoned, nothing held: the same put without a deadline is written.
+    run(e.put_document(wide_doc("late", 300), false, WriteOpts::default())).unwrap();
     rt.shutdown().unwrap();
     scenario.teardown();
 }

@@ -9,7 +9,7 @@
 use super::executor::{spawn_blocking, spawn_local};
 use super::inbox::Envelope;
 use super::shard_loop::{written_doc, Core, Reply, Served};
-use super::ShardStore;
+use super::{Refusal, ShardStore};
 use crate::apply;
 use crate::engine::ShardState;
 use crate::model::{DocumentInput, Micros, NodeInput};
@@ -20,6 +20,7 @@ use crate::store::KvRead;
 use crate::{Error, Result};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 use treestore_wal::FileSystem;
 
 /// Plans, logs and applies a write, and answers once it is durable.
@@ -147,7 +148,9 @@ fn plan_and_prepare(
 
 /// Plans a large put on a snapshot on the blocking pool (reading the old tree, building the new
 /// version and its write batch), then logs and applies it on the executor. If anything wrote the
-/// document in between, the plan is stale and is made again on the executor.
+/// document in between, the plan is stale and is made again on the executor. A put the pool
+/// takes up past its queue deadline is refused without being planned (nothing is logged), as
+/// the pool's snapshot reads are.
 fn put_off_executor<F: FileSystem + 'static, S: ShardStore>(
     s: &Rc<Served<F, S>>,
     put: Put,
@@ -160,38 +163,70 @@ fn put_off_executor<F: FileSystem + 'static, S: ShardStore>(
     s.core.borrow_mut().planning.insert(doc_id.clone(), false);
     s.in_flight.set(s.in_flight.get() + 1);
     let s = s.clone();
+    let (deadline, shard) = (reply.deadline(), s.id);
     spawn_local(async move {
         let (put, planned) = spawn_blocking(move || {
+            // Failpoint `shard::plan_put_taken_up` (feature `failpoints`): holds the put where
+            // the pool takes it up, before its deadline is checked (a late pool, in tests).
+            fail::fail_point!("shard::plan_put_taken_up");
+            if let Some(refusal) = deadline.and_then(|d| d.check(shard, Instant::now())) {
+                return (put, PutPlan::TooLate(refusal));
+            }
             let planned = plan_and_prepare(&*snapshot, &config, &put, now);
-            (put, planned)
+            (put, PutPlan::Made(Box::new(planned)))
         })
         .await;
         let order = s.apply_order.lock().await;
         let stale = s.core.borrow_mut().planning.remove(&doc_id).unwrap_or(true);
-        let written = if s.status.state() == ShardState::Poisoned {
-            Written::Answer(Err(s.unavailable()))
-        } else if let Err(e) = store_takes_writes(&s) {
-            // The store stopped while the put was planned: refused before it is logged.
-            Written::Answer(Err(e))
-        } else if stale {
-            let request = Request::PutDocument {
-                doc: put.doc,
-                overwrite: put.overwrite,
-                write: put.write,
-            };
-            let outcome = s.core.borrow_mut().shard.handle(request, now);
-            commit(&s, outcome, None).await
-        } else {
-            match planned {
-                Ok((outcome, prepared)) => commit(&s, Ok(outcome), prepared).await,
-                Err(e) => Written::Seen(s.core.borrow().last_appended, Err(e)),
+        let written = match planned {
+            _ if s.status.state() == ShardState::Poisoned => Written::Answer(Err(s.unavailable())),
+            PutPlan::TooLate(refusal) => {
+                s.metrics.refused(Refusal::Expired);
+                Written::Answer(Err(refusal))
             }
+            PutPlan::Made(planned) => match store_takes_writes(&s) {
+                // The store stopped while the put was planned: refused before it is logged.
+                Err(e) => Written::Answer(Err(e)),
+                Ok(()) => plan_or_replan(&s, put, *planned, stale, now).await,
+            },
         };
         drop(order);
         let answer = when_durable(&s, written).await;
         let _ = reply.send(answer);
         s.in_flight.set(s.in_flight.get() - 1);
     });
+}
+
+/// What the blocking pool did with a large put.
+enum PutPlan {
+    /// Taken up past its queue deadline: refused, not planned.
+    TooLate(Error),
+    /// Planned (boxed: the plan is large, the refusal small).
+    Made(Box<Result<(Outcome, Option<Prepared>)>>),
+}
+
+/// Commits a put planned off the executor, or plans it again when `stale` (the document was
+/// written meanwhile). The caller holds `apply_order`.
+async fn plan_or_replan<F: FileSystem + 'static, S: ShardStore>(
+    s: &Rc<Served<F, S>>,
+    put: Put,
+    planned: Result<(Outcome, Option<Prepared>)>,
+    stale: bool,
+    now: Micros,
+) -> Written {
+    if stale {
+        let request = Request::PutDocument {
+            doc: put.doc,
+            overwrite: put.overwrite,
+            write: put.write,
+        };
+        let outcome = s.core.borrow_mut().shard.handle(request, now);
+        return commit(s, outcome, None).await;
+    }
+    match planned {
+        Ok((outcome, prepared)) => commit(s, Ok(outcome), prepared).await,
+        Err(e) => Written::Seen(s.core.borrow().last_appended, Err(e)),
+    }
 }
 
 /// A write applied, or answered without one.
