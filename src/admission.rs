@@ -18,6 +18,11 @@
 //! refused at once when that ends after its client deadline (DEADLINE_EXCEEDED) or after
 //! `--max-queue-wait-ms` (RESOURCE_EXHAUSTED). A connection without backlog admits everything.
 //!
+//! Across connections, the bytes held for all clients together are bounded too
+//! (`--max-send-backlog-bytes`): past it every new request is refused with RESOURCE_EXHAUSTED
+//! until clients take what they were sent, so many connections cannot together hold memory
+//! without bound (each is bounded by its stream limit, but connections are not counted).
+//!
 //! Why per connection, not one count for the server: a client that stops reading keeps its own
 //! responses unsent for as long as its connection lives (up to its stream limit). Counted
 //! server-wide they would make every other client's requests look queued behind them. Per
@@ -33,11 +38,11 @@ use crate::service::parse_timeout;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use prometheus::IntCounterVec;
-use shards::runtime::Refusal;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -100,14 +105,11 @@ impl Backlog {
         st.bytes += n as u64;
     }
 
-    /// `n` bytes taken by the connection (or dropped with their body: `sampled` false).
-    fn taken(&self, n: usize, sampled: bool) {
+    /// `n` bytes taken by the connection.
+    fn taken(&self, n: u64) {
         let mut st = self.state();
-        st.bytes = st.bytes.saturating_sub(n as u64);
-        if !sampled {
-            return;
-        }
-        st.span_bytes += n as u64;
+        st.bytes = st.bytes.saturating_sub(n);
+        st.span_bytes += n;
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(st.span_start);
         // A spell that drained within a span says only that the connection kept up: no sample.
@@ -126,8 +128,35 @@ impl Backlog {
 /// never admitted by an entry already removed.
 struct Connections {
     max_queue_wait: Option<Duration>,
+    /// The bound on `held_bytes` (None: none).
+    max_backlog_bytes: Option<u64>,
+    /// Bytes backlogged on all connections together.
+    held_bytes: AtomicU64,
     open: Mutex<HashMap<Option<SocketAddr>, Arc<Backlog>>>,
     refused: IntCounterVec,
+}
+
+/// Why a request was refused here (the label of `treestore_connection_refused_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refused {
+    /// Its connection's backlog would hold it past its client deadline.
+    Deadline,
+    /// Its connection's backlog would hold it past `--max-queue-wait-ms`.
+    QueueWait,
+    /// The server holds `--max-send-backlog-bytes` for its clients already.
+    Memory,
+}
+
+impl Refused {
+    const ALL: [Refused; 3] = [Refused::Deadline, Refused::QueueWait, Refused::Memory];
+
+    fn label(self) -> &'static str {
+        match self {
+            Refused::Deadline => "deadline",
+            Refused::QueueWait => "queue_wait",
+            Refused::Memory => "memory",
+        }
+    }
 }
 
 impl Connections {
@@ -141,7 +170,20 @@ impl Connections {
         peer: Option<SocketAddr>,
         client_deadline: Option<Instant>,
         now: Instant,
-    ) -> Result<Held, (Refusal, tonic::Status)> {
+    ) -> Result<Held, (Refused, tonic::Status)> {
+        let held = self.held_bytes.load(Ordering::Relaxed);
+        if let Some(max) = self.max_backlog_bytes.filter(|max| held >= *max) {
+            return Err((
+                Refused::Memory,
+                tonic::Status::resource_exhausted(format!(
+                    "the server is overloaded: it holds {:.1} MB of responses its clients have \
+                     not yet taken, at its bound of {:.1} MB (--max-send-backlog-bytes); retry \
+                     with backoff",
+                    held as f64 / 1e6,
+                    max as f64 / 1e6
+                )),
+            ));
+        }
         let mut open = self.open();
         let backlog = open
             .entry(peer)
@@ -165,9 +207,9 @@ impl Connections {
         let wait = Duration::from_secs_f64(st.bytes as f64 / st.pace.max(1.0));
         let server = self.max_queue_wait.and_then(|w| now.checked_add(w));
         let bound = match (client_deadline, server) {
-            (Some(c), Some(s)) if s < c => Some((s, Refusal::QueueWait)),
-            (Some(c), _) => Some((c, Refusal::Deadline)),
-            (None, Some(s)) => Some((s, Refusal::QueueWait)),
+            (Some(c), Some(s)) if s < c => Some((s, Refused::QueueWait)),
+            (Some(c), _) => Some((c, Refused::Deadline)),
+            (None, Some(s)) => Some((s, Refused::QueueWait)),
             (None, None) => None,
         };
         if let Some((at, why)) = bound {
@@ -179,7 +221,7 @@ impl Connections {
                     st.pace / 1e6
                 );
                 let status = match why {
-                    Refusal::Deadline => tonic::Status::deadline_exceeded(format!(
+                    Refused::Deadline => tonic::Status::deadline_exceeded(format!(
                         "{}: {ahead}, beyond the client's deadline",
                         backlog.name
                     )),
@@ -217,17 +259,26 @@ struct Held {
 impl Held {
     fn produced(&mut self, n: usize) {
         self.counted += n as u64;
+        self.connections
+            .held_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
         self.backlog.produced(n);
     }
 
     fn taken(&mut self, n: usize) {
-        self.counted = self.counted.saturating_sub(n as u64);
-        self.backlog.taken(n, true);
+        let n = (n as u64).min(self.counted);
+        self.counted -= n;
+        self.connections.held_bytes.fetch_sub(n, Ordering::Relaxed);
+        self.backlog.taken(n);
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
+        // Every byte this body added to the server's count is taken out once, here or as taken.
+        self.connections
+            .held_bytes
+            .fetch_sub(self.counted, Ordering::Relaxed);
         let last = {
             let mut st = self.backlog.state();
             st.bytes = st.bytes.saturating_sub(self.counted);
@@ -257,9 +308,11 @@ pub struct ConnectionAdmissionLayer {
 
 impl ConnectionAdmissionLayer {
     /// `max_queue_wait`: the server's bound on a request's expected wait (None: only client
-    /// deadlines bound it). Registers `treestore_connection_refused_total{reason}`.
+    /// deadlines bound it); `max_backlog_bytes`: the bound on the bytes held for all clients
+    /// together (None: none). Registers `treestore_connection_refused_total{reason}`.
     pub fn new(
         max_queue_wait: Option<Duration>,
+        max_backlog_bytes: Option<u64>,
         metrics: Arc<Metrics>,
     ) -> Result<ConnectionAdmissionLayer, prometheus::Error> {
         let refused = IntCounterVec::new(
@@ -267,17 +320,20 @@ impl ConnectionAdmissionLayer {
                 "treestore_connection_refused_total",
                 "Requests refused on arrival because the responses their connection had not \
                  yet taken would keep them past their bound: reason deadline \
-                 (DEADLINE_EXCEEDED) or queue_wait (RESOURCE_EXHAUSTED)",
+                 (DEADLINE_EXCEEDED) or queue_wait (RESOURCE_EXHAUSTED); or because the server \
+                 held --max-send-backlog-bytes for its clients: memory (RESOURCE_EXHAUSTED)",
             ),
             &["reason"],
         )?;
         metrics.registry().register(Box::new(refused.clone()))?;
-        for why in [Refusal::Deadline, Refusal::QueueWait] {
+        for why in Refused::ALL {
             refused.with_label_values(&[why.label()]);
         }
         Ok(ConnectionAdmissionLayer {
             connections: Arc::new(Connections {
                 max_queue_wait,
+                max_backlog_bytes,
+                held_bytes: AtomicU64::new(0),
                 open: Mutex::new(HashMap::new()),
                 refused,
             }),
@@ -476,7 +532,7 @@ mod tests {
 
     fn connections(max_queue_wait: Duration) -> Arc<Connections> {
         let metrics = Arc::new(Metrics::new().expect("metrics"));
-        ConnectionAdmissionLayer::new(Some(max_queue_wait), metrics)
+        ConnectionAdmissionLayer::new(Some(max_queue_wait), Some(64 << 20), metrics)
             .expect("layer")
             .connections
     }
@@ -558,7 +614,7 @@ mod tests {
         first.produced(10_000_000);
         c.open()[&addr(2000)].state().pace = 1e6;
         let (why, status) = c.admit(addr(2000), None, now).err().unwrap();
-        assert_eq!(why, Refusal::QueueWait);
+        assert_eq!(why, Refused::QueueWait);
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
         assert!(
             status
@@ -571,13 +627,39 @@ mod tests {
             .admit(addr(2000), Some(now + Duration::from_millis(10)), now)
             .err()
             .unwrap();
-        assert_eq!(why, Refusal::Deadline);
+        assert_eq!(why, Refused::Deadline);
         assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
         // Another connection is not behind that backlog.
         assert!(c.admit(addr(2001), None, now).is_ok());
         // Taken down to 0.5 MB (half a second at 1 MB/s): admitted again.
         first.taken(9_500_000);
         assert!(c.admit(addr(2000), None, now).is_ok());
+    }
+
+    #[test]
+    fn past_the_servers_bound_on_bytes_held_every_connection_is_refused_until_clients_read() {
+        let c = connections(Duration::from_secs(3600));
+        let now = Instant::now();
+        // Two connections hold 40 MB each: 80 MB, over the bound of 64 MiB.
+        let mut a = c.admit(addr(4000), None, now).ok().unwrap();
+        let mut b = c.admit(addr(4001), None, now).ok().unwrap();
+        a.produced(40_000_000);
+        b.produced(40_000_000);
+        for peer in [addr(4000), addr(4001), addr(4002)] {
+            let (why, status) = c.admit(peer, None, now).err().unwrap();
+            assert_eq!(why, Refused::Memory);
+            assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+            assert!(
+                status.message().contains("--max-send-backlog-bytes"),
+                "{status:?}"
+            );
+        }
+        // One connection takes half of its bytes: 60 MB held, under the bound again.
+        a.taken(20_000_000);
+        assert!(c.admit(addr(4002), None, now).is_ok());
+        // Dropped bodies give back what they still held: nothing is counted twice or left.
+        drop((a, b));
+        assert_eq!(c.held_bytes.load(Ordering::Relaxed), 0);
     }
 
     #[test]

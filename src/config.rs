@@ -134,6 +134,11 @@ pub struct ServeArgs {
     /// server bound [default: 5000].
     #[arg(long, env = "TREESTORE_MAX_QUEUE_WAIT_MS")]
     pub max_queue_wait_ms: Option<u64>,
+    /// Most bytes of responses the server holds for all clients together before they take
+    /// them; past it, new requests are refused with RESOURCE_EXHAUSTED until clients read.
+    /// 0: no bound [default: 536870912 (512 MiB)].
+    #[arg(long, env = "TREESTORE_MAX_SEND_BACKLOG_BYTES")]
+    pub max_send_backlog_bytes: Option<u64>,
     /// Most concurrent HTTP/2 streams (requests) per client connection [default: 256].
     #[arg(long, env = "TREESTORE_HTTP2_MAX_CONCURRENT_STREAMS")]
     pub http2_max_concurrent_streams: Option<u32>,
@@ -226,6 +231,8 @@ pub struct Config {
     pub inbox_capacity: usize,
     /// 0: no server bound on queueing.
     pub max_queue_wait_ms: u64,
+    /// 0: no bound on the responses held for clients.
+    pub max_send_backlog_bytes: u64,
     pub http2_max_concurrent_streams: u32,
     /// 0: no keepalive PINGs.
     pub http2_keepalive_interval_secs: u64,
@@ -276,6 +283,7 @@ impl Default for Config {
             router_threads: None,
             inbox_capacity: 1024,
             max_queue_wait_ms: 5000,
+            max_send_backlog_bytes: 512 << 20,
             http2_max_concurrent_streams: 256,
             http2_keepalive_interval_secs: 20,
             http2_keepalive_timeout_secs: 20,
@@ -359,6 +367,7 @@ impl Config {
         }
         set(&mut self.inbox_capacity, &a.inbox_capacity);
         set(&mut self.max_queue_wait_ms, &a.max_queue_wait_ms);
+        set(&mut self.max_send_backlog_bytes, &a.max_send_backlog_bytes);
         set(
             &mut self.http2_max_concurrent_streams,
             &a.http2_max_concurrent_streams,

@@ -212,9 +212,12 @@ pub async fn serve<B: Backend>(
     // requests, and its life once it stops answering PINGs (a dead or non-reading client,
     // whose responses would otherwise wait in memory for flow-control window forever).
     // Innermost: only authenticated requests are admitted and counted (see src/admission.rs).
-    let connection_admission =
-        ConnectionAdmissionLayer::new(config.max_queue_wait(), metrics.clone())
-            .map_err(MetricsError::from)?;
+    let connection_admission = ConnectionAdmissionLayer::new(
+        config.max_queue_wait(),
+        (config.max_send_backlog_bytes > 0).then_some(config.max_send_backlog_bytes),
+        metrics.clone(),
+    )
+    .map_err(MetricsError::from)?;
     let router = tonic::transport::Server::builder()
         .max_concurrent_streams(config.http2_max_concurrent_streams)
         .http2_keepalive_interval(config.http2_keepalive_interval())
