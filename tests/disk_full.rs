@@ -194,6 +194,17 @@ fn fill(file: &Path) {
 }
 
 /// Every shard serves (none is poisoned) and the process runs.
+/// A write refused for the full disk: RESOURCE_EXHAUSTED saying so.
+fn assert_disk_full(status: &tonic::Status, j: &Jailed) {
+    assert_eq!(
+        status.code(),
+        tonic::Code::ResourceExhausted,
+        "{status:?}\n{}",
+        j.logs()
+    );
+    assert!(status.message().contains("disk full"), "{status:?}");
+}
+
 async fn assert_serving(j: &mut Jailed, c: &mut Client) {
     let health = c.health(pb::HealthRequest {}).await.unwrap().into_inner();
     assert_eq!(
@@ -289,13 +300,7 @@ async fn a_flush_into_a_full_disk_refuses_writes_until_rocksdb_recovers() {
         match c.put_document(put(&d)).await {
             Ok(_) => acked.push(d),
             Err(status) => {
-                assert_eq!(
-                    status.code(),
-                    tonic::Code::ResourceExhausted,
-                    "{status:?}\n{}",
-                    j.logs()
-                );
-                assert!(status.message().contains("disk full"), "{status:?}");
+                assert_disk_full(&status, &j);
                 refused.push(d);
                 break;
             }
@@ -321,13 +326,7 @@ async fn a_flush_into_a_full_disk_refuses_writes_until_rocksdb_recovers() {
     for i in 0..6 {
         let d = format!("refused-{i}");
         let status = c.put_document(put(&d)).await.unwrap_err();
-        assert_eq!(
-            status.code(),
-            tonic::Code::ResourceExhausted,
-            "{status:?}\n{}",
-            j.logs()
-        );
-        assert!(status.message().contains("disk full"), "{status:?}");
+        assert_disk_full(&status, &j);
         refused.push(d);
     }
     // RocksDB is one database for all shards: the refusals came from both.
